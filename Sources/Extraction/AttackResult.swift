@@ -1,4 +1,5 @@
 import NeuralNet
+import Training
 
 /// What one attack run measured (SPEC §7's attacker-side metrics), ready to write as JSON.
 public struct AttackResult: Codable, Sendable, Equatable {

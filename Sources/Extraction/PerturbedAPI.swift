@@ -1,4 +1,5 @@
 import TensorEngine
+import Training
 
 /// A probability API behind one of SPEC §6's output perturbations: the wrapped API's rows,
 /// perturbed row by row. Random perturbations draw from a generator seeded at creation, so a

@@ -1,4 +1,5 @@
 import TensorEngine
+import Training
 
 /// A black-box classifier as an attacker sees it: images in, one answer row per image out.
 ///

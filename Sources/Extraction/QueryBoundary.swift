@@ -1,4 +1,5 @@
 import TensorEngine
+import Training
 
 /// The only way an attack reaches a victim: it forwards batches to a `PredictionAPI`, counts
 /// every image sent (augmented re-queries included: each image in a batch is one query),

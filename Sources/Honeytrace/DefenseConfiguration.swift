@@ -1,3 +1,5 @@
+import Training
+
 /// Every setting of the Neural Honeytrace defense (SPEC §2), stored in the key file so a
 /// defended API can be reproduced from the key alone.
 ///
@@ -119,46 +121,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         }
     }
 
-    /// What the API returns per query.
-    public enum AnswerMode: Codable, Sendable, Equatable, CustomStringConvertible {
-        /// The full probability vector softmax(z').
-        case probabilities
-        /// The top-1 label only (hard-label API).
-        case label
-        /// The k most probable classes with their probabilities.
-        case topK(Int)
-
-        public var description: String {
-            switch self {
-            case .probabilities: return "probabilities"
-            case .label: return "label"
-            case .topK(let k): return "top-\(k)"
-            }
-        }
-
-        /// Parses `"probabilities"`, `"label"` (or `"top-1"`) and `"top-<k>"`.
-        public init?(argument: String) {
-            let s = argument.lowercased()
-            if s == "probabilities" || s == "probs" { self = .probabilities; return }
-            if s == "label" || s == "top-1" || s == "top1" { self = .label; return }
-            guard s.hasPrefix("top-"), let k = Int(s.dropFirst("top-".count)), k >= 1 else { return nil }
-            self = .topK(k)
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let value = AnswerMode(argument: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: "unknown answer mode '\(text)' (probabilities, label, top-<k>)"))
-            }
-            self = value
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.singleValueContainer()
-            try c.encode(description)
-        }
-    }
+    /// What the API returns per query (shared with the attacks and the server).
+    public typealias AnswerMode = Training.AnswerMode
 
     /// Per-dimension distance (default: mean squared, Eq. 7).
     public var distance: Distance

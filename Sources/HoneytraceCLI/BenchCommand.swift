@@ -2,11 +2,11 @@ import ArgumentParser
 import NeuralNet
 import TensorEngine
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print `ours <name> <figure> <value>` lines, comparable with shared/bench/peer_torch.py.",
-        subcommands: [EngineBench.self, DefenseBench.self]
+        subcommands: [EngineBench.self, DefenseBench.self, ServeBench.self]
     )
 }
 

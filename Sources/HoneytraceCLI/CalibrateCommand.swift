@@ -15,6 +15,12 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Largest accepted accuracy drop, in points.") var budget = 0.5
     @Option(help: "α values to try (comma-separated).") var alphas: String?
     @Option(help: "β values to try (comma-separated).") var betas: String?
+    @Option(help: "Similarity score: watermark (the paper), relative or relative-source (default: the key's).")
+    var score: DefenseConfiguration.Score?
+    @Option(help: "Feature space of the distances: raw (the paper) or standardized (default: the key's).")
+    var featureSpace: DefenseConfiguration.FeatureSpace?
+    @Option(help: "Distance: mean-squared (the paper) or mean-absolute (default: the key's).") var distance: DefenseConfiguration.Distance?
+    @Option(help: "Aggregate over watermarks: mean or nearest-K (default: the key's).") var aggregate: String?
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
@@ -30,12 +36,23 @@ struct CalibrateCommand: ParsableCommand {
         compute.apply()
         let trained = try ModelDirectory.load(model)
         var k = try WatermarkKey.load(key)
+        if let score { k.defense.score = score }
+        if let featureSpace { k.defense.featureSpace = featureSpace }
+        if let distance { k.defense.distance = distance }
+        if let aggregate {
+            guard let a = DefenseConfiguration.Aggregate(argument: aggregate) else {
+                throw ValidationError("--aggregate '\(aggregate)': expected mean or nearest-K")
+            }
+            k.defense.aggregate = a
+        }
         let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(alphas, "alphas"), flippingPowers: try floats(betas, "betas"))
         let result = try Calibration.calibrate(key: k, model: trained, inDistribution: try FashionMNIST.load(split: .test),
                                                outOfDistribution: try MNIST5k.load(), options: options, force: force)
         k.defense = result.configuration
         try k.save(to: out ?? key)
         if json { try printJSON(result); return }
+        let d = result.configuration
+        print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)")
         print("bare accuracy \(percent(result.bareAccuracy)); budget \(budget) points; objective \(result.objective.rawValue)")
         print("     d      α    β   defended acc.  drop    OOD mean s  OOD mixed  OOD flipped")
         for c in result.candidates {

@@ -1,10 +1,15 @@
 import ArgumentParser
 import Foundation
+import Honeytrace
 import NeuralNet
 import TensorEngine
 import Training
 
 extension Architecture: ExpressibleByArgument {}
+extension AnswerMode: ExpressibleByArgument {}
+extension DefenseConfiguration.Score: ExpressibleByArgument {}
+extension DefenseConfiguration.FeatureSpace: ExpressibleByArgument {}
+extension DefenseConfiguration.Distance: ExpressibleByArgument {}
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import Honeytrace
+import HoneytraceServer
 import Training
 
 struct VerifyCommand: ParsableCommand {
@@ -10,9 +11,12 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Test whether a suspect model carries the key's watermark: verdict, p-value, WSR and queries spent.",
         discussion: "Fresh triggers and paired controls come from the Fashion-MNIST test set. \(OwnershipVerifier.decisionRule).")
 
-    @Option(help: "Suspect model directory.") var suspect: String
+    @Option(help: "Suspect model directory.") var suspect: String?
+    @Option(help: "Suspect behind a Honeytrace-compatible prediction API (e.g. http://host:8080); its top-1 answers are used.")
+    var endpoint: String?
+    @Option(help: "API key for --endpoint and URL references (default: $HONEYTRACE_API_KEY).") var apiKey: String?
     @Option(help: "Watermark key.") var key: String
-    @Option(help: "Reference model directories (models that never saw the defended API).") var reference: [String] = []
+    @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
     @Option(help: "Significance level.") var alpha = 1e-4
     @Option(help: "Trigger/control pairs.") var pairs = 500
     @Flag(help: "Query in batches of 20 pairs and stop as soon as the evidence suffices.") var sequential = false
@@ -20,13 +24,25 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
 
+    func validate() throws {
+        guard (suspect == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --suspect DIR and --endpoint URL") }
+    }
+
+    /// A local model directory, or an HTTP endpoint when `location` is an http(s) URL.
+    private func openSuspect(_ location: String) throws -> SuspectModel {
+        let lower = location.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return try HTTPPredictionAPI(url: location, apiKey: apiKey) }
+        return try LocalSuspect(directory: location)
+    }
+
     func run() throws {
         compute.apply()
         let k = try WatermarkKey.load(key)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
         let verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
-        let suspectModel = try LocalSuspect(directory: suspect)
-        let references = try reference.map { try LocalSuspect(directory: $0) as SuspectModel }
+        let suspectModel: SuspectModel = try endpoint.map { try HTTPPredictionAPI(url: $0, apiKey: apiKey) }
+            ?? openSuspect(suspect!)
+        let references = try reference.map(openSuspect)
         let report = sequential ? try verifier.verifySequential(suspect: suspectModel, references: references)
                                 : try verifier.verify(suspect: suspectModel, references: references)
         if json { try printJSON(report); return }

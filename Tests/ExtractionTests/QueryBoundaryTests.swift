@@ -1,6 +1,7 @@
 import Datasets
 import Extraction
 import TensorEngine
+import Training
 import XCTest
 
 final class QueryBoundaryTests: XCTestCase {

@@ -59,3 +59,77 @@ final class DefenseCommandsTests: XCTestCase {
         XCTAssertNotNil(report["pValue"] as? Double)
     }
 }
+
+/// `honeytrace serve` in a child process, and `verify --endpoint` against it.
+final class ServeCommandTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    /// Starts `honeytrace serve …` and returns the process and the URL from its "serving … on URL" line.
+    func startServer(_ arguments: [String]) throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["serve"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !text.contains("\n"), Date() < deadline, process.isRunning {
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"http://[0-9.]+:[0-9]+"#, options: .regularExpression) else {
+            process.terminate()
+            throw XCTSkip("the server did not start: '\(text)'")
+        }
+        return (process, String(text[range]))
+    }
+
+    func testVerifyGivesTheSameReportThroughTheEndpointAsOnDisk() throws {
+        for (seed, name) in [(1, "a"), (2, "b")] {
+            _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "400", "--epochs", "1", "--batch", "32", "--lr", "0.02",
+                                 "--no-augment", "--seed", String(seed), "--out", path(name)])
+        }
+        // A recipe whose target these synthetic models often answer, so the reports compared below hold
+        // non-zero counts (measured: 59 of 60 triggers and controls).
+        let key = path("a.htkey")
+        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--count", "10", "--seed", "3",
+                             "--source-class", "0", "--other-class", "2", "--target", "6"])
+
+        let (server, url) = try startServer([path("b"), "--undefended", "--port", "0", "--no-admin",
+                                             "--database", path("queries.sqlite")])
+        let remote = try CLI.json(try CLI.succeed(["verify", "--endpoint", url, "--key", key, "--pairs", "60", "--json"]))
+        server.terminate()  // SIGTERM: graceful shutdown
+        server.waitUntilExit()
+        XCTAssertEqual(server.terminationStatus, 0, "SIGTERM should stop the server cleanly")
+
+        let local = try CLI.json(try CLI.succeed(["verify", "--suspect", path("b"), "--key", key, "--pairs", "60", "--json"]))
+        XCTAssertGreaterThan(local["triggerHits"] as? Int ?? 0, 0, "the comparison needs answers of the target class")
+        for field in ["verdict", "triggerHits", "controlHits", "pValue", "queriesSpent"] {
+            XCTAssertEqual("\(remote[field] ?? "missing")", "\(local[field] ?? "missing")", "\(field) differs: endpoint vs disk")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("queries.sqlite")), "the query database is written")
+    }
+
+    func testServeRefusesBadInputsWithClearErrors() throws {
+        _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "200", "--epochs", "1", "--seed", "1", "--out", path("a")])
+        try CLI.fail(["serve", path("a")], mentioning: ["--key", "--undefended"])
+        try Data("not a key".utf8).write(to: URL(fileURLWithPath: path("bad.htkey")))
+        try CLI.fail(["serve", path("a"), "--key", path("bad.htkey"), "--port", "0"], mentioning: ["bad.htkey"])
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path("broken.sqlite")))
+        try CLI.fail(["serve", path("a"), "--undefended", "--port", "0", "--no-admin", "--database", path("broken.sqlite")],
+                     mentioning: ["broken.sqlite"])
+        try CLI.fail(["serve", path("a"), "--undefended", "--answers", "topk:0"], mentioning: ["answers"])
+        try CLI.fail(["verify", "--endpoint", "ftp://x", "--key", path("bad.htkey")], mentioning: ["bad.htkey"])
+        try CLI.fail(["verify", "--key", path("bad.htkey")], mentioning: ["--suspect", "--endpoint"])
+    }
+}

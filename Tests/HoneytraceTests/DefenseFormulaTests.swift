@@ -224,6 +224,12 @@ final class DefenseFormulaTests: XCTestCase {
         XCTAssertEqual(out.answer(row: 0, mode: .probabilities), .probabilities([0.1, 0.5, 0.15, 0.25]))
         XCTAssertEqual(DefendedAnswer.topK([ClassProbability(label: 1, probability: 0.5)]).probabilityRow(classes: 3), [0, 0.5, 0])
         XCTAssertEqual(DefenseConfiguration.AnswerMode(argument: "top-3"), .topK(3))
+        XCTAssertEqual(DefenseConfiguration.AnswerMode(argument: "topk:5"), .topK(5))
+        XCTAssertEqual(DefenseConfiguration.AnswerMode(argument: "TOPK:1"), .label)
+        XCTAssertEqual(DefenseConfiguration.AnswerMode(argument: "probs"), .probabilities)
+        for bad in ["topk:0", "top-", "topk:x", "top-2.5", "labels", ""] {
+            XCTAssertNil(DefenseConfiguration.AnswerMode(argument: bad), "'\(bad)' must be refused")
+        }
         XCTAssertEqual(DefenseConfiguration.Aggregate(argument: "nearest-10"), .nearest(10))
         XCTAssertNil(DefenseConfiguration.Aggregate(argument: "nearest-0"))
     }

@@ -1,44 +1,11 @@
-/// What a prediction API returns per image. Every mode is delivered as a row of `classes`
-/// floats so attacks handle all of them the same way:
+import Training
+
+/// Every answer mode is delivered to attacks as a row of `classes` floats, so they handle all
+/// modes the same way:
 /// - `probabilities`: the full probability vector;
 /// - `label`: the top-1 label as a one-hot row;
 /// - `topK(k)`: the k largest probabilities in place, zeros elsewhere (not renormalised).
-public enum AnswerMode: Codable, Sendable, Equatable, Hashable, CustomStringConvertible {
-    case probabilities
-    case label
-    case topK(Int)
-
-    public var description: String {
-        switch self {
-        case .probabilities: return "probabilities"
-        case .label: return "label"
-        case .topK(let k): return "top-\(k)"
-        }
-    }
-
-    /// Parses `probabilities`, `label` (also `top-1`) and `top-<k>`.
-    public init?(argument: String) {
-        let s = argument.lowercased()
-        if s == "probabilities" || s == "probs" { self = .probabilities; return }
-        if s == "label" || s == "top-1" || s == "top1" { self = .label; return }
-        guard s.hasPrefix("top-"), let k = Int(s.dropFirst(4)), k >= 1 else { return nil }
-        self = .topK(k)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let mode = AnswerMode(argument: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "unknown answer mode '\(text)' (probabilities, label, top-<k>)"))
-        }
-        self = mode
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-
+extension AnswerMode {
     /// A probability row as this mode delivers it.
     public func shape(_ probabilities: [Float]) -> [Float] {
         switch self {
@@ -56,6 +23,7 @@ public enum AnswerMode: Codable, Sendable, Equatable, Hashable, CustomStringConv
         }
     }
 }
+
 
 /// Small helpers on one answer row.
 public enum ProbabilityRow {

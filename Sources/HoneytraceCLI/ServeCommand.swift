@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import HoneytraceServer
+import Logging
+import Training
+
+
+/// `honeytrace serve`: the defended prediction API over HTTP until SIGTERM / SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model behind Neural Honeytrace over HTTP (POST /v1/predict, GET /v1/model, GET /health; /metrics on the admin port).",
+        discussion: """
+        Clients send `Authorization: Bearer <api key>` with keys from --clients (a JSON file; see docs/server.md); \
+        without --clients every request is counted as client 'anonymous'. Per-client query counts and defense \
+        statistics are kept in SQLite (--database; default: honeytrace-queries.sqlite in the model directory) and \
+        survive restarts. SIGTERM or SIGINT stops the server gracefully.
+        """)
+
+    @Argument(help: "Model directory (model.json + model.safetensors).") var directory: String
+    @Option(help: "Watermark key made for this model.") var key: String?
+    @Flag(help: "Serve the bare model without the defense (a baseline or a suspect's copy); needs no --key.") var undefended = false
+    @Option(help: "What /v1/predict answers: probabilities, label or topk:K (default: the key's answer mode).") var answers: AnswerMode?
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port of the prediction API (0 = any free port).") var port = 8080
+    @Option(help: "Address of the admin server (/metrics, /health, /v1/clients).") var adminHost = "127.0.0.1"
+    @Option(help: "Port of the admin server.") var adminPort = 9090
+    @Flag(help: "Run no admin server (no /metrics).") var noAdmin = false
+    @Option(help: "Clients file: API keys and rate limits (JSON).") var clients: String?
+    @Option(help: "SQLite file of per-client query counts, or :memory:.") var database: String?
+    @Option(help: "Longest wait, in milliseconds, for more single-image requests to batch into one forward pass.") var batchWaitMs = 2.0
+    @Option(help: "Most images in one forward pass.") var maxBatch = 64
+    @Option(help: "Most images in one request (413 above).") var maxRows = 256
+    @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
+    @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
+    @Flag(help: "Serve the key even if it was made for other weights.") var force = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func validate() throws {
+        if key == nil && !undefended { throw ValidationError("give --key KEY, or --undefended to serve the bare model") }
+        if key != nil && undefended { throw ValidationError("--key and --undefended exclude each other") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level '\(logLevel)': expected trace, debug, info, notice, warning, error or critical")
+        }
+        guard batchWaitMs.isFinite, batchWaitMs >= 0 else { throw ValidationError("--batch-wait-ms must be ≥ 0, found \(batchWaitMs)") }
+    }
+
+    func run() async throws {
+        let configuration = ServerConfiguration(
+            modelDirectory: directory, keyPath: key, answerMode: answers, force: force, host: host, port: port,
+            adminHost: adminHost, adminPort: noAdmin ? nil : adminPort, clientsFile: clients, databasePath: database,
+            batchWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), maxBatch: maxBatch, maxRowsPerRequest: maxRows,
+            maxBodyBytes: maxBodyBytes, computeThreads: threads, logLevel: Logger.Level(rawValue: logLevel)!)
+        try configuration.validate()
+        try await PredictionServer.run(configuration: configuration) { addresses in
+            var line = "serving \(directory)\(key == nil ? " (undefended)" : "") on \(addresses.baseURL)"
+            if let admin = addresses.adminURL { line += ", admin on \(admin)" }
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+    }
+}

@@ -1,0 +1,327 @@
+import Training
+import AsyncHTTPClient
+import Extraction
+import Formats
+import Foundation
+import Honeytrace
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TensorEngine
+
+/// A defended model behind a Honeytrace server (or any server speaking its `/v1/predict`), as
+/// a `PredictionAPI` for attacks and as a `SuspectModel` for `verify --endpoint`.
+///
+/// `init` reads `GET /v1/model` (input shape, classes, answer mode, request limits). `answer`
+/// sends the images as a float32 `.npy` body (exact values, compact), split into requests of at
+/// most `max_rows_per_request` images, and turns each answer into rows of `classes` floats the
+/// way `AnswerMode` defines them (probabilities; one-hot label; top-k in place).
+///
+/// Synchronous bridge: `PredictionAPI.answer` and `SuspectModel.labels` are synchronous, so
+/// each request is started on AsyncHTTPClient's event loops and the calling thread blocks on
+/// the resulting `EventLoopFuture` (`wait()`). No Swift-concurrency task is involved, so the
+/// wait cannot starve the cooperative pool that would have to run it; calling from an event
+/// loop thread (which would deadlock) throws instead. From async code, prefer `answerAsync`.
+///
+/// 429 answers are retried after their `Retry-After` (at most `maxRetries` times, waiting at
+/// most `maxRetryWait` in all); any other error answer throws `ServerError(.endpoint)` with the
+/// server's status, code and message.
+public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Sendable {
+    /// The base URL, for reports.
+    public let name: String
+    public let baseURL: String
+    public let inputShape: [Int]
+    public let classes: Int
+    /// What the endpoint answers, in the attacks' terms.
+    public let answerMode: AnswerMode
+    /// The server's answer mode as it names it (`probabilities`, `label`, `top-3`).
+    public let serverAnswerMode: String
+    /// Images per request sent (the server's limit, or less).
+    public let rowsPerRequest: Int
+    public let info: ModelInfo
+
+    private let apiKey: String?
+    private let client: HTTPClient
+    private let ownsClient: Bool
+    private let timeout: TimeAmount
+    public let maxRetries: Int
+    public let maxRetryWait: Double
+    private let lock = NSLock()
+    private var sent = 0
+    private var requestsSent = 0
+
+    /// Connects to the server at `url` (`http://host:port`, with or without a trailing
+    /// `/v1/predict`) and reads its model description.
+    ///
+    /// - Parameters:
+    ///   - apiKey: sent as `Authorization: Bearer <apiKey>`; nil = the `HONEYTRACE_API_KEY`
+    ///     environment variable, or none.
+    ///   - timeout: per request.
+    ///   - rowsPerRequest: cap on images per request (the server's limit applies anyway).
+    ///   - httpClient: a client to share; nil = a private one, shut down with this object.
+    /// - Throws: `ServerError(.endpoint)` when the URL is invalid, the server cannot be reached,
+    ///   refuses the key, or describes its model in a way that cannot be used.
+    public init(url: String, apiKey: String? = nil, timeout: Duration = .seconds(30), rowsPerRequest: Int? = nil,
+                maxRetries: Int = 20, maxRetryWait: Duration = .seconds(120), httpClient: HTTPClient? = nil) throws {
+        var base = url.trimmingCharacters(in: .whitespaces)
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/v1/predict") { base.removeLast("/v1/predict".count) }
+        if base.hasSuffix("/v1/model") { base.removeLast("/v1/model".count) }
+        guard let parsed = URL(string: base), let scheme = parsed.scheme, ["http", "https"].contains(scheme.lowercased()),
+              parsed.host != nil else {
+            throw ServerError(file: url, .endpoint, "not an http(s) URL; expected e.g. http://127.0.0.1:8080")
+        }
+        self.baseURL = base
+        self.name = base
+        self.apiKey = apiKey ?? ProcessInfo.processInfo.environment["HONEYTRACE_API_KEY"]
+        self.timeout = .nanoseconds(Int64(timeout.seconds * 1e9))
+        self.maxRetries = max(0, maxRetries)
+        self.maxRetryWait = maxRetryWait.seconds
+        if let httpClient {
+            client = httpClient
+            ownsClient = false
+        } else {
+            client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                configuration: .init(timeout: .init(connect: .seconds(10), read: self.timeout)))
+            ownsClient = true
+        }
+        do {
+            let response = try HTTPPredictionAPI.send(client: client, url: base + "/v1/model", method: .GET, headers: [:], body: nil,
+                                                      timeout: self.timeout)
+            guard response.status == .ok else { throw HTTPPredictionAPI.failure(response, url: base + "/v1/model") }
+            let info: ModelInfo
+            do { info = try JSONDecoder().decode(ModelInfo.self, from: response.bodyData) } catch {
+                throw ServerError(file: base + "/v1/model", .endpoint, "the model description is not what a Honeytrace server sends: \(error)")
+            }
+            guard info.inputShape.count == 3, info.inputShape.allSatisfy({ $0 > 0 }), info.classes >= 2,
+                  info.inputSize == info.inputShape.reduce(1, *) else {
+                throw ServerError(file: base + "/v1/model", .endpoint, "describes an unusable model: input shape \(info.inputShape), \(info.classes) classes")
+            }
+            guard let mode = AnswerMode(argument: info.answerMode) else {
+                throw ServerError(file: base + "/v1/model", .endpoint, "answers in unknown mode '\(info.answerMode)'")
+            }
+            self.info = info
+            self.inputShape = info.inputShape
+            self.classes = info.classes
+            self.answerMode = mode
+            self.serverAnswerMode = info.answerMode
+            self.rowsPerRequest = max(1, min(rowsPerRequest ?? Int.max, info.maxRowsPerRequest,
+                                             max(1, (info.maxBodyBytes - 256) / max(4 * info.inputSize, 1))))
+        } catch {
+            if ownsClient { try? client.syncShutdown() }
+            throw error
+        }
+    }
+
+    deinit {
+        // Non-blocking: deinit may run on any thread, an event loop's included.
+        if ownsClient { _ = client.shutdown() }
+    }
+
+    /// Images sent so far (every image of every request, retries not counted twice).
+    public var queriesSent: Int { lock.lock(); defer { lock.unlock() }; return sent }
+    /// HTTP requests that were answered with 200.
+    public var requestsAnswered: Int { lock.lock(); defer { lock.unlock() }; return requestsSent }
+
+    // MARK: PredictionAPI
+
+    /// One answer row per image (blocking; see the type's note on the bridge).
+    public func answer(_ pixels: Tensor) throws -> [[Float]] {
+        try checkQuery(pixels)
+        let n = pixels.shape[0]
+        if n == 0 { return [] }
+        let flat = pixels.layout == .plain ? pixels.scalars : Autograd.inference { pixels.plain() }.scalars
+        let size = inputShape.reduce(1, *)
+        var rows: [[Float]] = []
+        rows.reserveCapacity(n)
+        for start in stride(from: 0, to: n, by: rowsPerRequest) {
+            let count = min(rowsPerRequest, n - start)
+            let chunk = Array(flat[(start * size)..<((start + count) * size)])
+            rows += try predictBlocking(chunk, rows: count)
+        }
+        return rows
+    }
+
+    // MARK: SuspectModel
+
+    /// Top-1 labels of the images (blocking).
+    public func labels(for pixels: Tensor) throws -> [Int] {
+        do {
+            return try answer(pixels).map { ProbabilityRow.argmax($0) }
+        } catch let e as ExtractionError {
+            throw HoneytraceError(.suspectMismatch, "suspect '\(name)': \(e.problem)")
+        }
+    }
+
+    // MARK: Async
+
+    /// `answer(_:)` for async callers: does not block a thread.
+    public func answerAsync(_ pixels: Tensor) async throws -> [[Float]] {
+        try checkQuery(pixels)
+        let n = pixels.shape[0]
+        if n == 0 { return [] }
+        let flat = pixels.layout == .plain ? pixels.scalars : Autograd.inference { pixels.plain() }.scalars
+        let size = inputShape.reduce(1, *)
+        var rows: [[Float]] = []
+        for start in stride(from: 0, to: n, by: rowsPerRequest) {
+            let count = min(rowsPerRequest, n - start)
+            let chunk = Array(flat[(start * size)..<((start + count) * size)])
+            let request = try makeRequest(chunk, rows: count)
+            var attempt = 0, waited = 0.0
+            while true {
+                let response = try await client.execute(request: request, deadline: .now() + timeout).get()
+                if let wait = retryDelay(response, attempt: attempt, waited: waited) {
+                    try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                    attempt += 1
+                    waited += wait
+                    continue
+                }
+                rows += try parseAnswer(response, rows: count)
+                break
+            }
+        }
+        return rows
+    }
+
+    // MARK: Requests
+
+    private func predictBlocking(_ pixels: [Float], rows: Int) throws -> [[Float]] {
+        guard MultiThreadedEventLoopGroup.currentEventLoop == nil else {
+            throw ServerError(file: baseURL, .endpoint,
+                              "HTTPPredictionAPI.answer blocks and cannot be called on an event loop thread; use answerAsync")
+        }
+        let request = try makeRequest(pixels, rows: rows)
+        var attempt = 0, waited = 0.0
+        while true {
+            let response: HTTPClient.Response
+            do {
+                response = try client.execute(request: request, deadline: .now() + timeout).wait()
+            } catch {
+                throw ServerError(file: baseURL + "/v1/predict", .endpoint, "request failed: \(error)")
+            }
+            if let wait = retryDelay(response, attempt: attempt, waited: waited) {
+                Thread.sleep(forTimeInterval: wait)
+                attempt += 1
+                waited += wait
+                continue
+            }
+            return try parseAnswer(response, rows: rows)
+        }
+    }
+
+    private func makeRequest(_ pixels: [Float], rows: Int) throws -> HTTPClient.Request {
+        let body = try NPY.encode(floats: pixels, shape: [rows] + inputShape)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/x-npy")
+        headers.add(name: "Accept", value: "application/json")
+        if let apiKey { headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        do {
+            return try HTTPClient.Request(url: baseURL + "/v1/predict", method: .POST, headers: headers, body: .data(body))
+        } catch {
+            throw ServerError(file: baseURL, .endpoint, "cannot build a request: \(error)")
+        }
+    }
+
+    /// Seconds to wait before retrying a 429 / 503, or nil to not retry.
+    private func retryDelay(_ response: HTTPClient.Response, attempt: Int, waited: Double) -> Double? {
+        guard response.status == .tooManyRequests || response.status == .serviceUnavailable, attempt < maxRetries else { return nil }
+        let hinted = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 1
+        let wait = min(max(hinted, 0.05), 30)
+        guard waited + wait <= maxRetryWait else { return nil }
+        return wait
+    }
+
+    private func parseAnswer(_ response: HTTPClient.Response, rows: Int) throws -> [[Float]] {
+        let url = baseURL + "/v1/predict"
+        guard response.status == .ok else { throw HTTPPredictionAPI.failure(response, url: url) }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: response.bodyData) } catch {
+            throw ServerError(file: url, .endpoint, "the answer is not JSON: \(error.localizedDescription)")
+        }
+        guard let dict = object as? [String: Any] else { throw ServerError(file: url, .endpoint, "the answer is not a JSON object") }
+        func malformed(_ what: String) -> ServerError { ServerError(file: url, .endpoint, "malformed answer: \(what)") }
+        var out: [[Float]] = []
+        out.reserveCapacity(rows)
+        if let list = dict["probabilities"] as? [Any] {
+            for (i, item) in list.enumerated() {
+                guard let values = item as? [Any], values.count == classes else { throw malformed("row \(i) is not \(classes) probabilities") }
+                out.append(try values.map { v -> Float in
+                    guard let x = HTTPPredictionAPI.float(v) else { throw malformed("row \(i) holds a non-number") }
+                    return x
+                })
+            }
+        } else if let list = dict["labels"] as? [Any] {
+            for (i, item) in list.enumerated() {
+                guard let n = item as? NSNumber, let l = Int(exactly: n.doubleValue), (0..<classes).contains(l) else {
+                    throw malformed("label \(i) is not a class in 0..<\(classes)")
+                }
+                var row = [Float](repeating: 0, count: classes)
+                row[l] = 1
+                out.append(row)
+            }
+        } else if let list = dict["topk"] as? [Any] {
+            for (i, item) in list.enumerated() {
+                guard let entries = item as? [Any] else { throw malformed("top-k entry \(i) is not a list") }
+                var row = [Float](repeating: 0, count: classes)
+                for e in entries {
+                    guard let o = e as? [String: Any], let n = o["label"] as? NSNumber, let l = Int(exactly: n.doubleValue),
+                          (0..<classes).contains(l), let p = o["probability"].flatMap(HTTPPredictionAPI.float) else {
+                        throw malformed("top-k entry \(i) is not a list of {label, probability}")
+                    }
+                    row[l] = p
+                }
+                out.append(row)
+            }
+        } else {
+            throw malformed("no \"probabilities\", \"labels\" or \"topk\" field")
+        }
+        guard out.count == rows else { throw malformed("\(out.count) answers for \(rows) images") }
+        lock.lock()
+        sent += rows
+        requestsSent += 1
+        lock.unlock()
+        return out
+    }
+
+    /// A JSON number as the exact `Float` it was written from (parsed from its text when possible).
+    private static func float(_ value: Any) -> Float? {
+        guard let n = value as? NSNumber else { return nil }
+        if let f = Float(n.description), f.isFinite { return f }
+        return Float(n.doubleValue)
+    }
+
+    static func failure(_ response: HTTPClient.Response, url: String) -> ServerError {
+        let data = response.bodyData
+        if let body = try? JSONDecoder().decode(ErrorBody.self, from: data) {
+            return ServerError(file: url, .endpoint, "HTTP \(body.error.status) \(body.error.code): \(body.error.message)")
+        }
+        let text = String(decoding: data.prefix(200), as: UTF8.self)
+        return ServerError(file: url, .endpoint, "HTTP \(response.status.code) \(response.status.reasonPhrase)" + (text.isEmpty ? "" : ": \(text)"))
+    }
+
+    static func send(client: HTTPClient, url: String, method: HTTPMethod, headers: HTTPHeaders, body: Data?,
+                     timeout: TimeAmount) throws -> HTTPClient.Response {
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .data($0) })
+        } catch {
+            throw ServerError(file: url, .endpoint, "not a valid URL: \(error)")
+        }
+        guard MultiThreadedEventLoopGroup.currentEventLoop == nil else {
+            throw ServerError(file: url, .endpoint, "cannot block on an event loop thread")
+        }
+        do {
+            return try client.execute(request: request, deadline: .now() + timeout).wait()
+        } catch {
+            throw ServerError(file: url, .endpoint, "cannot reach the server: \(error)")
+        }
+    }
+}
+
+extension HTTPClient.Response {
+    /// The body's bytes (empty when there is none).
+    var bodyData: Data {
+        guard let body else { return Data() }
+        return Data(body.readableBytesView)
+    }
+}

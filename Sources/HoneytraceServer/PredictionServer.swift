@@ -1,0 +1,474 @@
+import Foundation
+import Honeytrace
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TensorEngine
+import Training
+import UnixSignals
+
+/// Public facts about the served model, as `GET /v1/model` returns them. Never key material:
+/// no watermark, target class, secret, offset or model hash.
+public struct ModelInfo: Codable, Sendable, Equatable {
+    /// `[C, H, W]` of one image.
+    public var inputShape: [Int]
+    /// Values per image (C·H·W), the length of each flattened image in a JSON request.
+    public var inputSize: Int
+    public var classes: Int
+    /// Class names, when the model directory has them.
+    public var classNames: [String]?
+    /// `probabilities`, `label` or `top-<k>`.
+    public var answerMode: String
+    /// The most images one request may hold.
+    public var maxRowsPerRequest: Int
+    /// The largest request body, in bytes.
+    public var maxBodyBytes: Int
+    /// Request content types accepted by `/v1/predict`.
+    public var contentTypes: [String]
+
+    private enum CodingKeys: String, CodingKey {
+        case inputShape = "input_shape", inputSize = "input_size", classes, classNames = "class_names", answerMode = "answer_mode"
+        case maxRowsPerRequest = "max_rows_per_request", maxBodyBytes = "max_body_bytes", contentTypes = "content_types"
+    }
+}
+
+/// Where a running server listens (port 0 in the configuration resolves to the bound port).
+public struct ServerAddresses: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var adminHost: String?
+    public var adminPort: Int?
+
+    /// `http://host:port`, the base URL clients use.
+    public var baseURL: String { "http://\(Self.urlHost(host)):\(port)" }
+    /// `http://adminHost:adminPort`, when there is an admin server.
+    public var adminURL: String? { adminPort.map { "http://\(Self.urlHost(adminHost ?? host)):\($0)" } }
+
+    static func urlHost(_ host: String) -> String {
+        if host == "0.0.0.0" { return "127.0.0.1" }
+        if host == "::" { return "[::1]" }
+        return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
+}
+
+/// A defended model served over HTTP (Hummingbird 2): the prediction API and the admin server.
+///
+/// Prediction API (`host:port`):
+/// - `POST /v1/predict`: images in (JSON or `.npy`, see `PredictionBody`), defended answers out;
+///   `Authorization: Bearer <api key>` when a clients file is configured;
+/// - `GET /v1/model`: `ModelInfo`;
+/// - `GET /health`: `{"status": "ok"}`.
+///
+/// Admin server (`adminHost:adminPort`, loopback by default): `GET /metrics` (Prometheus text),
+/// `GET /health`, `GET /v1/clients` (every client's `ClientRecord`).
+///
+/// Every refusal is a JSON `APIError`: 400 malformed JSON / `.npy`, wrong shape, NaN or
+/// infinite or out-of-range pixels, no image; 401 missing or unknown API key; 404 / 405;
+/// 413 body or row count over the limit; 415 content type; 429 rate limit (with
+/// `Retry-After`); 503 queue full or shutting down.
+///
+/// Start-up errors (model, key, clients file, database) are thrown by `init`, before anything
+/// listens. `run` serves until SIGTERM or SIGINT, then stops accepting, answers what is in
+/// flight, drains the batcher and writes the last counts to the database.
+public final class PredictionServer: Sendable {
+    public let configuration: ServerConfiguration
+    /// The model behind the defense; nil when the server runs without a key.
+    public let defended: DefendedModel?
+    /// The model answering (defended or not).
+    public let trainedModel: TrainedModel
+    /// What `/v1/predict` answers.
+    public let answerMode: DefenseConfiguration.AnswerMode
+    /// nil = no authentication (every request is client `anonymous`).
+    public let clients: ClientRegistry?
+    public let ledger: QueryLedger
+    public let metrics: ServerMetrics
+    public let logger: Logger
+    let batcher: InferenceBatcher
+    let limiter = RateLimiter()
+    let info: ModelInfo
+
+    /// The key fingerprint recorded in the database for a server without a key.
+    public static let undefendedFingerprint = "undefended"
+
+    /// Loads the model directory, the key (when `keyPath` is set), the clients file and the
+    /// database named by `configuration`.
+    ///
+    /// - Throws: `ServerError` naming the file and problem: `.model` (model directory, key, or a
+    ///   key made for other weights unless `force`), `.invalidClientsFile`, `.database`
+    ///   (corrupted, locked, not a database, unwritable), `.invalidConfiguration`.
+    public convenience init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
+        try configuration.validate()
+        let trained: TrainedModel
+        do { trained = try ModelDirectory.load(configuration.modelDirectory) } catch {
+            throw ServerError(file: configuration.modelDirectory, .model, "cannot load the model: \(error)")
+        }
+        let clients = try configuration.clientsFile.map { try ClientRegistry.load($0) }
+        guard let keyPath = configuration.keyPath else {
+            try self.init(served: .plain(trained), configuration: configuration, clients: clients, logger: logger)
+            return
+        }
+        let key: WatermarkKey
+        do { key = try WatermarkKey.load(keyPath) } catch {
+            throw ServerError(file: keyPath, .model, "cannot load the watermark key: \(error)")
+        }
+        var defense = key.defense
+        if let mode = configuration.answerMode { defense.answer = mode }
+        let defended: DefendedModel
+        do {
+            defended = try DefendedModel(model: trained, key: key, configuration: defense, force: configuration.force,
+                                         name: configuration.modelDirectory)
+        } catch {
+            throw ServerError(file: keyPath, .model, "\(error)")
+        }
+        try self.init(served: .defended(defended), configuration: configuration, clients: clients, logger: logger)
+    }
+
+    /// Serves `model` (already behind its defense; its configuration's answer mode, unless
+    /// `configuration.answerMode` says otherwise). `configuration.modelDirectory` and `keyPath`
+    /// are not read, except that the default database lives in the model directory.
+    public convenience init(model: DefendedModel, configuration: ServerConfiguration, clients: ClientRegistry?,
+                            logger: Logger? = nil) throws {
+        try self.init(served: .defended(model), configuration: configuration, clients: clients, logger: logger)
+    }
+
+    /// Serves the bare `model`, without the defense (softmax of the logits; nothing is mixed or
+    /// flipped): a suspect's surrogate for `verify --endpoint`, or a baseline.
+    public convenience init(undefended model: TrainedModel, configuration: ServerConfiguration, clients: ClientRegistry?,
+                            logger: Logger? = nil) throws {
+        try self.init(served: .plain(model), configuration: configuration, clients: clients, logger: logger)
+    }
+
+    init(served: ServedModel, configuration: ServerConfiguration, clients: ClientRegistry?, logger: Logger?) throws {
+        try configuration.validate()
+        if let threads = configuration.computeThreads { Parallel.threadCount = threads }
+        var log = logger ?? PredictionServer.makeLogger(level: configuration.logLevel)
+        log[metadataKey: "service"] = "honeytrace-server"
+        self.configuration = configuration
+        let model = served.trained
+        self.trainedModel = model
+        switch served {
+        case .defended(let d):
+            self.defended = d
+            self.answerMode = configuration.answerMode ?? d.defense.configuration.answer
+        case .plain:
+            self.defended = nil
+            self.answerMode = configuration.answerMode ?? .probabilities
+            log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
+        }
+        self.clients = clients
+        self.logger = log
+        let metrics = ServerMetrics()
+        self.metrics = metrics
+        let modelHash: String
+        do { modelHash = try ModelBinding.weightsSHA256(of: model) } catch {
+            throw ServerError(.model, "cannot hash the model's weights: \(error)")
+        }
+        self.ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
+                                      keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
+                                      answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+        self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
+                                        maxPendingRows: configuration.maxPendingRows,
+                                        computeThreads: configuration.computeThreads) { metrics.batch($0) }
+        self.info = ModelInfo(inputShape: model.inputShape, inputSize: model.inputSize, classes: model.classes,
+                              classNames: model.manifest.classNames, answerMode: answerMode.description,
+                              maxRowsPerRequest: configuration.maxRowsPerRequest, maxBodyBytes: configuration.maxBodyBytes,
+                              contentTypes: ["application/json", "application/x-npy", "application/octet-stream"])
+    }
+
+    /// A logger writing structured lines (`key=value` metadata) to standard error, without
+    /// touching the process-wide `LoggingSystem`.
+    public static func makeLogger(label: String = "honeytrace.server", level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        return logger
+    }
+
+    // MARK: Running
+
+    /// Loads everything named by `configuration` and serves until SIGTERM / SIGINT.
+    public static func run(configuration: ServerConfiguration, logger: Logger? = nil,
+                           onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) async throws {
+        let server = try PredictionServer(configuration: configuration, logger: logger)
+        try await server.run(onRunning: onRunning)
+    }
+
+    /// Serves until one of `gracefulShutdownSignals` arrives (or the task is cancelled), then shuts
+    /// down gracefully. `onRunning` is called once both servers listen, with their bound ports.
+    public func run(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+                    onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) async throws {
+        let group = makeServiceGroup(gracefulShutdownSignals: gracefulShutdownSignals, onRunning: onRunning)
+        try await group.run()
+    }
+
+    /// The service group `run` runs: hold it to trigger a graceful shutdown yourself
+    /// (`triggerGracefulShutdown()`), as the load benchmark does.
+    public func makeServiceGroup(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+                                 onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: [makeApplication(onRunning: onRunning)],
+                                          gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+    }
+
+    /// The prediction API as a Hummingbird application, with the admin server (when configured)
+    /// and the batcher / database service attached, so `app.test(.router)` and `.live` run it whole.
+    public func makeApplication(onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) -> some ApplicationProtocol {
+        let addresses = RunningAddresses(expectAdmin: configuration.adminPort != nil)
+        var services: [any Service] = [CoreService(server: self)]
+        if let adminPort = configuration.adminPort {
+            let host = configuration.adminHost
+            services.append(Application(router: makeAdminRouter(),
+                                        configuration: .init(address: .hostname(host, port: adminPort), serverName: "honeytrace-admin"),
+                                        onServerRunning: { channel in
+                                            if let ready = addresses.admin(host: host, port: channel.localAddress?.port ?? adminPort) {
+                                                await onRunning?(ready)
+                                            }
+                                        },
+                                        logger: logger))
+        }
+        let host = configuration.host, port = configuration.port
+        let log = logger, mode = answerMode, clientCount = clients?.clients.count, db = ledger.path, isDefended = defended != nil
+        return Application(router: makeAPIRouter(),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "honeytrace"),
+                           services: services,
+                           onServerRunning: { channel in
+                               let bound = channel.localAddress?.port ?? port
+                               log.info(isDefended ? "serving defended predictions" : "serving undefended predictions", metadata: [
+                                   "url": "\(ServerAddresses(host: host, port: bound).baseURL)", "answers": "\(mode)",
+                                   "clients": "\(clientCount.map(String.init) ?? "none (no authentication)")", "database": "\(db)",
+                               ])
+                               if let ready = addresses.api(host: host, port: bound) { await onRunning?(ready) }
+                           },
+                           logger: logger)
+    }
+
+    // MARK: Routes
+
+    /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`.
+    public func makeAPIRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(metrics: metrics, logger: logger,
+                                               routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get]]))
+        router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/v1/model") { [info] _, _ in try Self.json(encodable: info) }
+        router.post("/v1/predict") { [self] request, context in try await self.predict(request, context: context) }
+        return router
+    }
+
+    /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`.
+    public func makeAdminRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(metrics: nil, logger: logger,
+                                               routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get]]))
+        router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/metrics") { [metrics, batcher] _, _ in
+            metrics.queuedRows.set(Int64(batcher.queuedRows))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+        }
+        router.get("/v1/clients") { [ledger] _, _ in
+            struct Listing: Encodable { let clients: [ClientRecord] }
+            return try Self.json(encodable: Listing(clients: ledger.records()))
+        }
+        return router
+    }
+
+    /// Defended forward passes run and rows they answered, since start.
+    public func batchStatistics() -> (batches: Int, rows: Int) { batcher.statistics }
+
+    /// `POST /v1/predict`.
+    func predict(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let client = try authenticate(request)
+        batcher.enter()
+        defer { batcher.leave() }
+        do {
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
+                throw APIError(.contentTooLarge, .bodyTooLarge, "the body is \(length) bytes; at most \(configuration.maxBodyBytes) per request")
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                throw APIError(.contentTooLarge, .bodyTooLarge, "the body exceeds \(configuration.maxBodyBytes) bytes")
+            }
+            let images = try PredictionBody.decode(body, contentType: request.headers[.contentType], inputShape: info.inputShape,
+                                                   maxRows: configuration.maxRowsPerRequest)
+            if let client, let limit = client.rateLimit {
+                switch limiter.take(images.rows, client: client.name, limit: limit) {
+                case .allowed: break
+                case .refused(let wait):
+                    throw APIError(.tooManyRequests, .rateLimited,
+                                   "client '\(client.name)' is over its rate limit of \(limit.queriesPerSecond) queries/s (burst \(limit.burst)); \(images.rows) images need \(String(format: "%.2f", wait)) s more",
+                                   retryAfter: max(1, Int(wait.rounded(.up))))
+                case .neverFits:
+                    throw APIError(.contentTooLarge, .tooManyRows,
+                                   "the request holds \(images.rows) images, more than client '\(client.name)' may send at once (burst \(limit.burst)); split it")
+                }
+            }
+            let output = try await batcher.submit(pixels: images.pixels, rows: images.rows)
+            let name = client?.name ?? ClientRegistry.anonymous
+            let mixed = output.mixedCount, flipped = output.flippedCount
+            var sSum = 0.0
+            for s in output.similarity { sSum += Double(s) }
+            ledger.recordAnswered(client: name, queries: output.rows, mixed: mixed, flipped: flipped, similaritySum: sSum)
+            metrics.answered(client: name, queries: output.rows, mixed: mixed, flipped: flipped)
+            context.logger.debug("answered", metadata: ["client": "\(name)", "images": "\(output.rows)"])
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: PredictionBody.encode(output, mode: answerMode)))
+        } catch let error as APIError {
+            ledger.recordRejected(client: client?.name ?? ClientRegistry.anonymous)
+            throw error
+        }
+    }
+
+    /// The client of the request's API key; nil when the server has no clients file.
+    func authenticate(_ request: Request) throws -> ClientEntry? {
+        guard let clients else { return nil }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, .missingAPIKey, "send your API key as 'Authorization: Bearer <api key>'")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, .missingAPIKey, "the Authorization header must read 'Bearer <api key>'")
+        }
+        guard let client = clients.client(forKey: parts[1].trimmingCharacters(in: .whitespaces)) else {
+            throw APIError(.unauthorized, .unknownClient, "the API key belongs to no client of this server")
+        }
+        return client
+    }
+
+    static func json(_ object: [String: String]) -> Response {
+        let w = JSONWriter()
+        w.object {
+            for (i, key) in object.keys.sorted().enumerated() {
+                if i > 0 { w.comma() }
+                w.key(key)
+                w.string(object[key]!)
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: w.buffer))
+    }
+
+    static func json(encodable value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Collects the bound ports of the API and admin servers and reports them once both are known.
+private final class RunningAddresses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = ServerAddresses(host: "", port: -1)
+    private let expectAdmin: Bool
+    private var reported = false
+
+    init(expectAdmin: Bool) { self.expectAdmin = expectAdmin }
+
+    func api(host: String, port: Int) -> ServerAddresses? {
+        lock.lock(); defer { lock.unlock() }
+        current.host = host
+        current.port = port
+        return ready()
+    }
+
+    func admin(host: String, port: Int) -> ServerAddresses? {
+        lock.lock(); defer { lock.unlock() }
+        current.adminHost = host
+        current.adminPort = port
+        return ready()
+    }
+
+    private func ready() -> ServerAddresses? {
+        guard !reported, current.port >= 0, !expectAdmin || current.adminPort != nil else { return nil }
+        reported = true
+        return current
+    }
+}
+
+/// Starts the batcher, flushes the database every `flushInterval`, and on shutdown drains the
+/// batcher and writes the last counts (after the HTTP servers have stopped).
+struct CoreService: Service {
+    let server: PredictionServer
+
+    func run() async throws {
+        let batcher = server.batcher, ledger = server.ledger, logger = server.logger
+        let interval = server.configuration.flushInterval
+        batcher.start()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                do { try ledger.flush() } catch {
+                    logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        // Drain on a plain thread: shutdown() blocks until the queued rows are answered.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let t = Thread {
+                batcher.shutdown()
+                done.resume()
+            }
+            t.start()
+        }
+        do {
+            try ledger.close()
+            logger.info("query counts written", metadata: ["database": "\(ledger.path)", "clients": "\(ledger.records().count)"])
+        } catch {
+            logger.error("cannot write the last query counts", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Turns every error into a JSON `APIError` answer (404 / 405 for unknown routes too) and
+/// records each request's route, status and latency.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: ServerMetrics?
+    let logger: Logger
+    /// Known paths and their methods, to tell 405 from 404.
+    let routes: [String: [HTTPRequest.Method]]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var response: Response
+        var route = context.endpointPath ?? request.uri.path
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response()
+            metrics?.rejected(code: error.code)
+            if error.status.code >= 500 {
+                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            } else {
+                logger.debug("request refused", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+        } catch let error as HTTPError {
+            let api: APIError
+            if error.status == .notFound {
+                let path = request.uri.path
+                if let methods = routes[path] {
+                    api = APIError(.methodNotAllowed, .methodNotAllowed,
+                                   "\(request.method) is not allowed on \(path); use \(methods.map(\.rawValue).joined(separator: " or "))")
+                } else {
+                    api = APIError(.notFound, .notFound, "no route \(path); routes: \(routes.keys.sorted().joined(separator: ", "))")
+                    route = "unknown"
+                }
+            } else {
+                api = APIError(error.status, error.status.code >= 500 ? .internalError : .malformedJSON, error.body ?? error.status.reasonPhrase)
+            }
+            response = api.response()
+            metrics?.rejected(code: api.code)
+        } catch {
+            logger.error("unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            let api = APIError(.internalServerError, .internalError, "internal error: \(error)")
+            response = api.response()
+            metrics?.rejected(code: api.code)
+        }
+        if api405(response) { response.headers[.allow] = (routes[request.uri.path] ?? []).map(\.rawValue).joined(separator: ", ") }
+        metrics?.request(route: route, status: Int(response.status.code), duration: ContinuousClock.now - start)
+        return response
+    }
+
+    private func api405(_ response: Response) -> Bool { response.status == .methodNotAllowed }
+}
