@@ -2,7 +2,8 @@
 # The main job, end to end on Fashion-MNIST: install what is missing, build honeytrace (release),
 # train a victim (or reuse it), create a watermark key and calibrate it, steal the victim with
 # KnockoffNet (naive and smoothing) through the undefended and the defended API, verify every
-# surrogate and an independently trained model, and print the verdicts and the table.
+# surrogate and an independently trained model, verify one surrogate again behind an HTTP server,
+# and print the verdicts and the table.
 # Everything lands in runs/demo/ (reused on a second run).
 # Usage: scripts/demo.sh [--out DIR]
 set -euo pipefail
@@ -33,6 +34,21 @@ for s in "$out"/surrogates/honeytrace--*; do
     echo "-- $(basename "$s")"
     "$bin" verify --suspect "$s" --key "$out/key.htkey" --reference "$out/surrogates/none--${s##*/honeytrace--}"
 done
+
+echo "== the same verdict through HTTP: serve a surrogate on loopback, verify it behind its URL"
+suspect="$out/surrogates/honeytrace--knockoff--naive--s0"
+"$bin" serve "$suspect" --undefended --port 0 --no-admin --database :memory: > "$out/serve.log" 2>&1 &
+server=$!
+url=""
+for _ in $(seq 1 150); do
+    url=$(grep -o 'on http://[0-9.]*:[0-9]*' "$out/serve.log" | head -1 | cut -c4- || true)
+    [ -n "$url" ] && break
+    sleep 0.2
+done
+[ -n "$url" ] || { echo "demo: the server did not start:" >&2; cat "$out/serve.log" >&2; kill "$server"; exit 1; }
+"$bin" verify --endpoint "$url" --key "$out/key.htkey" --reference "$out/surrogates/none--knockoff--naive--s0"
+kill -TERM "$server"
+wait "$server"
 
 echo "== table"
 "$bin" experiment report "$out"

@@ -111,7 +111,7 @@ public enum Calibration {
             rows = data.count
             classes = model.classes
             labels = data.labels
-            let out = BatchedForward.outputs(model, pixels: data.pixels, count: data.count, batchSize: batchSize)
+            let out = model.outputs(pixels: data.pixels, count: data.count, batchSize: batchSize)
             logits = out.logits
             bare = BatchedForward.argmax(out.logits, classes: classes)
             distance = defense.distances(features: out.features)

@@ -140,7 +140,7 @@ extension WatermarkKey {
                 }
             }
         }
-        let wm = BatchedForward.outputs(model, pixels: images, count: n, batchSize: options.batchSize)
+        let wm = model.outputs(pixels: images, count: n, batchSize: options.batchSize)
         let wmTargetRate = Double(BatchedForward.argmax(wm.logits, classes: model.classes).filter { $0 == recipe.target }.count) / Double(n)
 
         // Reference logits: the model on target-class images it gets right.
@@ -151,7 +151,7 @@ extension WatermarkKey {
         var refRng = SeededGenerator(seed: SeedMixing.mix(seed, 0x7265_66))  // salt "ref"
         let refIndices = Array(shuffled(targetPool, generator: &refRng).prefix(options.referencePoolSize))
         let refData = heldOut.subset(indices: refIndices)
-        let refOut = BatchedForward.outputs(model, pixels: refData.pixels, count: refData.count, batchSize: options.batchSize)
+        let refOut = model.outputs(pixels: refData.pixels, count: refData.count, batchSize: options.batchSize)
         let refPred = BatchedForward.argmax(refOut.logits, classes: model.classes)
         let correct = refPred.indices.filter { refPred[$0] == recipe.target }
         let keep = correct.isEmpty ? Array(refPred.indices) : correct
@@ -163,7 +163,7 @@ extension WatermarkKey {
         var statRng = SeededGenerator(seed: SeedMixing.mix(seed, 0x7374_64))  // salt "std"
         let statIndices = Array(shuffled(Array(heldOut.labels.indices), generator: &statRng).prefix(max(options.featureStdSampleSize, 2)))
         let statData = heldOut.subset(indices: statIndices)
-        let statOut = BatchedForward.outputs(model, pixels: statData.pixels, count: statData.count, batchSize: options.batchSize)
+        let statOut = model.outputs(pixels: statData.pixels, count: statData.count, batchSize: options.batchSize)
         let featureStd = columnStd(statOut.features, width: model.featureWidth)
         var dataFeatures: [Float]? = nil, dataLabels: [Int]? = nil
         if options.dataBankSize > 0 {
@@ -171,7 +171,7 @@ extension WatermarkKey {
                 var bankRng = SeededGenerator(seed: SeedMixing.mix(seed, 0x6261_6E6B))  // salt "bank"
                 let idx = Array(shuffled(Array(bankData.labels.indices), generator: &bankRng).prefix(options.dataBankSize))
                 let sub = bankData.subset(indices: idx)
-                dataFeatures = BatchedForward.outputs(model, pixels: sub.pixels, count: sub.count, batchSize: options.batchSize).features
+                dataFeatures = model.outputs(pixels: sub.pixels, count: sub.count, batchSize: options.batchSize).features
                 dataLabels = sub.labels
             } else {
                 let m = min(options.dataBankSize, statData.count)

@@ -45,17 +45,38 @@ public final class TrainedModel: @unchecked Sendable {
 
     /// Logits and features of every image of `dataset`, in order, as `[N, K]` and `[N, F]` row-major arrays.
     public func outputs(_ dataset: ImageDataset, batchSize: Int = 256) -> (logits: [Float], features: [Float]) {
-        var logits: [Float] = [], features: [Float] = []
-        logits.reserveCapacity(dataset.count * classes)
-        features.reserveCapacity(dataset.count * featureWidth)
-        for start in stride(from: 0, to: dataset.count, by: batchSize) {
-            let idx = Array(start..<min(start + batchSize, dataset.count))
-            let (x, _) = dataset.batchTensor(idx)
-            let out = forward(pixels: x)
-            logits += out.logits.scalars
-            features += out.features.scalars
+        var logits = [Float](repeating: 0, count: dataset.count * classes)
+        var features = [Float](repeating: 0, count: dataset.count * featureWidth)
+        for start in stride(from: 0, to: dataset.count, by: max(1, batchSize)) {
+            let (x, _) = dataset.batchTensor(Array(start..<min(start + max(1, batchSize), dataset.count)))
+            store(forward(pixels: x), at: start, logits: &logits, features: &features)
         }
         return (logits, features)
+    }
+
+    /// Logits and features of `count` raw [0, 1] images stored back to back (C×H×W each) in
+    /// `pixels`, in batches, as `[count, K]` and `[count, F]` row-major arrays.
+    public func outputs(pixels: [Float], count: Int, batchSize: Int = 256) -> (logits: [Float], features: [Float]) {
+        let size = inputSize
+        precondition(pixels.count == count * size, "\(pixels.count) values are not \(count) images of \(inputShape)")
+        var logits = [Float](repeating: 0, count: count * classes)
+        var features = [Float](repeating: 0, count: count * featureWidth)
+        for start in stride(from: 0, to: count, by: max(1, batchSize)) {
+            let n = min(max(1, batchSize), count - start)
+            let x = Tensor(uninitialized: [n] + inputShape)
+            pixels.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress! + start * size, count: n * size) }
+            store(forward(pixels: x), at: start, logits: &logits, features: &features)
+        }
+        return (logits, features)
+    }
+
+    /// Copies one batch's logits and features into rows `start…` of the output arrays.
+    private func store(_ out: (logits: Tensor, features: Tensor), at start: Int, logits: inout [Float], features: inout [Float]) {
+        let l = out.logits.layout == .plain ? out.logits : out.logits.plain()
+        let h = out.features.layout == .plain ? out.features : out.features.plain()
+        let n = l.shape[0], k = classes, f = featureWidth
+        logits.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * k).update(from: l.data, count: n * k) }
+        features.withUnsafeMutableBufferPointer { ($0.baseAddress! + start * f).update(from: h.data, count: n * f) }
     }
 
     /// Top-1 predictions for every image of `dataset`.
