@@ -45,6 +45,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var jbdaSeedSize: Int
     /// Each cell runs once per seed (attack seed; the victim and key stay fixed).
     public var seeds: [UInt64]
+    /// The key's watermark recipe (nil: the default composite, classes 4 and 6 → 9).
+    public var recipe: WatermarkRecipe?
     /// Watermarks in the key.
     public var keySize: Int
     public var keySeed: UInt64
@@ -60,11 +62,11 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
 
     public init(name: String, victim: Victim, attacks: [AttackRow], defenses: [String] = ["none", "honeytrace"],
                 pool: PoolKind = .mnist5k, budget: Int = 20_000, surrogateEpochs: Int = 10, jbdaSeedSize: Int = 1_000,
-                seeds: [UInt64] = [0], keySize: Int = 50, keySeed: UInt64 = 7, calibrationBudget: Double = 0.005,
+                seeds: [UInt64] = [0], recipe: WatermarkRecipe? = nil, keySize: Int = 50, keySeed: UInt64 = 7, calibrationBudget: Double = 0.005,
                 defense: DefenseConfiguration? = nil, triggerCount: Int = 500, alpha: Double = 1e-4, testLimit: Int? = nil) {
         self.name = name; self.victim = victim; self.attacks = attacks; self.defenses = defenses; self.pool = pool
         self.budget = budget; self.surrogateEpochs = surrogateEpochs; self.jbdaSeedSize = jbdaSeedSize; self.seeds = seeds
-        self.keySize = keySize; self.keySeed = keySeed; self.calibrationBudget = calibrationBudget; self.defense = defense
+        self.recipe = recipe; self.keySize = keySize; self.keySeed = keySeed; self.calibrationBudget = calibrationBudget; self.defense = defense
         self.triggerCount = triggerCount; self.alpha = alpha; self.testLimit = testLimit
     }
 

@@ -209,7 +209,7 @@ public final class ExperimentRunner {
         var options = WatermarkKey.CreationOptions()
         options.count = configuration.keySize
         options.secret = .derivedFromSeed
-        var key = try WatermarkKey.create(model: victim, heldOut: test, defense: configuration.defense ?? DefenseConfiguration(),
+        var key = try WatermarkKey.create(model: victim, heldOut: test, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
                                           options: options, seed: configuration.keySeed)
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: test, outOfDistribution: ood,
                                                     options: Calibration.Options(budget: configuration.calibrationBudget))

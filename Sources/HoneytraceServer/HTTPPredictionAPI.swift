@@ -127,18 +127,8 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
 
     /// One answer row per image (blocking; see the type's note on the bridge).
     public func answer(_ pixels: Tensor) throws -> [[Float]] {
-        try checkQuery(pixels)
-        let n = pixels.shape[0]
-        if n == 0 { return [] }
-        let flat = pixels.layout == .plain ? pixels.scalars : Autograd.inference { pixels.plain() }.scalars
-        let size = inputShape.reduce(1, *)
         var rows: [[Float]] = []
-        rows.reserveCapacity(n)
-        for start in stride(from: 0, to: n, by: rowsPerRequest) {
-            let count = min(rowsPerRequest, n - start)
-            let chunk = Array(flat[(start * size)..<((start + count) * size)])
-            rows += try predictBlocking(chunk, rows: count)
-        }
+        for chunk in try requestChunks(pixels) { rows += try predictBlocking(chunk.values, rows: chunk.rows) }
         return rows
     }
 
@@ -157,15 +147,8 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
 
     /// `answer(_:)` for async callers: does not block a thread.
     public func answerAsync(_ pixels: Tensor) async throws -> [[Float]] {
-        try checkQuery(pixels)
-        let n = pixels.shape[0]
-        if n == 0 { return [] }
-        let flat = pixels.layout == .plain ? pixels.scalars : Autograd.inference { pixels.plain() }.scalars
-        let size = inputShape.reduce(1, *)
         var rows: [[Float]] = []
-        for start in stride(from: 0, to: n, by: rowsPerRequest) {
-            let count = min(rowsPerRequest, n - start)
-            let chunk = Array(flat[(start * size)..<((start + count) * size)])
+        for (chunk, count) in try requestChunks(pixels) {
             let request = try makeRequest(chunk, rows: count)
             var attempt = 0, waited = 0.0
             while true {
@@ -184,6 +167,18 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
     }
 
     // MARK: Requests
+
+    /// The checked query split into request-sized runs of flattened images.
+    private func requestChunks(_ pixels: Tensor) throws -> [(values: [Float], rows: Int)] {
+        try checkQuery(pixels)
+        let n = pixels.shape[0], size = inputShape.reduce(1, *)
+        if n == 0 { return [] }
+        let flat = pixels.layout == .plain ? pixels.scalars : Autograd.inference { pixels.plain() }.scalars
+        return stride(from: 0, to: n, by: rowsPerRequest).map { start in
+            let count = min(rowsPerRequest, n - start)
+            return (Array(flat[(start * size)..<((start + count) * size)]), count)
+        }
+    }
 
     private func predictBlocking(_ pixels: [Float], rows: Int) throws -> [[Float]] {
         guard MultiThreadedEventLoopGroup.currentEventLoop == nil else {
