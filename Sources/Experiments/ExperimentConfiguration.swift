@@ -93,6 +93,9 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
 
     /// Named presets: `smoke` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job).
+    /// The attack presets key the victim with white-block watermarks: on the out-of-distribution
+    /// pool, composites planted only a bias toward the target (controls answered it as often as
+    /// triggers), white blocks a specific watermark (runs/cmp, docs/results).
     public static func preset(_ name: String) throws -> ExperimentConfiguration {
         switch name {
         case "smoke":
@@ -104,14 +107,14 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return ExperimentConfiguration(
                 name: "demo", victim: Victim(architecture: .fmnistCNN),
                 attacks: [AttackRow(.knockoff, .naive), AttackRow(.knockoff, .smoothing)], pool: .mnist5k, budget: 20_000,
-                surrogateEpochs: 10)
+                surrogateEpochs: 10, recipe: .whiteBlock())
         case "fmnist":
             return ExperimentConfiguration(name: "fmnist", victim: Victim(architecture: .resnet8), attacks: tableRows,
-                                           pool: .mnist5k, budget: 20_000, surrogateEpochs: 10)
+                                           pool: .mnist5k, budget: 20_000, surrogateEpochs: 10, recipe: .whiteBlock())
         case "fmnist-quick":
             return ExperimentConfiguration(name: "fmnist-quick", victim: Victim(architecture: .fmnistCNN),
                                            attacks: tableRows.filter { $0.strategy == .knockoff }, pool: .mnist5k,
-                                           budget: 10_000, surrogateEpochs: 5)
+                                           budget: 10_000, surrogateEpochs: 5, recipe: .whiteBlock())
         default:
             throw ExperimentError("unknown preset '\(name)'; expected smoke, demo, fmnist or fmnist-quick")
         }
