@@ -7,7 +7,7 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
-        subcommands: [ExperimentRun.self, ExperimentReportCommand.self])
+        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
@@ -59,5 +59,18 @@ struct ExperimentReportCommand: ParsableCommand {
     func run() throws {
         print(try ExperimentReport.render(directory: directory, title: title))
         print("wrote \(directory)/table.md, table.csv and fig6.svg")
+    }
+}
+
+struct ExperimentCompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "One Markdown table across experiment directories: each run with its key's recipe and defense settings.")
+
+    @Argument(help: "Experiment directories.") var directories: [String]
+    @Option(help: "Also write the rows as CSV here.") var csv: String?
+
+    func run() throws {
+        print(try ExperimentComparison.render(directories: directories, csvPath: csv), terminator: "")
     }
 }

@@ -37,4 +37,25 @@ final class ResultTableTests: XCTestCase {
         let svg = QueriesPlot.svg(summaries: [table.summary("honeytrace")], title: "Fig. 6")
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("<circle"))
     }
+
+    func testComparisonListsEveryRunOfEveryDirectory() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-compare-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for (name, records) in [("a", [record("knockoff", "naive", "none", acc: 0.7, wsr: 0)]),
+                                ("b", [record("knockoff", "naive", "honeytrace", acc: 0.3, wsr: 0.25),
+                                       record("jbda-tr", "top-1", "honeytrace", acc: 0.35, wsr: 0.125)])] {
+            let runs = root.appendingPathComponent(name).appendingPathComponent("runs")
+            try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+            for r in records { try JSONEncoder().encode(r).write(to: runs.appendingPathComponent(r.id + ".json")) }
+        }
+        let csv = root.appendingPathComponent("all.csv").path
+        let md = try ExperimentComparison.render(directories: [root.appendingPathComponent("a").path, root.appendingPathComponent("b").path],
+                                                 csvPath: csv)
+        let lines = md.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2 + 3, md)
+        XCTAssertTrue(lines[2].hasPrefix("| a | ? | — | — | mnist-5k | KnockoffNet / naive | none | 70.0 % | 0.0 % |"), md)
+        XCTAssertTrue(lines[3].contains("| JBDA-TR / top-1 | honeytrace | 35.0 % | 12.5 % | 12.5 % | 6.2 % |"), md)
+        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").count, 4)
+        XCTAssertThrowsError(try ExperimentComparison.render(directories: [root.appendingPathComponent("missing").path]))
+    }
 }
