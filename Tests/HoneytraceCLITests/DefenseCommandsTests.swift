@@ -30,9 +30,12 @@ final class DefenseCommandsTests: XCTestCase {
         try NPY.write(uint8: pixels, shape: [200, 28, 28], to: path("held.npy"))
         try NPY.write(uint8: (0..<200).map { UInt8($0 % 10) }, shape: [200], to: path("held-labels.npy"))
         let key = path("a.htkey")
-        let created = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--count", "10",
+        let created = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--recipe", "composite", "--count", "10",
                                        "--held-out", path("held.npy"), "--held-out-labels", path("held-labels.npy"), "--seed", "3"])
         XCTAssertTrue(created.contains("10 composite watermarks"), created)
+        let byDefault = try CLI.succeed(["watermark", "create", path("a"), "--out", path("default.htkey"), "--count", "5"])
+        XCTAssertTrue(byDefault.contains("5 white-block watermarks"), "white-block is the default recipe: \(byDefault)")
+        try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--other-class", "2"], mentioning: ["--recipe composite"])
         let attributes = try FileManager.default.attributesOfItem(atPath: key)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, "keys are owner-only")
         let inspected = try CLI.succeed(["watermark", "inspect", key])
@@ -102,7 +105,7 @@ final class ServeCommandTests: XCTestCase {
         // A recipe whose target these synthetic models often answer, so the reports compared below hold
         // non-zero counts (measured: 59 of 60 triggers and controls).
         let key = path("a.htkey")
-        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--count", "10", "--seed", "3",
+        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--recipe", "composite", "--count", "10", "--seed", "3",
                              "--source-class", "0", "--other-class", "2", "--target", "6"])
 
         let (server, url) = try startServer([path("b"), "--undefended", "--port", "0", "--no-admin",
