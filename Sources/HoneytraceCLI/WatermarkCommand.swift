@@ -27,6 +27,10 @@ struct WatermarkCreate: ParsableCommand {
     @Option(help: "Composite: class whose region is pasted in (j; default 6).") var otherClass: Int?
     @Option(help: "Target class t.") var target = 9
     @Option(help: "Number of watermarks n.") var count = 50
+    @Option(help: ArgumentHelp("Mixing power α of the defense (the paper: 2).", discussion: """
+        8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
+        specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
+        """)) var mixingPower: Float = 8
     @Option(help: "Held-out images (.npy) with --held-out-labels; default: the Fashion-MNIST test set.") var heldOut: String?
     @Option(help: "Labels (.npy) of --held-out.") var heldOutLabels: String?
     @Option(help: "Seed for choosing the images (the secret stays random unless --secret-from-seed).") var seed: UInt64 = 0
@@ -56,7 +60,10 @@ struct WatermarkCreate: ParsableCommand {
         var options = WatermarkKey.CreationOptions()
         options.count = count
         if secretFromSeed { options.secret = .derivedFromSeed }
-        let key = try WatermarkKey.create(model: trained, heldOut: data, recipe: r, options: options, seed: seed)
+        guard mixingPower > 0, mixingPower.isFinite else { throw ValidationError("--mixing-power must be positive, found \(mixingPower)") }
+        var defense = DefenseConfiguration()
+        defense.mixingPower = mixingPower
+        let key = try WatermarkKey.create(model: trained, heldOut: data, recipe: r, defense: defense, options: options, seed: seed)
         try key.save(to: out)
         print("wrote \(out) (\(key.count) \(recipe) watermarks → class \(key.target)); calibrate d with: honeytrace calibrate \(model) --key \(out)")
     }

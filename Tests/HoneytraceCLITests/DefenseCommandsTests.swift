@@ -35,6 +35,8 @@ final class DefenseCommandsTests: XCTestCase {
         XCTAssertTrue(created.contains("10 composite watermarks"), created)
         let byDefault = try CLI.succeed(["watermark", "create", path("a"), "--out", path("default.htkey"), "--count", "5"])
         XCTAssertTrue(byDefault.contains("5 white-block watermarks"), "white-block is the default recipe: \(byDefault)")
+        let defaultKey = try CLI.succeed(["watermark", "inspect", path("default.htkey")])
+        XCTAssertTrue(defaultKey.contains("α = 8.0, β = 3.0"), "the default mixing power is 8: \(defaultKey)")
         try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--other-class", "2"], mentioning: ["--recipe composite"])
         let attributes = try FileManager.default.attributesOfItem(atPath: key)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, "keys are owner-only")
