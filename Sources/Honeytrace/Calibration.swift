@@ -120,7 +120,9 @@ public enum Calibration {
                 (0..<data.count).map { HoneytraceDefense.maxProbability(l.baseAddress! + $0 * k, classes: k) }
             }
             draws = data.pixels.withUnsafeBufferPointer { p in
-                defense.draws(pixels: p.baseAddress!, rows: data.count, needed: { _ in true }, call: 0)
+                out.features.withUnsafeBufferPointer { f in
+                    defense.draws(pixels: p.baseAddress!, features: f.baseAddress!, rows: data.count, needed: { _ in true }, call: 0)
+                }
             }
         }
 

@@ -89,18 +89,26 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         case keyed
         /// Fresh draws per call from a seeded stream (the authors' code), for comparison.
         case fresh(seed: UInt64)
+        /// HMAC-SHA256 of the query's feature neighbourhood under the key's secret (beyond the
+        /// paper): the signs of the centred features on `HoneytraceDefense.neighbourhoodBits`
+        /// secret random hyperplanes. Slightly perturbed or augmented copies of an image usually
+        /// share their neighbourhood, hence their flip draw, so averaging answers over copies
+        /// (the smoothing attack) does not wash the flips out.
+        case keyedNeighbourhood
 
         public var description: String {
             switch self {
             case .keyed: return "keyed"
             case .fresh(let seed): return "fresh-\(seed)"
+            case .keyedNeighbourhood: return "keyed-neighbourhood"
             }
         }
 
-        /// Parses `"keyed"` or `"fresh"` / `"fresh-<seed>"`.
+        /// Parses `"keyed"`, `"keyed-neighbourhood"` or `"fresh"` / `"fresh-<seed>"`.
         public init?(argument: String) {
             let s = argument.lowercased()
             if s == "keyed" { self = .keyed; return }
+            if s == "keyed-neighbourhood" || s == "keyed-neighborhood" { self = .keyedNeighbourhood; return }
             if s == "fresh" { self = .fresh(seed: 0); return }
             guard s.hasPrefix("fresh-"), let seed = UInt64(s.dropFirst("fresh-".count)) else { return nil }
             self = .fresh(seed: seed)
@@ -110,7 +118,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let value = Randomness(argument: text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: "unknown randomness '\(text)' (keyed or fresh-<seed>)"))
+                                                        debugDescription: "unknown randomness '\(text)' (keyed, keyed-neighbourhood or fresh-<seed>)"))
             }
             self = value
         }

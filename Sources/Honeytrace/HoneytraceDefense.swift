@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TensorEngine
 
@@ -37,6 +38,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
     private let bank: [Float]
     private let bankNorms: [Float]
     private let randomness: RowRandomness
+    /// Hyperplanes `[B, F]` and their centre `[F]` of `.keyedNeighbourhood` randomness.
+    private let hyperplanes: [Float]
+    private let hyperplaneCentre: [Float]
     private let lock = NSLock()
     private var freshCalls: UInt64 = 0
 
@@ -89,6 +93,43 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
         bankNorms = bank.isEmpty ? [] : FeatureDistance.squaredNorms(bank, width: key.featureWidth)
         randomness = RowRandomness(secret: key.secret, referenceCount: key.referenceCount, shape: key.inputShape)
+        (hyperplanes, hyperplaneCentre) = HoneytraceDefense.neighbourhoodHyperplanes(key)
+    }
+
+    /// Sign bits per neighbourhood code of `.keyedNeighbourhood` randomness (2⁸ neighbourhoods).
+    public static let neighbourhoodBits = 8
+
+    /// `neighbourhoodBits` unit-normal hyperplanes `[B, F]` drawn from a stream keyed by the
+    /// secret, through the mean of the key's in-distribution features (or of its watermark
+    /// features when it holds none).
+    static func neighbourhoodHyperplanes(_ key: WatermarkKey) -> (planes: [Float], centre: [Float]) {
+        let f = key.featureWidth
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: key.secret))
+        mac.update(data: Array("honeytrace/defense/neighbourhood-hyperplanes/v1".utf8))
+        let seed = mac.finalize().withUnsafeBytes { raw in raw.loadUnaligned(as: UInt64.self) }
+        var g = SeededGenerator(seed: UInt64(littleEndian: seed))
+        let planes = (0..<(neighbourhoodBits * f)).map { _ in g.nextNormal() }
+        let source = key.dataFeatures ?? key.features
+        let rows = max(source.count / max(f, 1), 1)
+        var centre = [Float](repeating: 0, count: f)
+        for (i, v) in source.enumerated() { centre[i % f] += v }
+        for j in centre.indices { centre[j] /= Float(rows) }
+        return (planes, centre)
+    }
+
+    /// The neighbourhood code of one feature row: bit b = [w_b · (x − centre) ≥ 0].
+    public func neighbourhoodCode(_ x: UnsafePointer<Float>) -> UInt8 {
+        var code: UInt8 = 0
+        hyperplanes.withUnsafeBufferPointer { w in
+            hyperplaneCentre.withUnsafeBufferPointer { c in
+                for b in 0..<HoneytraceDefense.neighbourhoodBits {
+                    var dot: Float = 0
+                    for j in 0..<width { dot += w[b * width + j] * (x[j] - c[j]) }
+                    if dot >= 0 { code |= 1 << b }
+                }
+            }
+        }
+        return code
     }
 
     /// 1 / max(std, floor) per feature, floor = 0.1 × the median positive std (1 if none), so
@@ -246,7 +287,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// Draws for the rows of `pixels` (`rows` images) where `needed[r]`; keyed or fresh per the
     /// configuration (`call` numbers fresh streams).
-    func draws(pixels: UnsafePointer<Float>, rows: Int, needed: (Int) -> Bool, call: UInt64) -> [RowDraw] {
+    func draws(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, needed: (Int) -> Bool,
+               call: UInt64) -> [RowDraw] {
         var out = [RowDraw](repeating: RowDraw(flipUniform: 1, referenceIndex: 0, noiseSeed: 0), count: rows)
         let size = key.imageSize
         switch configuration.randomness {
@@ -260,6 +302,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
         case .fresh(let seed):
             for r in 0..<rows where needed(r) {
                 out[r] = RowRandomness.freshDraw(seed: seed, call: call, row: r, referenceCount: key.referenceCount)
+            }
+        case .keyedNeighbourhood:
+            for r in 0..<rows where needed(r) {
+                var code = neighbourhoodCode(features + r * width)
+                out[r] = withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
             }
         }
         return out
@@ -329,7 +376,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
                                                          maxProbability: HoneytraceDefense.maxProbability(logits + r * k, classes: k),
                                                          configuration: c)
         }
-        let rowDraws = draws(pixels: pixels, rows: rows, needed: { similarity[$0] > 0 }, call: nextCall())
+        let rowDraws = draws(pixels: pixels, features: features, rows: rows, needed: { similarity[$0] > 0 }, call: nextCall())
         var probabilities = [Float](repeating: 0, count: rows * k)
         var mixed = [Bool](repeating: false, count: rows), flipped = mixed
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k)

@@ -174,6 +174,37 @@ final class DefenseFormulaTests: XCTestCase {
         XCTAssertNotEqual(o.flipped, a.flipped)
     }
 
+    func testNeighbourhoodRandomnessFollowsFeaturesNotPixels() throws {
+        var c = DefenseConfiguration(offset: 2.3, flippingPower: 1)
+        c.randomness = .keyedNeighbourhood
+        XCTAssertEqual(DefenseConfiguration.Randomness(argument: "keyed-neighbourhood"), .keyedNeighbourhood)
+        XCTAssertEqual(try JSONDecoder().decode(DefenseConfiguration.self, from: JSONEncoder().encode(c)).randomness, .keyedNeighbourhood)
+        let key = try handKey(features: w, references: [[0, 0, 5], [1, 0, 5], [0, 1, 5]], defense: c)
+        let defense = try HoneytraceDefense(key: key, configuration: c)
+        var g = SeededGenerator(seed: 9)
+        let rows = 200
+        let pixels = (0..<(rows * 4)).map { _ in g.nextFloat() }
+        // Features on a circle around the key's feature centre: every row has distinct pixels.
+        var features = [Float]()
+        for r in 0..<rows {
+            let angle = 2 * Float.pi * Float(r / 2) / Float(rows / 2)
+            features += [1.5 + cosf(angle), 0.5 + sinf(angle)]  // around the watermarks' mean; rows 2i, 2i+1 alike
+        }
+        let logits = repeated([2, 0, 0], rows)
+        let a = try defense.defend(pixels: pixels, logits: logits, features: features)
+        // Same features, other pixels: the same draw, hence the same answer.
+        for i in stride(from: 0, to: rows, by: 2) { XCTAssertEqual(a.probabilities(row: i), a.probabilities(row: i + 1), "rows \(i), \(i + 1)") }
+        // Nearby features mostly share a neighbourhood; far ones do not all share one.
+        let codes = (0..<rows).map { r in features.withUnsafeBufferPointer { defense.neighbourhoodCode($0.baseAddress! + r * 2) } }
+        let neighboursAlike = stride(from: 0, to: rows - 2, by: 2).filter { codes[$0] == codes[$0 + 2] }.count
+        XCTAssertGreaterThan(neighboursAlike, rows / 2 * 3 / 4, "adjacent points on the circle should mostly share a code")
+        XCTAssertGreaterThan(Set(codes).count, 4, "points around the circle should fall in several neighbourhoods")
+        // Keyed mode over the same rows: rows 2i and 2i+1 (different pixels) are drawn independently.
+        let keyed = try HoneytraceDefense(key: key, configuration: DefenseConfiguration(offset: 2.3, flippingPower: 1))
+        let k = try keyed.defend(pixels: pixels, logits: logits, features: features)
+        XCTAssertTrue(stride(from: 0, to: rows, by: 2).contains { k.flipped[$0] != k.flipped[$0 + 1] })
+    }
+
     func testConcurrentCallsGiveTheSameAnswersAsSequentialOnes() throws {
         let c = DefenseConfiguration(offset: 2.3, flippingPower: 1)
         let key = try handKey(features: w, references: [[0, 0, 5], [1, 0, 5], [0, 1, 5]], defense: c)
