@@ -91,21 +91,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         [AdaptiveVariant.naive, .s4l, .smoothing, .dDAE, .pBayes, .top1].map { AttackRow(.knockoff, $0) }
         + [AdaptiveVariant.naive, .dDAE, .pBayes, .top1].map { AttackRow(.jbdaTR, $0) }
 
-    /// The attack presets' defense: the paper's except mixing power α = 8 (instead of 2). Mixing
-    /// every similar query's logits toward the target teaches the thief a plain bias; with α = 8
-    /// only the most similar queries are mixed, flips carry the watermark, and the specific WSR
-    /// of a KnockoffNet surrogate rose from 10.4 to 17.8 points (docs/results/README.md).
-    public static var whiteBlockDefense: DefenseConfiguration {
-        var d = DefenseConfiguration()
-        d.mixingPower = 8
-        return d
-    }
-
     /// Named presets: `smoke` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job).
-    /// The attack presets key the victim with white-block watermarks: on the out-of-distribution
-    /// pool, composites planted only a bias toward the target (controls answered it as often as
-    /// triggers), white blocks a specific watermark (docs/results/README.md).
+    /// The attack presets key the victim with white-block watermarks and the recommended defense
+    /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
+    /// (controls answered it as often as triggers), white blocks a specific watermark
+    /// (docs/results/README.md).
     public static func preset(_ name: String) throws -> ExperimentConfiguration {
         switch name {
         case "smoke":
@@ -117,14 +108,14 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return ExperimentConfiguration(
                 name: "demo", victim: Victim(architecture: .fmnistCNN),
                 attacks: [AttackRow(.knockoff, .naive), AttackRow(.knockoff, .smoothing)], pool: .mnist5k, budget: 20_000,
-                surrogateEpochs: 10, recipe: .whiteBlock(), defense: whiteBlockDefense)
+                surrogateEpochs: 10, recipe: .whiteBlock(), defense: .recommended)
         case "fmnist":
             return ExperimentConfiguration(name: "fmnist", victim: Victim(architecture: .resnet8), attacks: tableRows,
-                                           pool: .mnist5k, budget: 20_000, surrogateEpochs: 10, recipe: .whiteBlock(), defense: whiteBlockDefense)
+                                           pool: .mnist5k, budget: 20_000, surrogateEpochs: 10, recipe: .whiteBlock(), defense: .recommended)
         case "fmnist-quick":
             return ExperimentConfiguration(name: "fmnist-quick", victim: Victim(architecture: .fmnistCNN),
                                            attacks: tableRows.filter { $0.strategy == .knockoff }, pool: .mnist5k,
-                                           budget: 10_000, surrogateEpochs: 5, recipe: .whiteBlock(), defense: whiteBlockDefense)
+                                           budget: 10_000, surrogateEpochs: 5, recipe: .whiteBlock(), defense: .recommended)
         default:
             throw ExperimentError("unknown preset '\(name)'; expected smoke, demo, fmnist or fmnist-quick")
         }

@@ -31,6 +31,8 @@ struct WatermarkCreate: ParsableCommand {
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
         specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
         """)) var mixingPower: Float = 8
+    @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, SPEC §2.7) or fresh-<seed>.")
+    var randomness = "keyed-neighbourhood"
     @Option(help: "Held-out images (.npy) with --held-out-labels; default: the Fashion-MNIST test set.") var heldOut: String?
     @Option(help: "Labels (.npy) of --held-out.") var heldOutLabels: String?
     @Option(help: "Seed for choosing the images (the secret stays random unless --secret-from-seed).") var seed: UInt64 = 0
@@ -61,8 +63,12 @@ struct WatermarkCreate: ParsableCommand {
         options.count = count
         if secretFromSeed { options.secret = .derivedFromSeed }
         guard mixingPower > 0, mixingPower.isFinite else { throw ValidationError("--mixing-power must be positive, found \(mixingPower)") }
-        var defense = DefenseConfiguration()
+        guard let draws = DefenseConfiguration.Randomness(argument: randomness) else {
+            throw ValidationError("--randomness '\(randomness)': expected keyed-neighbourhood, keyed or fresh-<seed>")
+        }
+        var defense = DefenseConfiguration.recommended
         defense.mixingPower = mixingPower
+        defense.randomness = draws
         let key = try WatermarkKey.create(model: trained, heldOut: data, recipe: r, defense: defense, options: options, seed: seed)
         try key.save(to: out)
         print("wrote \(out) (\(key.count) \(recipe) watermarks → class \(key.target)); calibrate d with: honeytrace calibrate \(model) --key \(out)")
