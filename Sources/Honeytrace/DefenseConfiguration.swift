@@ -213,7 +213,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     /// KnockoffNet surrogate's specific WSR rose from 10.4 to 17.8 points). Drawing flips per
     /// feature neighbourhood keeps them when the smoothing attack averages answers over augmented
     /// copies (its surrogate was called stolen after 880 sequential queries instead of 3,200).
-    /// Measured on one fmnist-cnn victim with white-block keys: docs/results/README.md.
+    /// Measured on one fmnist-cnn victim with white-block keys; on a resnet-8 victim the same
+    /// settings mixed nearly every query and planted mostly bias (docs/results/README.md).
     public static var recommended: DefenseConfiguration {
         var d = DefenseConfiguration()
         d.mixingPower = 8

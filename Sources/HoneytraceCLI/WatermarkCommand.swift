@@ -19,9 +19,9 @@ struct WatermarkCreate: ParsableCommand {
     @Argument(help: "Model directory the key protects.") var model: String
     @Option(help: "Key file to write (owner-only permissions).") var out: String
     @Option(help: ArgumentHelp("Recipe: white-block, composite or logo.", discussion: """
-        white-block is the default: against KnockoffNet on MNIST-5k it planted a specific watermark (surrogate \
-        called stolen after 320 sequential queries) where composites planted only a bias toward the target \
-        (docs/results/README.md).
+        white-block is the default: on an fmnist-cnn victim attacked with KnockoffNet on MNIST-5k it planted a \
+        specific watermark where composites planted only a bias toward the target; on a resnet-8 victim it \
+        planted mostly bias too (docs/results/README.md).
         """)) var recipe = "white-block"
     @Option(help: "Composite: class of the base image (k; default 4).") var sourceClass: Int?
     @Option(help: "Composite: class whose region is pasted in (j; default 6).") var otherClass: Int?
