@@ -17,7 +17,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     }
 
     /// How the n per-watermark distances become one distance.
-    public enum Aggregate: Codable, Sendable, Equatable, CustomStringConvertible {
+    public enum Aggregate: TextCoded, Sendable, Equatable {
         /// Mean over all watermarks (paper Eq. 7).
         case mean
         /// Mean of the k smallest distances (the authors' code uses k = 10 over a cache
@@ -41,19 +41,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
             self = .nearest(k)
         }
 
-        public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let value = Aggregate(argument: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: "unknown aggregate '\(text)' (mean, min or nearest-<k>)"))
-            }
-            self = value
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.singleValueContainer()
-            try c.encode(description)
-        }
+        public static let textName = "aggregate"
+        public static let textForms = "mean, min or nearest-<k>"
     }
 
     /// The space in which feature distances are measured.
@@ -83,7 +72,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     }
 
     /// Where per-row random choices (flip draw, reference logits, noise) come from.
-    public enum Randomness: Codable, Sendable, Equatable, CustomStringConvertible {
+    public enum Randomness: TextCoded, Sendable, Equatable {
         /// HMAC-SHA256 of the quantised input under the key's secret (SPEC §2.7): the same
         /// input always gets the same answer. The default.
         case keyed
@@ -114,19 +103,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
             self = .fresh(seed: seed)
         }
 
-        public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let value = Randomness(argument: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: "unknown randomness '\(text)' (keyed, keyed-neighbourhood or fresh-<seed>)"))
-            }
-            self = value
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.singleValueContainer()
-            try c.encode(description)
-        }
+        public static let textName = "randomness"
+        public static let textForms = "keyed, keyed-neighbourhood or fresh-<seed>"
     }
 
     /// What the API returns per query (shared with the attacks and the server).

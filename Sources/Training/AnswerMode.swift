@@ -1,7 +1,7 @@
 /// What a prediction API returns per image: the full probability vector, the top-1 label only
 /// (a hard-label API), or the k most probable classes with their probabilities. One type for
 /// the defense, the attacks and the server, so a mode parsed in one place means the same in all.
-public enum AnswerMode: Codable, Sendable, Equatable, Hashable, CustomStringConvertible {
+public enum AnswerMode: TextCoded, Sendable, Equatable, Hashable {
     case probabilities
     case label
     case topK(Int)
@@ -27,17 +27,6 @@ public enum AnswerMode: Codable, Sendable, Equatable, Hashable, CustomStringConv
         return nil
     }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let mode = AnswerMode(argument: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "unknown answer mode '\(text)' (probabilities, label, top-<k>)"))
-        }
-        self = mode
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
+    public static let textName = "answer mode"
+    public static let textForms = "probabilities, label, top-<k>"
 }

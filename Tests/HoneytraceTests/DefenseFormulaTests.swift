@@ -271,6 +271,14 @@ final class DefenseFormulaTests: XCTestCase {
         c.confidentThreshold = nil
         let data = try JSONEncoder().encode(c)
         XCTAssertEqual(try JSONDecoder().decode(DefenseConfiguration.self, from: data), c)
+        // Settings are written as their argument text.
+        let text = String(decoding: data, as: UTF8.self)
+        for field in [#""aggregate":"nearest-10""#, #""randomness":"fresh-7""#, #""answer":"top-3""#] {
+            XCTAssertTrue(text.contains(field), "\(field) missing from \(text)")
+        }
+        XCTAssertThrowsError(try JSONDecoder().decode(DefenseConfiguration.self, from: Data(#"{"answer": "top-0"}"#.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("unknown answer mode 'top-0' (probabilities, label, top-<k>)"), "\(error)")
+        }
         // Partial objects keep the defaults.
         let partial = try JSONDecoder().decode(DefenseConfiguration.self, from: Data("{\"offset\": 1.5}".utf8))
         XCTAssertEqual(partial.offset, 1.5)
