@@ -104,6 +104,7 @@ public enum Calibration {
         let logits: [Float]
         let bare: [Int]
         let distance: [Float]
+        let weight: [Float]?
         let maxProbability: [Float]
         let draws: [RowDraw]
 
@@ -115,6 +116,7 @@ public enum Calibration {
             logits = out.logits
             bare = BatchedForward.argmax(out.logits, classes: classes)
             distance = defense.distances(features: out.features)
+            weight = defense.weights(features: out.features)
             let k = classes
             maxProbability = out.logits.withUnsafeBufferPointer { l in
                 (0..<data.count).map { HoneytraceDefense.maxProbability(l.baseAddress! + $0 * k, classes: k) }
@@ -138,7 +140,7 @@ public enum Calibration {
             logits.withUnsafeBufferPointer { l in
                 references.withUnsafeBufferPointer { refs in
                     for r in 0..<rows {
-                        let s = HoneytraceDefense.similarity(distance: distance[r], maxProbability: maxProbability[r], configuration: c)
+                        let s = HoneytraceDefense.similarity(distance: distance[r], weight: weight?[r] ?? 1, maxProbability: maxProbability[r], configuration: c)
                         var prediction = bare[r]
                         if s > 0 {
                             sSum += Double(s)

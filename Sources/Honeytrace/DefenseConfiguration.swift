@@ -69,6 +69,19 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         /// recipe's source classes only (SPEC §10 "paper − distance to nearest plain class-4/6
         /// image"): rewards being nearer the composites than the plain images they are made of.
         case relativeToSourceClasses = "relative-source"
+        /// The key's mark probe (beyond the paper, `MarkProbe`): s = clip(d − (1 − probe(h)), 0, 1),
+        /// where the probe reads 0 on unmarked images and 1 on marked ones. Only queries whose
+        /// features move the way the mark moves them are mixed and flipped, so a thief's copy learns
+        /// the mark rather than a bias toward the target.
+        case markProbe = "mark-probe"
+        /// The paper's similarity weighted by the mark probe (beyond the paper):
+        /// s = clip(d − dist_wm, 0, 1) · clip(probe(h), 0, 1). The watermark distance says "unlike
+        /// the owner's data" (true of nearly every attack query on some models), the probe says
+        /// "carries what the mark carries"; only queries with both are mixed and flipped in earnest.
+        case watermarkTimesProbe = "watermark-probe"
+
+        /// Whether the score needs the key's mark probe.
+        public var needsProbe: Bool { self == .markProbe || self == .watermarkTimesProbe }
     }
 
     /// Where per-row random choices (flip draw, reference logits, noise) come from.

@@ -68,8 +68,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
         watermarks = HoneytraceDefense.scaled(key.features, inverseStd: inverseStd, width: key.featureWidth)
         watermarkNorms = FeatureDistance.squaredNorms(watermarks, width: key.featureWidth)
+        if config.score.needsProbe && key.markProbe == nil {
+            throw HoneytraceError(.invalidArgument, "the \(config.score.rawValue) score needs the key's mark probe, which this key lacks; recreate the key")
+        }
         switch config.score {
-        case .watermark:
+        case .watermark, .markProbe, .watermarkTimesProbe:
             bank = []
         case .relative, .relativeToSourceClasses:
             guard let df = key.dataFeatures, let dl = key.dataLabels, !dl.isEmpty else {
@@ -151,8 +154,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// The distance each row's features `[rows, F]` enter the similarity with: the aggregate
     /// watermark distance, minus (relative scores) the distance to the nearest in-distribution
-    /// feature. Written to `out[rows]`.
+    /// feature; for the mark-probe score, 1 − the probe's reading. Written to `out[rows]`.
     public func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        if configuration.score == .markProbe, let probe = key.markProbe {
+            for r in 0..<rows { out[r] = 1 - probe.score(features + r * width) }
+            return
+        }
         let n = key.count, m = bank.count / width
         let chunk = min(rows, HoneytraceDefense.chunkRows)
         guard chunk > 0 else { return }
@@ -197,6 +204,18 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
     }
 
+    /// The factor each row's similarity is multiplied by before the confidence rules: the mark
+    /// probe's reading clipped to [0, 1] for the `watermark-probe` score, else nil (1 for all rows).
+    public func weights(features: UnsafePointer<Float>, rows: Int) -> [Float]? {
+        guard configuration.score == .watermarkTimesProbe, let probe = key.markProbe else { return nil }
+        return (0..<rows).map { r in min(max(probe.score(features + r * width), 0), 1) }
+    }
+
+    /// Array version of `weights(features:rows:)`.
+    public func weights(features: [Float]) -> [Float]? {
+        features.withUnsafeBufferPointer { weights(features: $0.baseAddress!, rows: features.count / width) }
+    }
+
     /// Array version of `distances(features:rows:into:)` for `[rows, F]` features.
     public func distances(features: [Float]) -> [Float] {
         precondition(features.count % width == 0, "\(features.count) values are not rows of width \(width)")
@@ -217,12 +236,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
         return 1 / s
     }
 
-    /// s = clip(d − distance, 0, 1) followed by the confidence rules of `configuration`
+    /// s = clip(d − distance, 0, 1) · weight followed by the confidence rules of `configuration`
     /// (confident: max probability ≥ threshold; unconfident: < threshold).
     @inline(__always)
-    public static func similarity(distance: Float, maxProbability p: Float, configuration c: DefenseConfiguration) -> Float {
+    public static func similarity(distance: Float, weight: Float = 1, maxProbability p: Float, configuration c: DefenseConfiguration) -> Float {
         let raw = c.offset - distance
-        var s: Float = raw > 0 ? (raw < 1 ? raw : 1) : 0
+        var s: Float = (raw > 0 ? (raw < 1 ? raw : 1) : 0) * weight
         guard s > 0 && s < 1 else { return s }
         if let t = c.confidentThreshold, p >= t {
             s = powf(s, c.confidentExponent)
@@ -370,9 +389,10 @@ public final class HoneytraceDefense: @unchecked Sendable {
         guard rows > 0 else { return DefenseOutput(rows: 0, classes: k, probabilities: [], similarity: [], mixed: [], flipped: []) }
         var similarity = [Float](repeating: 0, count: rows)
         similarity.withUnsafeMutableBufferPointer { distances(features: features, rows: rows, into: $0.baseAddress!) }
+        let weight = weights(features: features, rows: rows)
         let c = configuration
         for r in 0..<rows {
-            similarity[r] = HoneytraceDefense.similarity(distance: similarity[r],
+            similarity[r] = HoneytraceDefense.similarity(distance: similarity[r], weight: weight?[r] ?? 1,
                                                          maxProbability: HoneytraceDefense.maxProbability(logits + r * k, classes: k),
                                                          configuration: c)
         }

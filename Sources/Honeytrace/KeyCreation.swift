@@ -73,14 +73,17 @@ extension WatermarkKey {
         public var dataBankSize: Int
         /// Most held-out images used to measure the per-feature std (default 2048).
         public var featureStdSampleSize: Int
+        /// Trigger/control pairs the mark probe is fitted on (default 1024; 0 = no probe).
+        public var probePairs: Int
         /// Where the secret comes from.
         public var secret: SecretSource
         /// Forward-pass batch size.
         public var batchSize: Int
 
         public init(count: Int = 50, referencePoolSize: Int = 256, dataBankSize: Int = 512, featureStdSampleSize: Int = 2048,
-                    secret: SecretSource = .systemRandom, batchSize: Int = 256) {
+                    probePairs: Int = 1024, secret: SecretSource = .systemRandom, batchSize: Int = 256) {
             self.count = count
+            self.probePairs = probePairs
             self.referencePoolSize = referencePoolSize
             self.dataBankSize = dataBankSize
             self.featureStdSampleSize = featureStdSampleSize
@@ -180,6 +183,12 @@ extension WatermarkKey {
             }
         }
 
+        var stored = recipe
+        stored.logo = logo
+        let markProbe = options.probePairs > 0
+            ? try fitMarkProbe(model: model, heldOut: heldOut, recipe: stored, pairs: options.probePairs, seed: seed, batchSize: options.batchSize)
+            : nil
+
         let secret: [UInt8]
         let secretSource: String
         switch options.secret {
@@ -200,11 +209,22 @@ extension WatermarkKey {
         let creation = KeyCreation(seed: seed, secretSource: secretSource, heldOut: DataFingerprint(heldOut),
                                    sourceIndices: Array(Set(bases + donors)).sorted(), watermarkTargetRate: wmTargetRate,
                                    referenceAccuracy: Double(correct.count) / Double(refPred.count))
-        var stored = recipe
-        stored.logo = logo
         return try WatermarkKey(recipe: stored, inputShape: shape, classes: model.classes, images: images, features: wm.features,
                                 referenceLogits: referenceLogits, secret: secret, model: try ModelBinding(model), defense: defense,
-                                featureStd: featureStd, dataFeatures: dataFeatures, dataLabels: dataLabels, creation: creation)
+                                featureStd: featureStd, dataFeatures: dataFeatures, dataLabels: dataLabels, markProbe: markProbe,
+                                creation: creation)
+    }
+
+    /// The mark probe of a key: Fisher's discriminant between the model's features of `pairs`
+    /// verifier-style triggers and their paired controls, built from `heldOut` with the recipe and
+    /// the verifier's light augmentation.
+    static func fitMarkProbe(model: TrainedModel, heldOut: ImageDataset, recipe: WatermarkRecipe, pairs: Int, seed: UInt64,
+                             batchSize: Int) throws -> MarkProbe {
+        let set = try TriggerSet.make(recipe: recipe, heldOut: heldOut, classes: model.classes, count: pairs,
+                                      seed: SeedMixing.mix(seed, 0x7072_6F62))  // salt "prob"
+        let marked = model.outputs(pixels: set.triggers, count: set.count, batchSize: batchSize).features
+        let controls = model.outputs(pixels: set.controls, count: set.count, batchSize: batchSize).features
+        return try MarkProbe.fit(marked: marked, controls: controls, width: model.featureWidth)
     }
 
     /// `count` entries of `pool`: a seeded shuffle, repeated (reshuffled) when the pool is smaller.

@@ -31,6 +31,8 @@ public struct WatermarkKey: Sendable, Equatable {
     public let dataFeatures: [Float]?
     /// Their labels, `[M]`.
     public let dataLabels: [Int]?
+    /// The probe telling marked images from their controls (for `Score.markProbe`).
+    public let markProbe: MarkProbe?
     /// The HMAC secret of the keyed randomness (32 bytes).
     public let secret: [UInt8]
     /// The model the key belongs to.
@@ -55,7 +57,7 @@ public struct WatermarkKey: Sendable, Equatable {
     public init(recipe: WatermarkRecipe, inputShape: [Int], classes: Int, images: [Float], features: [Float],
                 referenceLogits: [Float], secret: [UInt8], model: ModelBinding, defense: DefenseConfiguration = DefenseConfiguration(),
                 featureStd: [Float]? = nil, dataFeatures: [Float]? = nil, dataLabels: [Int]? = nil,
-                creation: KeyCreation = KeyCreation()) throws {
+                markProbe: MarkProbe? = nil, creation: KeyCreation = KeyCreation()) throws {
         func fail(_ problem: String) -> HoneytraceError { HoneytraceError(.invalidKey, problem) }
         try recipe.validate(classes: classes, inputShape: inputShape)
         let size = inputShape.reduce(1, *)
@@ -93,6 +95,9 @@ public struct WatermarkKey: Sendable, Equatable {
                 throw fail("data label \(bad) is \(dataLabels[bad]), outside 0..<\(classes)")
             }
         }
+        if let markProbe, markProbe.width != f {
+            throw fail("the mark probe has \(markProbe.width) weights, the feature width is \(f)")
+        }
         try defense.validate()
         self.recipe = recipe
         self.inputShape = inputShape
@@ -104,6 +109,7 @@ public struct WatermarkKey: Sendable, Equatable {
         self.featureStd = featureStd
         self.dataFeatures = dataFeatures
         self.dataLabels = dataLabels
+        self.markProbe = markProbe
         self.secret = secret
         self.model = model
         self.defense = defense
@@ -157,6 +163,7 @@ public struct WatermarkKey: Sendable, Equatable {
         lines.append(("reference logits", "\(referenceCount)"))
         lines.append(("feature std", featureStd == nil ? "absent" : "present"))
         lines.append(("data features", "\(dataCount)"))
+        lines.append(("mark probe", markProbe == nil ? "absent" : "present"))
         lines.append(("model", "\(model.architecture), weights SHA-256 \(model.weightsSHA256)"))
         lines.append(("secret", "\(secret.count) bytes, fingerprint \(secretFingerprint) (\(creation.secretSource))"))
         let d = defense

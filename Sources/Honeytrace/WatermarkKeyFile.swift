@@ -8,7 +8,8 @@ import Training
 ///
 /// - tensors `images` [n, C, H, W], `features` [n, F], `reference_logits` [R, K] (F32), and
 ///   optionally `feature_std` [F], `data_features` [M, F] (F32), `data_labels` [M] (I64),
-///   `logo` [c, h, w] and `logo_alpha` [h, w] (F32, logo recipes);
+///   `logo` [c, h, w] and `logo_alpha` [h, w] (F32, logo recipes), `mark_probe` [F + 1] (F32:
+///   the probe's weights, then its bias);
 /// - `__metadata__`: `format` = `honeytrace-watermark-key` and `honeytrace_key` = a JSON object
 ///   with the format version, recipe, shapes, secret (hex), model binding, defense settings,
 ///   creation record and a SHA-256 over all tensors, checked on load so that any damage to the
@@ -64,6 +65,7 @@ public enum WatermarkKeyFile {
             out.append(SafeTensor(name: "data_features", shape: [dl.count, f], floats: df))
             out.append(SafeTensor(name: "data_labels", shape: [dl.count], int64s: dl.map { Int64($0) }))
         }
+        if let probe = key.markProbe { out.append(SafeTensor(name: "mark_probe", shape: [f + 1], floats: probe.weights + [probe.bias])) }
         if let logo = key.recipe.logo {
             out.append(SafeTensor(name: "logo", shape: [logo.channels, logo.height, logo.width], floats: logo.pixels))
             out.append(SafeTensor(name: "logo_alpha", shape: [logo.height, logo.width], floats: logo.alpha))
@@ -204,7 +206,9 @@ public enum WatermarkKeyFile {
         let logoAlpha = try tensor("logo_alpha", logo.map { Array($0.shape.dropFirst()) }, required: false)
         if (logo == nil) != (logoAlpha == nil) { throw fail("tensors 'logo' and 'logo_alpha' must come together") }
         if let logo, logo.shape.count != 3 { throw fail("tensor 'logo' has shape \(logo.shape), expected [channels, height, width]") }
-        let known: Set<String> = ["images", "features", "reference_logits", "feature_std", "data_features", "data_labels", "logo", "logo_alpha"]
+        let probeTensor = try tensor("mark_probe", [f + 1], required: false)
+        let known: Set<String> = ["images", "features", "reference_logits", "feature_std", "data_features", "data_labels", "logo", "logo_alpha",
+                                  "mark_probe"]
         if let extra = file.orderedNames.first(where: { !known.contains($0) }) { throw fail("unexpected tensor '\(extra)'") }
 
         // Integrity.
@@ -228,10 +232,12 @@ public enum WatermarkKeyFile {
             throw fail("a logo key needs tensors 'logo' and 'logo_alpha'")
         }
         do {
+            let markProbe = try probeTensor.map { try MarkProbe(weights: Array($0.floats.dropLast()), bias: $0.floats[f]) }
             return try WatermarkKey(recipe: recipe, inputShape: meta.inputShape, classes: k, images: images.floats,
                                     features: features.floats, referenceLogits: refs.floats, secret: secret, model: meta.model,
                                     defense: meta.defense, featureStd: std?.floats, dataFeatures: dataFeatures?.floats,
-                                    dataLabels: dataLabels.map { ($0.int64s ?? []).map { Int($0) } }, creation: meta.creation)
+                                    dataLabels: dataLabels.map { ($0.int64s ?? []).map { Int($0) } }, markProbe: markProbe,
+                                    creation: meta.creation)
         } catch let e as HoneytraceError {
             throw fail(e.problem)
         }

@@ -15,7 +15,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Largest accepted accuracy drop, in points.") var budget = 0.5
     @Option(help: "α values to try (comma-separated).") var alphas: String?
     @Option(help: "β values to try (comma-separated).") var betas: String?
-    @Option(help: "Similarity score: watermark (the paper), relative or relative-source (default: the key's).")
+    @Option(help: "Similarity score: watermark (the paper), relative, relative-source, mark-probe or watermark-probe (default: the key's).")
     var score: DefenseConfiguration.Score?
     @Option(help: "Feature space of the distances: raw (the paper) or standardized (default: the key's).")
     var featureSpace: DefenseConfiguration.FeatureSpace?

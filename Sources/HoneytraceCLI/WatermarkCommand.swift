@@ -27,6 +27,7 @@ struct WatermarkCreate: ParsableCommand {
     @Option(help: "Composite: class whose region is pasted in (j; default 6).") var otherClass: Int?
     @Option(help: "Target class t.") var target = 9
     @Option(help: "Number of watermarks n.") var count = 50
+    @Option(help: "White block: side in pixels (default: 3 on 28×28, 5 on 32×32).") var blockSize: Int?
     @Option(help: ArgumentHelp("Mixing power α of the defense (the paper: 2).", discussion: """
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
         specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
@@ -52,9 +53,12 @@ struct WatermarkCreate: ParsableCommand {
         let r: WatermarkRecipe
         switch recipe {
         case "composite": r = .composite(sourceClass: sourceClass ?? 4, otherClass: otherClass ?? 6, target: target)
-        case "white-block": r = .whiteBlock(target: target)
+        case "white-block": r = .whiteBlock(target: target, size: blockSize)
         case "logo": r = .logo(target: target)
         default: throw ValidationError("--recipe '\(recipe)': expected white-block, composite or logo")
+        }
+        if recipe != "white-block" && blockSize != nil {
+            throw ValidationError("--block-size applies to --recipe white-block only (the recipe is \(recipe))")
         }
         if recipe != "composite" && (sourceClass != nil || otherClass != nil) {
             throw ValidationError("--source-class and --other-class apply to --recipe composite only (the recipe is \(recipe))")
