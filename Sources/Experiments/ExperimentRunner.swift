@@ -25,6 +25,9 @@ public final class ExperimentRunner {
     public let shard: (index: Int, count: Int)
     /// Progress lines for a human (stderr in the CLI).
     public var log: (String) -> Void
+    /// An earlier experiment directory whose undefended runs (same victim and attack settings) are
+    /// reused instead of run again: their attack never touches the key (`reuseUndefended`).
+    public var undefendedSource: String?
 
     public init(configuration: ExperimentConfiguration, directory: String, shard: (index: Int, count: Int) = (0, 1),
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -93,6 +96,7 @@ public final class ExperimentRunner {
                 throw ExperimentError("\(file): not a run record (\(error)); delete it to run the cell again")
             }
         }
+        if cell.defense == "none", let source = undefendedSource, let reused = try reuseUndefended(cell, from: source, c) { return reused }
         return try execute(cell, c)
     }
 
@@ -123,9 +127,22 @@ public final class ExperimentRunner {
         }
         surrogate.manifest.metrics["test_accuracy"] = result.extractedAccuracy
         try ModelDirectory.save(surrogate, to: path("surrogates", cell.id))
+        var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: result.queriesSpent,
+                                        extractedAccuracy: result.extractedAccuracy, fidelity: result.fidelity ?? 0, c)
+        record.seconds = Clock.now() - start
+        if let d = defendedAPI {
+            record.attackQueriesMixed = Double(d.rowsMixed) / Double(max(d.rowsAnswered, 1))
+            record.attackQueriesFlipped = Double(d.rowsFlipped) / Double(max(d.rowsAnswered, 1))
+            record.attackMeanSimilarity = d.meanSimilarity
+        }
+        return try save(record)
+    }
 
-        // Verification: the undefended API's surrogate from the same attack is the reference of a
-        // defended cell; the victim itself (never trained on watermarked answers) that of an undefended one.
+    /// The record of a cell whose surrogate is trained: verification against the key's triggers
+    /// (the undefended API's surrogate from the same attack is the reference of a defended cell;
+    /// the victim itself, never trained on watermarked answers, that of an undefended one).
+    func verifiedRecord(_ cell: Cell, surrogate: TrainedModel, queriesSpent: Int, extractedAccuracy: Double, fidelity: Double,
+                        _ c: Context) throws -> RunRecord {
         var references: [SuspectModel] = []
         if cell.defense != "none" {
             let partner = Cell(defense: "none", row: cell.row, seed: cell.seed)
@@ -139,28 +156,70 @@ public final class ExperimentRunner {
         let report = try c.verifier.verify(suspect: suspect, references: references)
         let predictions = surrogate.predictions(c.data.test)
         let cleanTargetRate = Double(predictions.filter { $0 == c.key.target }.count) / Double(max(predictions.count, 1))
-
-        var record = RunRecord(
+        return RunRecord(
             id: cell.id, strategy: cell.row.strategy.rawValue, variant: cell.row.variant.rawValue, pool: configuration.pool.rawValue,
-            defense: cell.defense, seed: cell.seed, budget: configuration.budget, queriesSpent: result.queriesSpent,
+            defense: cell.defense, seed: cell.seed, budget: configuration.budget, queriesSpent: queriesSpent,
             victimAccuracy: c.victimAccuracy, protectedAccuracy: cell.defense == "none" ? c.victimAccuracy : c.protectedAccuracy,
-            extractedAccuracy: result.extractedAccuracy, fidelity: result.fidelity ?? 0, wsrRaw: report.rawWSR,
+            extractedAccuracy: extractedAccuracy, fidelity: fidelity, wsrRaw: report.rawWSR,
             wsrExclusive: report.exclusiveWSR ?? report.rawWSR, wsrSpecific: report.specificWSR,
             controlTargetRate: report.controlRate, cleanTargetRate: cleanTargetRate,
             pValueWelch: report.welchPValue ?? 1, pValueBinomial: report.binomialPValue, pValueMcNemar: report.mcnemarPValue,
             verdict: report.verdict.rawValue, verificationQueries: report.queriesSpent,
-            surrogateSHA256: surrogate.manifest.weightsSHA256, seconds: Clock.now() - start)
-        if let d = defendedAPI {
-            record.attackQueriesMixed = Double(d.rowsMixed) / Double(max(d.rowsAnswered, 1))
-            record.attackQueriesFlipped = Double(d.rowsFlipped) / Double(max(d.rowsAnswered, 1))
-            record.attackMeanSimilarity = d.meanSimilarity
-        }
+            surrogateSHA256: surrogate.manifest.weightsSHA256, seconds: 0)
+    }
+
+    func save(_ record: RunRecord) throws -> RunRecord {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(record), to: path("runs", cell.id + ".json"))
-        log(String(format: "  E-Acc %.1f%%  WSR %.1f%% (specific %.1f%%)  p %.2e  %@  %.0f s", 100 * record.extractedAccuracy,
-                   100 * record.wsrExclusive, 100 * record.wsrSpecific, record.pValueBinomial, record.verdict, record.seconds))
+        try AtomicFile.write(try encoder.encode(record), to: path("runs", record.id + ".json"))
+        log(String(format: "  E-Acc %.1f%%  WSR %.1f%% (specific %.1f%%)  p %.2e  %@  %.0f s%@", 100 * record.extractedAccuracy,
+                   100 * record.wsrExclusive, 100 * record.wsrSpecific, record.pValueBinomial, record.verdict, record.seconds,
+                   record.reusedFrom.map { " (attack reused from \($0))" } ?? ""))
         return record
+    }
+
+    /// An undefended cell's attack never touches the key, so with the same victim weights and
+    /// attack settings it trains the same surrogate whatever the key (every random choice is
+    /// seeded). This takes that surrogate and its attack figures from an earlier experiment
+    /// directory and verifies it against this experiment's key; nil when the source lacks the cell.
+    ///
+    /// - Throws: `ExperimentError` when the source ran another victim or other attack settings, or
+    ///   its surrogate is not the one its record names.
+    func reuseUndefended(_ cell: Cell, from source: String, _ c: Context) throws -> RunRecord? {
+        let src = URL(fileURLWithPath: source)
+        let recordPath = src.appendingPathComponent("runs/\(cell.id).json").path
+        let surrogatePath = src.appendingPathComponent("surrogates/\(cell.id)").path
+        guard let recordData = FileManager.default.contents(atPath: recordPath),
+              FileManager.default.fileExists(atPath: surrogatePath + "/model.json") else { return nil }
+        let manifestPath = src.appendingPathComponent("manifest.json").path
+        guard let manifestData = FileManager.default.contents(atPath: manifestPath),
+              let manifest = try? JSONDecoder().decode(ExperimentManifest.self, from: manifestData) else {
+            throw ExperimentError("\(manifestPath): no experiment manifest; undefended runs are reused only from a finished experiment")
+        }
+        guard manifest.victimSHA256 == c.victim.manifest.weightsSHA256 else {
+            throw ExperimentError("\(source) attacked another victim (weights SHA-256 \(manifest.victimSHA256.prefix(16))…); its undefended runs do not apply")
+        }
+        let a = manifest.configuration, b = configuration
+        let differences = [("pool", a.pool == b.pool), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
+                           ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
+            .filter { !$0.1 }.map(\.0)
+        guard differences.isEmpty else {
+            throw ExperimentError("\(source) ran its attacks with other settings (\(differences.joined(separator: ", "))); its undefended runs do not apply")
+        }
+        let old: RunRecord
+        do { old = try JSONDecoder().decode(RunRecord.self, from: recordData) } catch {
+            throw ExperimentError("\(recordPath): not a run record (\(error))")
+        }
+        let surrogate = try ModelDirectory.load(surrogatePath)
+        guard surrogate.manifest.weightsSHA256 == old.surrogateSHA256 else {
+            throw ExperimentError("\(surrogatePath): weights SHA-256 \(surrogate.manifest.weightsSHA256.prefix(16))… differ from its record's \(old.surrogateSHA256.prefix(16))…")
+        }
+        try ModelDirectory.save(surrogate, to: path("surrogates", cell.id))
+        var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: old.queriesSpent, extractedAccuracy: old.extractedAccuracy,
+                                        fidelity: old.fidelity, c)
+        record.seconds = old.seconds
+        record.reusedFrom = source
+        return try save(record)
     }
 
     func loadData() throws -> (train: ImageDataset, test: ImageDataset, pools: AttackPools) {

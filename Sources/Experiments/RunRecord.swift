@@ -49,6 +49,9 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var attackQueriesMixed: Double?
     public var attackQueriesFlipped: Double?
     public var attackMeanSimilarity: Double?
+    /// The experiment directory whose attack (surrogate, queries, E-Acc, seconds) this undefended
+    /// record reuses, verified again against this experiment's key; nil when run here.
+    public var reusedFrom: String?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,
                 queriesSpent: Int, victimAccuracy: Double, protectedAccuracy: Double, extractedAccuracy: Double,

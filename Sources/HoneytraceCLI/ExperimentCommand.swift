@@ -20,6 +20,11 @@ struct ExperimentRun: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
+    @Option(help: ArgumentHelp("Reuse the undefended runs of this earlier experiment directory.", discussion: """
+        An undefended attack never touches the key, so with the same victim weights and attack settings (pool, \
+        budget, surrogate epochs, JBDA seed size, test limit; checked) it trains the same surrogate. Its surrogate \
+        and attack figures are copied and verified again against this experiment's key; the record names its source.
+        """)) var undefendedFrom: String?
     @Flag(help: "Print the configuration as JSON and stop.") var printConfig = false
     @OptionGroup var compute: ComputeOptions
 
@@ -43,6 +48,7 @@ struct ExperimentRun: ParsableCommand {
         }
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
                                           log: { ProgressBar.writeError($0 + "\n") })
+        runner.undefendedSource = undefendedFrom
         let records = try runner.run()
         print("\(records.count) runs in \(out)/runs; render them with: honeytrace experiment report \(out)")
     }

@@ -32,6 +32,33 @@ final class SmokePresetTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("another configuration"), "\($0)")
         }
 
+        // Another key over the same victim and attacks reuses the undefended surrogates and verifies
+        // them against its own key; attack settings that differ are refused by name.
+        let reuse = out + "-reuse"
+        defer { try? FileManager.default.removeItem(atPath: reuse) }
+        var rekeyed = configuration
+        rekeyed.keySeed += 1
+        rekeyed.defenses = ["none"]
+        rekeyed.victim.directory = out + "/victim"
+        let runner = try ExperimentRunner(configuration: rekeyed, directory: reuse)
+        runner.undefendedSource = out
+        let reused = try runner.run()
+        let undefended = records.filter { $0.defense == "none" }
+        XCTAssertEqual(reused.map(\.id), undefended.map(\.id))
+        for (r, o) in zip(reused, undefended) {
+            XCTAssertEqual(r.reusedFrom, out)
+            XCTAssertEqual(r.surrogateSHA256, o.surrogateSHA256)
+            XCTAssertEqual(r.extractedAccuracy, o.extractedAccuracy)
+            XCTAssertEqual(r.queriesSpent, o.queriesSpent)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(reuse)/surrogates/\(r.id)/model.safetensors"))
+        }
+        var otherBudget = rekeyed
+        otherBudget.budget += 1
+        let refused = try ExperimentRunner(configuration: otherBudget, directory: reuse + "-budget")
+        defer { try? FileManager.default.removeItem(atPath: reuse + "-budget") }
+        refused.undefendedSource = out
+        XCTAssertThrowsError(try refused.run()) { XCTAssertTrue("\($0)".contains("other settings (budget)"), "\($0)") }
+
         let markdown = try ExperimentReport.render(directory: out)
         XCTAssertTrue(markdown.contains("KnockoffNet / naive") && markdown.contains("honeytrace"), markdown)
         for file in ["table.md", "table.csv", "fig6.svg"] {
