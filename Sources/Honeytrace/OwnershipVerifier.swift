@@ -12,8 +12,10 @@ import TensorEngine
 /// γ = α/10, and the reported p-value is P(X ≥ hits | m, p₀) + γ (Berger and Boos, 1994): a valid
 /// p-value for the unknown true reference rate, however few references there are and whether
 /// or not they hit, because the true rate exceeds p₀ with probability at most γ. Its least value
-/// is γ. Without references, p₀ = 1/K (chance), stated in the report; that is conservative
-/// against the ≈ 1 % t-rate of independent models.
+/// is γ. Without references, p₀ = 1/K (chance), stated in the report; with references p₀ is never
+/// below `nullRateFloor` (default also 1/K): independent models answer t on some recipes' triggers
+/// more often than the owner's references do (5 % against 0 % measured), and a claim must not rest
+/// on that.
 ///
 /// **Verdict.** "stolen" iff the binomial p ≤ α *and* the exact McNemar p on trigger/control pairs
 /// ≤ α. This intersection–union test has level α (to claim falsely, both tests must reject, and
@@ -39,6 +41,14 @@ public struct OwnershipVerifier: Sendable {
     public var beta: Double
     /// Images per query batch in fixed mode.
     public var batchSize: Int
+    /// Least null rate p₀ of the binomial test when references are given (default 1/K, chance).
+    /// Independently trained models answer t on some recipes' triggers more often than the
+    /// references an owner has at hand (measured: clean fmnist-cnn models answer 9 on 5 % of
+    /// 7×7 white-block triggers, the undefended API's resnet-8 surrogate on 0 %), and the mark
+    /// itself moves them, so the McNemar test alone would not protect them. Claiming theft then
+    /// takes a suspect that answers t on triggers more often than chance. 0 gives SPEC §4's
+    /// reference-only rule.
+    public var nullRateFloor: Double
 
     public init(key: WatermarkKey, triggers: TriggerSet, alpha: Double = 1e-4, beta: Double = 0.01, batchSize: Int = 256) throws {
         guard alpha > 0 && alpha < 1 else { throw HoneytraceError(.invalidArgument, "significance level α = \(alpha) must lie in (0, 1)") }
@@ -56,6 +66,7 @@ public struct OwnershipVerifier: Sendable {
         self.alpha = alpha
         self.beta = beta
         self.batchSize = batchSize
+        self.nullRateFloor = 1 / Double(key.classes)
     }
 
     /// γ of the null-rate bound (see the type's documentation).
@@ -187,7 +198,11 @@ public struct OwnershipVerifier: Sendable {
         }
         let k = references.reduce(0) { $0 + $1.triggerHits }, n = references.reduce(0) { $0 + $1.pairs }
         let bound = clopperPearsonUpperBound(successes: k, trials: n, confidence: 1 - gamma)
-        return (bound, gamma, "Clopper–Pearson upper bound at confidence 1 − γ of the references' \(k)/\(n) pooled trigger hits, γ = α/10 added to the p-value")
+        let rule = "Clopper–Pearson upper bound at confidence 1 − γ of the references' \(k)/\(n) pooled trigger hits, γ = α/10 added to the p-value"
+        if bound < nullRateFloor {
+            return (nullRateFloor, gamma, "the floor \(nullRateFloor) (above the \(rule), \(bound))")
+        }
+        return (bound, gamma, rule)
     }
 
     /// Rates, exclusive WSR, Welch and queries-needed figures; p-values and verdict left for the caller.

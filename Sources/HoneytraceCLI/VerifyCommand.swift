@@ -18,6 +18,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Watermark key.") var key: String
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
     @Option(help: "Significance level.") var alpha = 1e-4
+    @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, SPEC §4).")
+    var nullFloor: Double?
     @Option(help: "Trigger/control pairs.") var pairs = 500
     @Flag(help: "Query in batches of 20 pairs and stop as soon as the evidence suffices.") var sequential = false
     @Option(help: "Seed of the fresh triggers.") var seed: UInt64 = 1
@@ -39,7 +41,11 @@ struct VerifyCommand: ParsableCommand {
         compute.apply()
         let k = try WatermarkKey.load(key)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
-        let verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
+        var verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
+        if let nullFloor {
+            guard nullFloor >= 0 && nullFloor < 1 else { throw ValidationError("--null-floor \(nullFloor) must lie in [0, 1)") }
+            verifier.nullRateFloor = nullFloor
+        }
         let suspectModel: SuspectModel = try endpoint.map { try HTTPPredictionAPI(url: $0, apiKey: apiKey) }
             ?? openSuspect(suspect!)
         let references = try reference.map(openSuspect)

@@ -113,6 +113,26 @@ final class VerificationTests: XCTestCase {
         XCTAssertEqual(report.queriesSpent, 20)
     }
 
+    /// A clean model the mark itself nudges toward t (40 of 500 triggers, 0 controls; fmnist-cnn
+    /// models answered 9 on 25 of 500 7×7 white-block triggers) against a reference that never
+    /// answers t: McNemar rejects, and only the chance floor of the null rate keeps the verdict
+    /// from a false claim.
+    func testNullRateFloorKeepsAMarkSensitiveCleanModelFromAFalseClaim() throws {
+        let (key, triggers, _, _, _, _) = try setup(count: 500)
+        var verifier = try OwnershipVerifier(key: key, triggers: triggers)
+        XCTAssertEqual(verifier.nullRateFloor, 0.1)
+        let hits = (0..<500).map { $0 < 40 }, none = [Bool](repeating: false, count: 500)
+        let floored = try verifier.analyze(suspect: "clean", triggerHits: hits, controlHits: none, references: [("r", none, none)])
+        XCTAssertLessThan(floored.mcnemarPValue, 1e-4)
+        XCTAssertEqual(floored.nullRate, 0.1)
+        XCTAssertTrue(floored.nullRateRule.contains("floor"), floored.nullRateRule)
+        XCTAssertEqual(floored.verdict, .notStolen)
+        verifier.nullRateFloor = 0  // SPEC §4's reference-only rule
+        let bare = try verifier.analyze(suspect: "clean", triggerHits: hits, controlHits: none, references: [("r", none, none)])
+        XCTAssertEqual(bare.nullRate, clopperPearsonUpperBound(successes: 0, trials: 500, confidence: 1 - 1e-5), accuracy: 1e-12)
+        XCTAssertEqual(bare.verdict, .stolen)
+    }
+
     func testSequentialModeStopsEarlyOnAStrongSuspect() throws {
         let (key, triggers, oracle, never, _, references) = try setup(count: 500)
         let verifier = try OwnershipVerifier(key: key, triggers: triggers)
