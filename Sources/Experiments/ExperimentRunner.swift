@@ -25,9 +25,11 @@ public final class ExperimentRunner {
     public let shard: (index: Int, count: Int)
     /// Progress lines for a human (stderr in the CLI).
     public var log: (String) -> Void
-    /// An earlier experiment directory whose undefended runs (same victim and attack settings) are
-    /// reused instead of run again: their attack never touches the key (`reuseUndefended`).
-    public var undefendedSource: String?
+    /// An earlier experiment directory whose attacks (same victim and attack settings; for defended
+    /// cells also the same key and defense) are reused and verified again instead of run (`reuseAttack`).
+    public var attackSource: String?
+    /// Reuse only the undefended cells of `attackSource`.
+    public var undefendedOnly = false
 
     public init(configuration: ExperimentConfiguration, directory: String, shard: (index: Int, count: Int) = (0, 1),
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -96,7 +98,9 @@ public final class ExperimentRunner {
                 throw ExperimentError("\(file): not a run record (\(error)); delete it to run the cell again")
             }
         }
-        if cell.defense == "none", let source = undefendedSource, let reused = try reuseUndefended(cell, from: source, c) { return reused }
+        if let source = attackSource, cell.defense == "none" || !undefendedOnly, let reused = try reuseAttack(cell, from: source, c) {
+            return reused
+        }
         return try execute(cell, c)
     }
 
@@ -178,14 +182,16 @@ public final class ExperimentRunner {
         return record
     }
 
-    /// An undefended cell's attack never touches the key, so with the same victim weights and
-    /// attack settings it trains the same surrogate whatever the key (every random choice is
-    /// seeded). This takes that surrogate and its attack figures from an earlier experiment
-    /// directory and verifies it against this experiment's key; nil when the source lacks the cell.
+    /// Takes a cell's attack (surrogate, queries, E-Acc, the defense's mixed/flipped shares, seconds)
+    /// from an earlier experiment directory and verifies the surrogate with this run's verifier; nil
+    /// when the source lacks the cell. Every random choice is seeded, so with the same victim weights
+    /// and attack settings the attack would train the same surrogate. An undefended attack never
+    /// touches the key, so any key's experiment serves; a defended cell also needs the same key
+    /// (secret fingerprint), recipe and defense settings.
     ///
-    /// - Throws: `ExperimentError` when the source ran another victim or other attack settings, or
-    ///   its surrogate is not the one its record names.
-    func reuseUndefended(_ cell: Cell, from source: String, _ c: Context) throws -> RunRecord? {
+    /// - Throws: `ExperimentError` when the source ran another victim, other attack or defense
+    ///   settings, or its surrogate is not the one its record names.
+    func reuseAttack(_ cell: Cell, from source: String, _ c: Context) throws -> RunRecord? {
         let src = URL(fileURLWithPath: source)
         let recordPath = src.appendingPathComponent("runs/\(cell.id).json").path
         let surrogatePath = src.appendingPathComponent("surrogates/\(cell.id)").path
@@ -194,17 +200,22 @@ public final class ExperimentRunner {
         let manifestPath = src.appendingPathComponent("manifest.json").path
         guard let manifestData = FileManager.default.contents(atPath: manifestPath),
               let manifest = try? JSONDecoder().decode(ExperimentManifest.self, from: manifestData) else {
-            throw ExperimentError("\(manifestPath): no experiment manifest; undefended runs are reused only from a finished experiment")
+            throw ExperimentError("\(manifestPath): no experiment manifest; attacks are reused only from a finished experiment")
         }
         guard manifest.victimSHA256 == c.victim.manifest.weightsSHA256 else {
-            throw ExperimentError("\(source) attacked another victim (weights SHA-256 \(manifest.victimSHA256.prefix(16))…); its undefended runs do not apply")
+            throw ExperimentError("\(source) attacked another victim (weights SHA-256 \(manifest.victimSHA256.prefix(16))…); its runs do not apply")
         }
         let a = manifest.configuration, b = configuration
-        let differences = [("pool", a.pool == b.pool), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
-                           ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
-            .filter { !$0.1 }.map(\.0)
+        var checks = [("pool", a.pool == b.pool), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
+                      ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
+        if cell.defense != "none" {
+            checks += [("key", manifest.keyFingerprint == c.key.secretFingerprint), ("recipe", a.recipe == b.recipe),
+                       ("defense", a.defense == b.defense), ("keySize", a.keySize == b.keySize),
+                       ("calibrationBudget", a.calibrationBudget == b.calibrationBudget)]
+        }
+        let differences = checks.filter { !$0.1 }.map(\.0)
         guard differences.isEmpty else {
-            throw ExperimentError("\(source) ran its attacks with other settings (\(differences.joined(separator: ", "))); its undefended runs do not apply")
+            throw ExperimentError("\(source) ran \(cell.id) with other settings (\(differences.joined(separator: ", "))); its run does not apply")
         }
         let old: RunRecord
         do { old = try JSONDecoder().decode(RunRecord.self, from: recordData) } catch {
@@ -218,6 +229,9 @@ public final class ExperimentRunner {
         var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: old.queriesSpent, extractedAccuracy: old.extractedAccuracy,
                                         fidelity: old.fidelity, c)
         record.seconds = old.seconds
+        record.attackQueriesMixed = old.attackQueriesMixed
+        record.attackQueriesFlipped = old.attackQueriesFlipped
+        record.attackMeanSimilarity = old.attackMeanSimilarity
         record.reusedFrom = source
         return try save(record)
     }

@@ -49,8 +49,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var attackQueriesMixed: Double?
     public var attackQueriesFlipped: Double?
     public var attackMeanSimilarity: Double?
-    /// The experiment directory whose attack (surrogate, queries, E-Acc, seconds) this undefended
-    /// record reuses, verified again against this experiment's key; nil when run here.
+    /// The experiment directory whose attack (surrogate, queries, E-Acc, seconds) this record
+    /// reuses, verified again by this experiment; nil when run here.
     public var reusedFrom: String?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,

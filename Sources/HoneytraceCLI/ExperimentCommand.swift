@@ -20,11 +20,13 @@ struct ExperimentRun: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
-    @Option(help: ArgumentHelp("Reuse the undefended runs of this earlier experiment directory.", discussion: """
-        An undefended attack never touches the key, so with the same victim weights and attack settings (pool, \
-        budget, surrogate epochs, JBDA seed size, test limit; checked) it trains the same surrogate. Its surrogate \
-        and attack figures are copied and verified again against this experiment's key; the record names its source.
-        """)) var undefendedFrom: String?
+    @Option(help: ArgumentHelp("Reuse the attacks of this earlier experiment directory and verify their surrogates again.", discussion: """
+        Every random choice is seeded, so with the same victim weights and attack settings (pool, budget, surrogate \
+        epochs, JBDA seed size, test limit; checked) an attack trains the same surrogate. An undefended attack never \
+        touches the key, so any key's experiment serves; a defended one also needs the same key, recipe and defense \
+        settings. The surrogate and attack figures are copied and verified by this run; each record names its source.
+        """)) var reuseAttacksFrom: String?
+    @Flag(help: "With --reuse-attacks-from: reuse only the undefended attacks (e.g. for a new key or defense).") var undefendedOnly = false
     @Flag(help: "Print the configuration as JSON and stop.") var printConfig = false
     @OptionGroup var compute: ComputeOptions
 
@@ -48,7 +50,9 @@ struct ExperimentRun: ParsableCommand {
         }
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
                                           log: { ProgressBar.writeError($0 + "\n") })
-        runner.undefendedSource = undefendedFrom
+        if undefendedOnly && reuseAttacksFrom == nil { throw ValidationError("--undefended-only needs --reuse-attacks-from DIR") }
+        runner.attackSource = reuseAttacksFrom
+        runner.undefendedOnly = undefendedOnly
         let records = try runner.run()
         print("\(records.count) runs in \(out)/runs; render them with: honeytrace experiment report \(out)")
     }

@@ -41,7 +41,8 @@ final class SmokePresetTests: XCTestCase {
         rekeyed.defenses = ["none"]
         rekeyed.victim.directory = out + "/victim"
         let runner = try ExperimentRunner(configuration: rekeyed, directory: reuse)
-        runner.undefendedSource = out
+        runner.attackSource = out
+        runner.undefendedOnly = true
         let reused = try runner.run()
         let undefended = records.filter { $0.defense == "none" }
         XCTAssertEqual(reused.map(\.id), undefended.map(\.id))
@@ -52,11 +53,31 @@ final class SmokePresetTests: XCTestCase {
             XCTAssertEqual(r.queriesSpent, o.queriesSpent)
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(reuse)/surrogates/\(r.id)/model.safetensors"))
         }
+        // The same grid verified again from the first run's attacks: the same records, each naming its source.
+        var same = configuration
+        same.victim.directory = out + "/victim"
+        let copy = try ExperimentRunner(configuration: same, directory: reuse + "-copy")
+        defer { try? FileManager.default.removeItem(atPath: reuse + "-copy") }
+        copy.attackSource = out
+        for (r, o) in zip(try copy.run(), records) {
+            XCTAssertEqual(r.reusedFrom, out)
+            var bare = r
+            bare.reusedFrom = nil
+            XCTAssertEqual(bare, o)
+        }
+        // A defended attack is not reused under another key.
+        var rekeyedBoth = rekeyed
+        rekeyedBoth.defenses = configuration.defenses
+        let otherKey = try ExperimentRunner(configuration: rekeyedBoth, directory: reuse + "-key")
+        defer { try? FileManager.default.removeItem(atPath: reuse + "-key") }
+        otherKey.attackSource = out
+        XCTAssertThrowsError(try otherKey.run()) { XCTAssertTrue("\($0)".contains("other settings (key)"), "\($0)") }
+
         var otherBudget = rekeyed
         otherBudget.budget += 1
         let refused = try ExperimentRunner(configuration: otherBudget, directory: reuse + "-budget")
         defer { try? FileManager.default.removeItem(atPath: reuse + "-budget") }
-        refused.undefendedSource = out
+        refused.attackSource = out
         XCTAssertThrowsError(try refused.run()) { XCTAssertTrue("\($0)".contains("other settings (budget)"), "\($0)") }
 
         let markdown = try ExperimentReport.render(directory: out)
