@@ -41,6 +41,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// Hyperplanes `[B, F]` and their centre `[F]` of `.keyedNeighbourhood` randomness.
     private let hyperplanes: [Float]
     private let hyperplaneCentre: [Float]
+    /// The keyed draw of each of the 2^`neighbourhoodBits` neighbourhood codes, made once.
+    private let neighbourhoodDraws: [RowDraw]
     private let lock = NSLock()
     private var freshCalls: UInt64 = 0
 
@@ -97,6 +99,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
         bankNorms = bank.isEmpty ? [] : FeatureDistance.squaredNorms(bank, width: key.featureWidth)
         randomness = RowRandomness(secret: key.secret, referenceCount: key.referenceCount, shape: key.inputShape)
         (hyperplanes, hyperplaneCentre) = HoneytraceDefense.neighbourhoodHyperplanes(key)
+        let randomness = self.randomness
+        neighbourhoodDraws = (0..<(1 << HoneytraceDefense.neighbourhoodBits)).map { c in
+            var code = UInt8(c)
+            return withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
+        }
     }
 
     /// Sign bits per neighbourhood code of `.keyedNeighbourhood` randomness (2⁸ neighbourhoods).
@@ -323,10 +330,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 out[r] = RowRandomness.freshDraw(seed: seed, call: call, row: r, referenceCount: key.referenceCount)
             }
         case .keyedNeighbourhood:
-            for r in 0..<rows where needed(r) {
-                var code = neighbourhoodCode(features + r * width)
-                out[r] = withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
-            }
+            for r in 0..<rows where needed(r) { out[r] = neighbourhoodDraws[Int(neighbourhoodCode(features + r * width))] }
         }
         return out
     }
