@@ -13,6 +13,11 @@ public enum ExperimentComparison {
         let header = ["setting", "recipe", "score", "α / β / d", "pool", "attack", "defense", "E-Acc", "WSR raw", "WSR excl.",
                       "WSR spec.", "controls → t", "clean test → t", "attack queries mixed / flipped", "p binomial / McNemar",
                       "verdict"]
+        /// The recipe's kind, with the block side for white blocks ("white-block 3 px").
+        func recipeLabel(_ key: WatermarkKey) -> String {
+            guard key.recipe.kind == .whiteBlock else { return key.recipe.kind.rawValue }
+            return "white-block \(key.recipe.resolvedBlockSize(height: key.inputShape[1], width: key.inputShape[2])) px"
+        }
         var rows: [[String]] = []
         for directory in directories {
             let records = try ExperimentReport.records(in: directory)
@@ -23,7 +28,7 @@ public enum ExperimentComparison {
                 let defended = r.defense != "none"
                 let d = key?.defense
                 rows.append([
-                    setting, key.map { $0.recipe.kind.rawValue } ?? "?",
+                    setting, key.map(recipeLabel) ?? "?",
                     defended ? (d.map { "\($0.score.rawValue), \($0.featureSpace.rawValue)" } ?? "?") : "—",
                     defended ? (d.map { String(format: "%g / %g / %.3f", $0.mixingPower, $0.flippingPower, $0.offset) } ?? "?") : "—",
                     r.pool, r.rowLabel, r.defense, pct(r.extractedAccuracy), pct(r.wsrRaw), pct(r.wsrExclusive), pct(r.wsrSpecific),
