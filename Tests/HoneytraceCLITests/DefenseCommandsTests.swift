@@ -37,6 +37,13 @@ final class DefenseCommandsTests: XCTestCase {
         XCTAssertTrue(byDefault.contains("5 white-block watermarks"), "white-block is the default recipe: \(byDefault)")
         let defaultKey = try CLI.succeed(["watermark", "inspect", path("default.htkey")])
         XCTAssertTrue(defaultKey.contains("α = 8.0, β = 3.0"), "the default mixing power is 8: \(defaultKey)")
+        XCTAssertTrue(defaultKey.contains("score watermark-probe")
+                      && defaultKey.split(separator: "\n").contains { $0.hasPrefix("mark probe") && $0.hasSuffix("present") },
+                      "the default score weighs the similarity by the key's mark probe: \(defaultKey)")
+        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", path("block.htkey"), "--count", "5", "--block-size", "6"])
+        XCTAssertTrue(try CLI.succeed(["watermark", "inspect", path("block.htkey")]).contains("6 px"))
+        try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--recipe", "composite", "--block-size", "4"],
+                     mentioning: ["--block-size", "white-block only"])
         try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--other-class", "2"], mentioning: ["--recipe composite"])
         let attributes = try FileManager.default.attributesOfItem(atPath: key)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, "keys are owner-only")
