@@ -96,7 +96,8 @@ extension WatermarkKey {
     ///
     /// With a seeded generator it picks the base (and donor) images, builds the n watermarks,
     /// caches their features, collects reference logits from the model on target-class images it
-    /// classifies correctly (all sampled ones if it gets none right), measures the per-feature std
+    /// classifies correctly (all sampled ones if it gets none right), fits the mark probe on
+    /// verifier-style trigger/control pairs (`MarkProbe`), measures the per-feature std
     /// and keeps a bank of in-distribution features (from `bankData` when given, e.g. the victim's
     /// training data, else from `heldOut`). When a class has fewer images than needed, images are
     /// reused.
