@@ -117,25 +117,24 @@ extension Tensor {
             let gw = weight.requiresGrad ? Tensor.zeros(weight.shape) : nil
             convBackward(geo, x: x.data, w: weight.data, gOut: g.data, gx: gx?.data, gw: gw?.data)
             var result: [Tensor?] = [gx, gw]
-            if let bias {
-                var gb: Tensor? = nil
-                if bias.requiresGrad {
-                    let t = Tensor.zeros([geo.outChannels])
-                    let plane = geo.outPlane
-                    for n in 0..<geo.batch {
-                        for c in 0..<geo.outChannels {
-                            let p = g.data + (n * geo.outChannels + c) * plane
-                            var s: Float = 0
-                            for i in 0..<plane { s += p[i] }
-                            t.data[c] += s
-                        }
-                    }
-                    gb = t
-                }
-                result.append(gb)
-            }
+            if let bias { result.append(bias.requiresGrad ? biasGradient(g, geo) : nil) }
             return result
         }
+    }
+
+    /// The bias gradient of a convolution: the plain output gradient summed over batch and plane.
+    static func biasGradient(_ g: Tensor, _ geo: Conv2DGeometry) -> Tensor {
+        let t = Tensor.zeros([geo.outChannels])
+        let plane = geo.outPlane
+        for n in 0..<geo.batch {
+            for c in 0..<geo.outChannels {
+                let p = g.data + (n * geo.outChannels + c) * plane
+                var s: Float = 0
+                for i in 0..<plane { s += p[i] }
+                t.data[c] += s
+            }
+        }
+        return t
     }
 
     /// Which convolution kernels run: oneDNN where it applies (the default), or always the
@@ -168,7 +167,15 @@ extension Tensor {
                 gx = t
             }
             var gw: Tensor? = nil, gb: Tensor? = nil
-            if weight.requiresGrad || (bias?.requiresGrad ?? false) {
+            let wantsParameterGradients = weight.requiresGrad || (bias?.requiresGrad ?? false)
+            if wantsParameterGradients, !sourceBlocked,
+               dnn.backwardWeightsIsReference(geo, sourceBlocked: false, hasBias: bias != nil) {
+                let plainGradient = g.plain()
+                let tw = Tensor.zeros(weight.shape)
+                convBackward(geo, x: input.data, w: weight.data, gOut: plainGradient.data, gx: nil, gw: tw.data)
+                gw = weight.requiresGrad ? tw : nil
+                if let bias, bias.requiresGrad { gb = biasGradient(plainGradient, geo) }
+            } else if wantsParameterGradients {
                 let tw = Tensor(uninitialized: weight.shape)
                 let tb = bias.map { Tensor(uninitialized: $0.shape) }
                 dnn.backwardWeights(geo, sourceBlocked: sourceBlocked, x: input.data, gOut: g.data, gw: tw.data, gb: tb?.data)

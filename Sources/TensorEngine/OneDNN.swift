@@ -69,6 +69,14 @@ final class OneDNN: @unchecked Sendable {
             self.primitive = primitive
             self.descriptor = descriptor
         }
+
+        /// oneDNN's name for the kernel it picked ("jit:avx2", "ref:any", ...).
+        var implementation: String {
+            var name: UnsafePointer<CChar>? = nil
+            guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
+                  let name else { return "" }
+            return String(cString: name)
+        }
     }
 
     /// Scratch memory owned by one plan. oneDNN's default ("library") scratchpad can be a global
@@ -315,6 +323,13 @@ final class OneDNN: @unchecked Sendable {
                     scratchpad: p.scratchpad, slot: slot)
             }
         }
+    }
+
+    /// Whether oneDNN has only its reference (unvectorised) kernel for this backward-weights
+    /// convolution. On AVX2 machines that is the case for single-channel NCHW inputs, where the
+    /// reference kernel is ~100× slower than im2col + GEMM, so the caller takes that path instead.
+    func backwardWeightsIsReference(_ g: Conv2DGeometry, sourceBlocked: Bool, hasBias: Bool) -> Bool {
+        plans(g, .backwardWeights, hasBias: hasBias, sourceBlocked: sourceBlocked).contains { $0.implementation.hasPrefix("ref") }
     }
 
     func backwardWeights(_ g: Conv2DGeometry, sourceBlocked: Bool, x: UnsafeMutablePointer<Float>, gOut: UnsafeMutablePointer<Float>,
