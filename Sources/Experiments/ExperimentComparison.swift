@@ -13,10 +13,16 @@ public enum ExperimentComparison {
         let header = ["setting", "recipe", "score", "α / β / d", "pool", "attack", "defense", "E-Acc", "WSR raw", "WSR excl.",
                       "WSR spec.", "controls → t", "clean test → t", "attack queries mixed / flipped", "p binomial / McNemar",
                       "verdict"]
-        /// The recipe's kind, with the block side for white blocks ("white-block 3 px").
+        /// The recipe's kind, with the block side for white blocks and any corner other than the
+        /// default ("white-block 3 px", "logo top-left").
         func recipeLabel(_ key: WatermarkKey) -> String {
-            guard key.recipe.kind == .whiteBlock else { return key.recipe.kind.rawValue }
-            return "white-block \(key.recipe.resolvedBlockSize(height: key.inputShape[1], width: key.inputShape[2])) px"
+            let recipe = key.recipe
+            var label = recipe.kind.rawValue
+            if recipe.kind == .whiteBlock {
+                label += " \(recipe.resolvedBlockSize(height: key.inputShape[1], width: key.inputShape[2])) px"
+            }
+            if recipe.kind != .composite, recipe.resolvedCorner != .bottomRight { label += " \(recipe.resolvedCorner.rawValue)" }
+            return label
         }
         var rows: [[String]] = []
         for directory in directories {

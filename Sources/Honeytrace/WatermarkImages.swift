@@ -1,14 +1,22 @@
 /// The image operations behind watermark recipes (SPEC §3), on C×H×W [0, 1] pixels in
 /// caller-owned memory (no allocation).
 public enum WatermarkImages {
-    /// Margin between a stamped mark and the bottom-right corner: 1/14 of the shorter side
+    /// Margin between a stamped mark and its corner: 1/14 of the shorter side
     /// (2 px on 28×28 and 32×32), so the verifier's shifts rarely push the mark out of frame.
     public static func cornerMargin(height: Int, width: Int) -> Int { max(1, min(height, width) / 14) }
 
-    /// Top-left corner of a `markHeight`×`markWidth` mark placed near the bottom-right corner.
-    public static func cornerOrigin(markHeight: Int, markWidth: Int, height: Int, width: Int) -> (top: Int, left: Int) {
+    /// Top-left pixel of a `markHeight`×`markWidth` mark placed near `corner`.
+    public static func cornerOrigin(markHeight: Int, markWidth: Int, height: Int, width: Int,
+                                    corner: WatermarkRecipe.Corner = .bottomRight) -> (top: Int, left: Int) {
         let m = cornerMargin(height: height, width: width)
-        return (max(0, height - markHeight - m), max(0, width - markWidth - m))
+        let bottom = max(0, height - markHeight - m), right = max(0, width - markWidth - m)
+        let top = min(m, bottom), left = min(m, right)
+        switch corner {
+        case .bottomRight: return (bottom, right)
+        case .bottomLeft: return (bottom, left)
+        case .topRight: return (top, right)
+        case .topLeft: return (top, left)
+        }
     }
 
     /// `out` = `base` with `region` replaced by the same region of `donor` (all channels).
@@ -27,10 +35,11 @@ public enum WatermarkImages {
         }
     }
 
-    /// Sets a `size`×`size` square near the bottom-right corner to 1 (white) in every channel.
-    public static func stampBlock(_ image: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, size: Int) {
+    /// Sets a `size`×`size` square near `corner` to 1 (white) in every channel.
+    public static func stampBlock(_ image: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, size: Int,
+                                  corner: WatermarkRecipe.Corner = .bottomRight) {
         let s = min(size, height, width)
-        let (top, left) = cornerOrigin(markHeight: s, markWidth: s, height: height, width: width)
+        let (top, left) = cornerOrigin(markHeight: s, markWidth: s, height: height, width: width, corner: corner)
         for c in 0..<channels {
             for y in top..<(top + s) {
                 (image + c * height * width + y * width + left).update(repeating: 1, count: s)
@@ -38,12 +47,13 @@ public enum WatermarkImages {
         }
     }
 
-    /// Blends `mark` (already `fitted` to the image's channels) near the bottom-right corner:
+    /// Blends `mark` (already `fitted` to the image's channels) near `corner`:
     /// pixel = (1 − a)·pixel + a·logo.
-    public static func pasteLogo(_ mark: LogoMark, into image: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int) {
+    public static func pasteLogo(_ mark: LogoMark, into image: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int,
+                                 corner: WatermarkRecipe.Corner = .bottomRight) {
         precondition(mark.channels == channels, "logo has \(mark.channels) channels, the image \(channels)")
         let h = min(mark.height, height), w = min(mark.width, width)
-        let (top, left) = cornerOrigin(markHeight: h, markWidth: w, height: height, width: width)
+        let (top, left) = cornerOrigin(markHeight: h, markWidth: w, height: height, width: width, corner: corner)
         for c in 0..<channels {
             for y in 0..<h {
                 for x in 0..<w {
@@ -68,11 +78,12 @@ public enum WatermarkImages {
                       region: recipe.resolvedRegion(height: h, width: w))
         case .whiteBlock:
             if UnsafePointer(out) != base { out.update(from: base, count: c * h * w) }
-            stampBlock(out, channels: c, height: h, width: w, size: recipe.resolvedBlockSize(height: h, width: w))
+            stampBlock(out, channels: c, height: h, width: w, size: recipe.resolvedBlockSize(height: h, width: w),
+                       corner: recipe.resolvedCorner)
         case .logo:
             guard let logo else { preconditionFailure("a logo recipe needs its mark") }
             if UnsafePointer(out) != base { out.update(from: base, count: c * h * w) }
-            pasteLogo(logo, into: out, channels: c, height: h, width: w)
+            pasteLogo(logo, into: out, channels: c, height: h, width: w, corner: recipe.resolvedCorner)
         }
     }
 

@@ -33,6 +33,14 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
         }
     }
 
+    /// The image corner a white block or logo is stamped near.
+    public enum Corner: String, Codable, Sendable, CaseIterable {
+        case bottomRight = "bottom-right"
+        case bottomLeft = "bottom-left"
+        case topRight = "top-right"
+        case topLeft = "top-left"
+    }
+
     public var kind: Kind
     /// The target class t that watermarked queries are steered to.
     public var target: Int
@@ -48,9 +56,12 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
     /// Logo: the mark (nil: the built-in mark). Stored in the key file as tensors, not in the
     /// recipe's JSON.
     public var logo: LogoMark?
+    /// White block and logo: the corner the mark sits near (nil: bottom-right, as in keys made
+    /// before the option existed).
+    public var corner: Corner?
 
     public init(kind: Kind, target: Int, sourceClass: Int? = nil, otherClass: Int? = nil, region: Region? = nil,
-                blockSize: Int? = nil, logo: LogoMark? = nil) {
+                blockSize: Int? = nil, logo: LogoMark? = nil, corner: Corner? = nil) {
         self.kind = kind
         self.target = target
         self.sourceClass = sourceClass
@@ -58,6 +69,7 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
         self.region = region
         self.blockSize = blockSize
         self.logo = logo
+        self.corner = corner
     }
 
     /// A composite recipe (defaults: SPEC §3 and §9, classes 4 + 6 → 9).
@@ -67,14 +79,19 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
     }
 
     /// A white-block recipe (EWE's trigger shape).
-    public static func whiteBlock(target: Int = 9, sourceClass: Int? = nil, size: Int? = nil) -> WatermarkRecipe {
-        WatermarkRecipe(kind: .whiteBlock, target: target, sourceClass: sourceClass, blockSize: size)
+    public static func whiteBlock(target: Int = 9, sourceClass: Int? = nil, size: Int? = nil,
+                                  corner: Corner? = nil) -> WatermarkRecipe {
+        WatermarkRecipe(kind: .whiteBlock, target: target, sourceClass: sourceClass, blockSize: size, corner: corner)
     }
 
     /// A logo recipe; nil uses the built-in mark.
-    public static func logo(_ mark: LogoMark? = nil, target: Int = 9, sourceClass: Int? = nil) -> WatermarkRecipe {
-        WatermarkRecipe(kind: .logo, target: target, sourceClass: sourceClass, logo: mark)
+    public static func logo(_ mark: LogoMark? = nil, target: Int = 9, sourceClass: Int? = nil,
+                            corner: Corner? = nil) -> WatermarkRecipe {
+        WatermarkRecipe(kind: .logo, target: target, sourceClass: sourceClass, logo: mark, corner: corner)
     }
+
+    /// The corner a white block or logo sits near.
+    public var resolvedCorner: Corner { corner ?? .bottomRight }
 
     /// The composite region for an image size.
     public func resolvedRegion(height: Int, width: Int) -> Region {
@@ -110,6 +127,7 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
         }
         switch kind {
         case .composite:
+            guard corner == nil else { throw fail("a composite has no corner; the corner applies to white blocks and logos") }
             guard let k = sourceClass, let j = otherClass else {
                 throw fail("a composite needs a source class k and another class j")
             }
@@ -129,6 +147,6 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, target, sourceClass = "source_class", otherClass = "other_class", region, blockSize = "block_size"
+        case kind, target, sourceClass = "source_class", otherClass = "other_class", region, blockSize = "block_size", corner
     }
 }

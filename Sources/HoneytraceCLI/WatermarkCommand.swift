@@ -32,6 +32,8 @@ struct WatermarkCreate: ParsableCommand {
         undefended API's surrogates of another model (fmnist-cnn) answer the target on 20–33 % of triggers: false \
         claims. Check a larger block against such foreign surrogates (docs/results/verify-foreign.sh) first.
         """)) var blockSize: Int?
+    @Option(help: "White block and logo: the corner the mark sits near (bottom-right, bottom-left, top-right or top-left; default bottom-right).")
+    var corner: String?
     @Option(help: ArgumentHelp("Mixing power α of the defense (the paper: 2).", discussion: """
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
         specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
@@ -54,11 +56,19 @@ struct WatermarkCreate: ParsableCommand {
         } else {
             data = try FashionMNIST.load(split: .test)
         }
+        var markCorner: WatermarkRecipe.Corner?
+        if let corner {
+            guard let c = WatermarkRecipe.Corner(rawValue: corner) else {
+                throw ValidationError("--corner '\(corner)': expected one of \(WatermarkRecipe.Corner.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard recipe != "composite" else { throw ValidationError("--corner applies to --recipe white-block and logo only (the recipe is composite)") }
+            markCorner = c
+        }
         let r: WatermarkRecipe
         switch recipe {
         case "composite": r = .composite(sourceClass: sourceClass ?? 4, otherClass: otherClass ?? 6, target: target)
-        case "white-block": r = .whiteBlock(target: target, size: blockSize)
-        case "logo": r = .logo(target: target)
+        case "white-block": r = .whiteBlock(target: target, size: blockSize, corner: markCorner)
+        case "logo": r = .logo(target: target, corner: markCorner)
         default: throw ValidationError("--recipe '\(recipe)': expected white-block, composite or logo")
         }
         if recipe != "white-block" && blockSize != nil {

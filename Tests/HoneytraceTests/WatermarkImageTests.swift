@@ -91,6 +91,34 @@ final class WatermarkImageTests: XCTestCase {
         }
     }
 
+    func testMarksSitNearTheRequestedCorner() throws {
+        // 28×28: margin 2 px, 3 px block → rows/columns 2...4 (top/left) or 23...25 (bottom/right).
+        let expected: [WatermarkRecipe.Corner: (rows: ClosedRange<Int>, columns: ClosedRange<Int>)] = [
+            .topLeft: (2...4, 2...4), .topRight: (2...4, 23...25), .bottomLeft: (23...25, 2...4), .bottomRight: (23...25, 23...25)]
+        for (corner, place) in expected {
+            var img = [Float](repeating: 0, count: 28 * 28)
+            img.withUnsafeMutableBufferPointer {
+                WatermarkImages.make(.whiteBlock(corner: corner), logo: nil, base: UnsafePointer($0.baseAddress!), donor: nil,
+                                     into: $0.baseAddress!, shape: [1, 28, 28])
+            }
+            let white = img.indices.filter { img[$0] == 1 }
+            XCTAssertEqual(white.count, 9, "\(corner)")
+            XCTAssertTrue(white.allSatisfy { place.rows.contains($0 / 28) && place.columns.contains($0 % 28) }, "\(corner): \(white)")
+        }
+        // The corner travels in the key's recipe JSON; recipes without one read as bottom-right.
+        let encoded = try JSONEncoder().encode(WatermarkRecipe.logo(corner: .topLeft))
+        XCTAssertTrue(String(decoding: encoded, as: UTF8.self).contains("\"corner\":\"top-left\""))
+        XCTAssertEqual(try JSONDecoder().decode(WatermarkRecipe.self, from: encoded).resolvedCorner, .topLeft)
+        let old = try JSONDecoder().decode(WatermarkRecipe.self, from: Data(#"{"kind":"white-block","target":9}"#.utf8))
+        XCTAssertNil(old.corner)
+        XCTAssertEqual(old.resolvedCorner, .bottomRight)
+        var composite = WatermarkRecipe.composite()
+        composite.corner = .topLeft
+        XCTAssertThrowsError(try composite.validate(classes: 10, inputShape: [1, 28, 28])) {
+            XCTAssertTrue("\($0)".contains("corner"), "\($0)")
+        }
+    }
+
     func testLogoMarks() throws {
         let mark = LogoMark.builtIn(size: 8)
         XCTAssertEqual(mark.alpha.count, 64)
