@@ -28,9 +28,10 @@ struct WatermarkCreate: ParsableCommand {
     @Option(help: "Target class t.") var target = 9
     @Option(help: "Number of watermarks n.") var count = 50
     @Option(help: ArgumentHelp("White block: side in pixels (default: 3 on 28×28, 5 on 32×32).", discussion: """
-        Larger blocks planted more evidence on a resnet-8 victim, but 5 and 7 px blocks on 28×28 also made the \
-        undefended API's surrogates of another model (fmnist-cnn) answer the target on 20–33 % of triggers: false \
-        claims. Check a larger block against such foreign surrogates (docs/results/verify-foreign.sh) first.
+        Larger blocks planted more evidence on a resnet-8 victim. Near the bottom corners, 5 and 7 px blocks on \
+        28×28 also made the undefended API's surrogates of another model (fmnist-cnn) answer the target (9) on \
+        20–33 % of triggers: false claims; near the top corners on none (--corner top-left). Check a larger block \
+        against such foreign surrogates (docs/results/verify-foreign.sh) first.
         """)) var blockSize: Int?
     @Option(help: "White block and logo: the corner the mark sits near (bottom-right, bottom-left, top-right or top-left; default bottom-right).")
     var corner: String?
