@@ -65,17 +65,18 @@ final class OneDNN: @unchecked Sendable {
         var scratchpad: Scratchpad? = nil
         var reorderScratchpad: Scratchpad? = nil
 
+        /// oneDNN's name for the kernel it picked ("jit:avx2", "ref:any", ...), asked once when the plan is made.
+        let implementation: String
+
         init(primitive: dnnl_primitive_t, descriptor: dnnl_primitive_desc_t) {
             self.primitive = primitive
             self.descriptor = descriptor
-        }
-
-        /// oneDNN's name for the kernel it picked ("jit:avx2", "ref:any", ...).
-        var implementation: String {
             var name: UnsafePointer<CChar>? = nil
-            guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
-                  let name else { return "" }
-            return String(cString: name)
+            if dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name {
+                implementation = String(cString: name)
+            } else {
+                implementation = ""
+            }
         }
     }
 
