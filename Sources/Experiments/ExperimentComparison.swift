@@ -35,7 +35,7 @@ public enum ExperimentComparison {
                 let d = key?.defense
                 rows.append([
                     setting, key.map(recipeLabel) ?? "?",
-                    defended ? (d.map { "\($0.score.rawValue), \($0.featureSpace.rawValue)" } ?? "?") : "—",
+                    defended ? (d.map { "\($0.score.rawValue), \($0.featureSpace.rawValue)" + ($0.outOfDistributionGate.map { ", OOD gate \($0)" } ?? "") } ?? "?") : "—",
                     defended ? (d.map { String(format: "%g / %g / %.3f", $0.mixingPower, $0.flippingPower, $0.offset) } ?? "?") : "—",
                     r.pool, r.rowLabel, r.defense, pct(r.extractedAccuracy), pct(r.wsrRaw), pct(r.wsrExclusive), pct(r.wsrSpecific),
                     pct(r.controlTargetRate), pct(r.cleanTargetRate),

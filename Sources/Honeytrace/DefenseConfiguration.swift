@@ -82,6 +82,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
 
         /// Whether the score needs the key's mark probe.
         public var needsProbe: Bool { self == .markProbe || self == .watermarkTimesProbe }
+        /// Whether the score subtracts the distance to the key's in-distribution features.
+        public var needsDataFeatures: Bool { self == .relative || self == .relativeToSourceClasses }
     }
 
     /// Where per-row random choices (flip draw, reference logits, noise) come from.
@@ -154,6 +156,13 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     public var randomness: Randomness
     /// What the API returns (default: probabilities).
     public var answer: AnswerMode
+    /// Out-of-distribution gate (beyond the paper; nil = off, the default): a quantile q in (0, 1).
+    /// A query is mixed or flipped only when its nearest in-distribution feature in the key is
+    /// farther than the q-quantile of that same distance among the key's own in-distribution
+    /// features (each to its nearest other one), so about a fraction 1 − q of honest queries can be
+    /// touched at all. The accuracy budget then buys flips of the queries unlike the owner's data,
+    /// which is where extraction queries come from.
+    public var outOfDistributionGate: Float?
 
     public init(distance: Distance = .meanSquared, aggregate: Aggregate = .mean, featureSpace: FeatureSpace = .raw,
                 score: Score = .watermark, offset: Float = 0.85,
@@ -161,7 +170,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
                 unconfidentThreshold: Float? = 0.5, unconfidentExponent: Float = 0.25,
                 mixingPower: Float = 2, flippingPower: Float = 3, flipNoiseStd: Float = 0.1,
                 quantizeFlipProbability: Bool = false, randomness: Randomness = .keyed,
-                answer: AnswerMode = .probabilities) {
+                answer: AnswerMode = .probabilities, outOfDistributionGate: Float? = nil) {
         self.distance = distance
         self.aggregate = aggregate
         self.featureSpace = featureSpace
@@ -177,6 +186,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         self.quantizeFlipProbability = quantizeFlipProbability
         self.randomness = randomness
         self.answer = answer
+        self.outOfDistributionGate = outOfDistributionGate
     }
 
     /// The paper's settings (SPEC §2) with the given offset.
@@ -195,6 +205,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         if !(flippingPower > 0 && flippingPower.isFinite) { throw fail("flipping power β = \(flippingPower) must be positive") }
         if !(flipNoiseStd >= 0 && flipNoiseStd.isFinite) { throw fail("flip noise σ = \(flipNoiseStd) must be ≥ 0") }
         if case .topK(let k) = answer, k < 1 { throw fail("top-k needs k ≥ 1, found \(k)") }
+        if let q = outOfDistributionGate, !(q > 0 && q < 1) { throw fail("out-of-distribution gate \(q) must be a quantile in (0, 1)") }
     }
 
     /// The settings Honeytrace recommends (and `honeytrace watermark create` and the attack presets
@@ -220,6 +231,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         case unconfidentThreshold = "unconfident_threshold", unconfidentExponent = "unconfident_exponent"
         case mixingPower = "mixing_power", flippingPower = "flipping_power", flipNoiseStd = "flip_noise_std"
         case quantizeFlipProbability = "quantize_flip_probability", randomness, answer
+        case outOfDistributionGate = "ood_gate"
     }
 
     /// Decoding accepts partial objects: absent fields keep their defaults.
@@ -243,7 +255,8 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
             flipNoiseStd: try c.decodeIfPresent(Float.self, forKey: .flipNoiseStd) ?? d.flipNoiseStd,
             quantizeFlipProbability: try c.decodeIfPresent(Bool.self, forKey: .quantizeFlipProbability) ?? d.quantizeFlipProbability,
             randomness: try c.decodeIfPresent(Randomness.self, forKey: .randomness) ?? d.randomness,
-            answer: try c.decodeIfPresent(AnswerMode.self, forKey: .answer) ?? d.answer)
+            answer: try c.decodeIfPresent(AnswerMode.self, forKey: .answer) ?? d.answer,
+            outOfDistributionGate: try c.decodeIfPresent(Float.self, forKey: .outOfDistributionGate))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -264,5 +277,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         try c.encode(quantizeFlipProbability, forKey: .quantizeFlipProbability)
         try c.encode(randomness, forKey: .randomness)
         try c.encode(answer, forKey: .answer)
+        // Written only when on, so keys and configurations without the gate keep their bytes.
+        try c.encodeIfPresent(outOfDistributionGate, forKey: .outOfDistributionGate)
     }
 }

@@ -34,9 +34,13 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// Watermark features in the distance space (standardised when configured), `[n, F]`.
     private let watermarks: [Float]
     private let watermarkNorms: [Float]
-    /// In-distribution features in the distance space for the relative scores, `[M, F]`.
+    /// In-distribution features in the distance space for the relative scores and the
+    /// out-of-distribution gate, `[M, F]`.
     private let bank: [Float]
     private let bankNorms: [Float]
+    /// The out-of-distribution gate's distance: queries whose nearest in-distribution feature is
+    /// at most this far are never touched (nil: no gate).
+    public let outOfDistributionFloor: Float?
     private let randomness: RowRandomness
     /// Hyperplanes `[B, F]` and their centre `[F]` of `.keyedNeighbourhood` randomness.
     private let hyperplanes: [Float]
@@ -52,7 +56,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// A defense with `key` and `configuration` (the key's own settings when nil).
     ///
     /// - Throws: `HoneytraceError` when the configuration is invalid or needs what the key
-    ///   lacks (`feature_std` for standardised features, data features for the relative scores).
+    ///   lacks (`feature_std` for standardised features, data features for the relative scores and
+    ///   the out-of-distribution gate).
     public init(key: WatermarkKey, configuration: DefenseConfiguration? = nil) throws {
         let config = configuration ?? key.defense
         try config.validate()
@@ -73,12 +78,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
         if config.score.needsProbe && key.markProbe == nil {
             throw HoneytraceError(.invalidArgument, "the \(config.score.rawValue) score needs the key's mark probe, which this key lacks; recreate the key")
         }
-        switch config.score {
-        case .watermark, .markProbe, .watermarkTimesProbe:
+        if !config.score.needsDataFeatures && config.outOfDistributionGate == nil {
             bank = []
-        case .relative, .relativeToSourceClasses:
+        } else {
             guard let df = key.dataFeatures, let dl = key.dataLabels, !dl.isEmpty else {
-                throw HoneytraceError(.invalidArgument, "the \(config.score.rawValue) score needs in-distribution data features in the key, which this key lacks; recreate it with a data bank")
+                let user = config.score.needsDataFeatures ? "the \(config.score.rawValue) score" : "the out-of-distribution gate"
+                throw HoneytraceError(.invalidArgument, "\(user) needs in-distribution data features in the key, which this key lacks; recreate it with a data bank")
             }
             var rows = Array(dl.indices)
             if config.score == .relativeToSourceClasses {
@@ -97,6 +102,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
             bank = HoneytraceDefense.scaled(selected, inverseStd: inverseStd, width: key.featureWidth)
         }
         bankNorms = bank.isEmpty ? [] : FeatureDistance.squaredNorms(bank, width: key.featureWidth)
+        if let q = config.outOfDistributionGate {
+            outOfDistributionFloor = try HoneytraceDefense.leaveOneOutQuantile(bank, norms: bankNorms, width: key.featureWidth,
+                                                                                distance: config.distance, quantile: q)
+        } else {
+            outOfDistributionFloor = nil
+        }
         randomness = RowRandomness(secret: key.secret, referenceCount: key.referenceCount, shape: key.inputShape)
         (hyperplanes, hyperplaneCentre) = HoneytraceDefense.neighbourhoodHyperplanes(key)
         let randomness = self.randomness
@@ -104,6 +115,29 @@ public final class HoneytraceDefense: @unchecked Sendable {
             var code = UInt8(c)
             return withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
         }
+    }
+
+    /// The q-quantile of each bank row's distance D to its nearest other row: the distance an
+    /// honest query's nearest in-distribution feature typically has.
+    static func leaveOneOutQuantile(_ bank: [Float], norms: [Float], width: Int, distance: DefenseConfiguration.Distance,
+                                    quantile q: Float) throws -> Float {
+        let m = bank.count / width
+        guard m >= 2 else {
+            throw HoneytraceError(.invalidArgument, "the out-of-distribution gate needs at least 2 in-distribution features in the key, found \(m)")
+        }
+        var pair = [Float](repeating: 0, count: m * m)
+        bank.withUnsafeBufferPointer { b in
+            norms.withUnsafeBufferPointer { n in
+                pair.withUnsafeMutableBufferPointer { out in
+                    FeatureDistance.pairwise(distance, queries: b.baseAddress!, rows: m, references: b.baseAddress!, count: m,
+                                             width: width, queryNorms: n.baseAddress!, referenceNorms: n.baseAddress!, into: out.baseAddress!)
+                }
+            }
+        }
+        let nearest = (0..<m).map { r in
+            (0..<m).lazy.filter { $0 != r }.map { pair[r * m + $0] }.min()!
+        }.sorted()
+        return nearest[min(m - 1, Int((Double(q) * Double(m - 1)).rounded()))]
     }
 
     /// Sign bits per neighbourhood code of `.keyedNeighbourhood` randomness (2⁸ neighbourhoods).
@@ -161,11 +195,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// The distance each row's features `[rows, F]` enter the similarity with: the aggregate
     /// watermark distance, minus (relative scores) the distance to the nearest in-distribution
-    /// feature; for the mark-probe score, 1 − the probe's reading. Written to `out[rows]`.
+    /// feature; for the mark-probe score, 1 − the probe's reading. Rows the out-of-distribution
+    /// gate holds back get +∞ (similarity 0). Written to `out[rows]`.
     public func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         if configuration.score == .markProbe, let probe = key.markProbe {
             for r in 0..<rows { out[r] = 1 - probe.score(features + r * width) }
-            return
+            if outOfDistributionFloor == nil { return }
         }
         let n = key.count, m = bank.count / width
         let chunk = min(rows, HoneytraceDefense.chunkRows)
@@ -191,13 +226,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 q = UnsafePointer(scaledQ)
             }
             if configuration.distance == .meanSquared { FeatureDistance.squaredNorms(q, rows: b, width: width, into: qNorms) }
-            watermarks.withUnsafeBufferPointer { w in
-                watermarkNorms.withUnsafeBufferPointer { wn in
-                    FeatureDistance.pairwise(configuration.distance, queries: q, rows: b, references: w.baseAddress!, count: n,
-                                             width: width, queryNorms: qNorms, referenceNorms: wn.baseAddress!, into: pair)
+            if configuration.score != .markProbe {
+                watermarks.withUnsafeBufferPointer { w in
+                    watermarkNorms.withUnsafeBufferPointer { wn in
+                        FeatureDistance.pairwise(configuration.distance, queries: q, rows: b, references: w.baseAddress!, count: n,
+                                                 width: width, queryNorms: qNorms, referenceNorms: wn.baseAddress!, into: pair)
+                    }
                 }
+                FeatureDistance.aggregate(pair, rows: b, count: n, configuration.aggregate, scratch: scratch, into: out + start)
             }
-            FeatureDistance.aggregate(pair, rows: b, count: n, configuration.aggregate, scratch: scratch, into: out + start)
             if let bankMin {
                 bank.withUnsafeBufferPointer { bk in
                     bankNorms.withUnsafeBufferPointer { bn in
@@ -206,7 +243,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
                     }
                 }
                 FeatureDistance.aggregate(pair, rows: b, count: m, .nearest(1), scratch: scratch, into: bankMin)
-                for r in 0..<b { out[start + r] -= bankMin[r] }
+                if configuration.score.needsDataFeatures {
+                    for r in 0..<b { out[start + r] -= bankMin[r] }
+                }
+                if let floor = outOfDistributionFloor {
+                    for r in 0..<b where bankMin[r] <= floor { out[start + r] = .infinity }
+                }
             }
         }
     }

@@ -21,6 +21,8 @@ struct CalibrateCommand: ParsableCommand {
     var featureSpace: DefenseConfiguration.FeatureSpace?
     @Option(help: "Distance: mean-squared (the paper) or mean-absolute (default: the key's).") var distance: DefenseConfiguration.Distance?
     @Option(help: "Aggregate over watermarks: mean or nearest-K (default: the key's).") var aggregate: String?
+    @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.98; default: the key's).")
+    var oodGate: Float?
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
@@ -39,6 +41,7 @@ struct CalibrateCommand: ParsableCommand {
         if let score { k.defense.score = score }
         if let featureSpace { k.defense.featureSpace = featureSpace }
         if let distance { k.defense.distance = distance }
+        if let oodGate { k.defense.outOfDistributionGate = oodGate }
         if let aggregate {
             guard let a = DefenseConfiguration.Aggregate(argument: aggregate) else {
                 throw ValidationError("--aggregate '\(aggregate)': expected mean or nearest-K")
@@ -52,7 +55,8 @@ struct CalibrateCommand: ParsableCommand {
         try k.save(to: out ?? key)
         if json { try printJSON(result); return }
         let d = result.configuration
-        print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)")
+        print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)"
+              + (d.outOfDistributionGate.map { ", out-of-distribution gate at the \($0) quantile" } ?? ""))
         print("bare accuracy \(percent(result.bareAccuracy)); budget \(budget) points; objective \(result.objective.rawValue)")
         print("     d      α    β   defended acc.  drop    OOD mean s  OOD mixed  OOD flipped")
         for c in result.candidates {

@@ -105,6 +105,47 @@ final class DefenseFormulaTests: XCTestCase {
         assertThrows(try HoneytraceDefense(key: bare, configuration: DefenseConfiguration(score: .relative)), mentioning: ["data features"])
     }
 
+    func testOutOfDistributionGateHoldsBackQueriesNearTheOwnersData() throws {
+        // Data features (0,0), (1,0), (0,3), (10,10): each one's nearest other is 0.5, 0.5, 4.5 and 74.5
+        // away (mean squared D), so the 0.5-quantile (index round(0.5 · 3) = 2 of the sorted four) is 4.5.
+        let data: [[Float]] = [[0, 0], [1, 0], [0, 3], [10, 10]]
+        var gated = DefenseConfiguration(offset: 11, flippingPower: 1000)
+        gated.outOfDistributionGate = 0.5
+        let key = try handKey(features: w, references: ref, dataFeatures: data, dataLabels: [0, 1, 2, 0])
+        let defense = try HoneytraceDefense(key: key, configuration: gated)
+        XCTAssertEqual(defense.outOfDistributionFloor, 4.5)
+        // Queries (4,4) (nearest data 8.5 away: passes), (0,1.5) (1.125: held back), (0,6) (4.5, the floor: held back).
+        let queries: [Float] = [4, 4, 0, 1.5, 0, 6]
+        let plain = try HoneytraceDefense(key: key, configuration: DefenseConfiguration(offset: 11, flippingPower: 1000)).distances(features: queries)
+        let withGate = defense.distances(features: queries)
+        XCTAssertEqual(withGate[0], plain[0])
+        XCTAssertEqual(plain[0], 10.5, accuracy: 1e-5)   // mean(16, 5), the watermark distance alone
+        XCTAssertEqual(withGate[1], .infinity)
+        XCTAssertEqual(withGate[2], .infinity)
+        // A held-back row is answered bare; without the gate the same row is mixed.
+        let near = try defendOne(gated, feature: [0, 1.5], logits: [2, 0, 0], key: key)
+        XCTAssertEqual(near.similarity[0], 0)
+        XCTAssertFalse(near.mixed[0])
+        assertClose(near.probabilities, softmax([2, 0, 0]))
+        XCTAssertTrue(try defendOne(DefenseConfiguration(offset: 11, flippingPower: 1000), feature: [0, 1.5], logits: [2, 0, 0], key: key).mixed[0])
+        XCTAssertEqual(try defendOne(gated, feature: [4, 4], logits: [2, 0, 0], key: key).similarity[0], 0.5, accuracy: 1e-5)
+        // A higher quantile holds back more: at 0.9 the floor is 74.5 and (4,4) is held back too.
+        gated.outOfDistributionGate = 0.9
+        let strict = try HoneytraceDefense(key: key, configuration: gated)
+        XCTAssertEqual(strict.outOfDistributionFloor, 74.5)
+        XCTAssertEqual(strict.distances(features: [4, 4])[0], .infinity)
+
+        // The gate needs a data bank of at least two features, and a quantile strictly inside (0, 1).
+        assertThrows(try HoneytraceDefense(key: try handKey(features: w, references: ref), configuration: gated),
+                     mentioning: ["out-of-distribution gate", "data features"])
+        assertThrows(try HoneytraceDefense(key: try handKey(features: w, references: ref, dataFeatures: [[0, 0]], dataLabels: [0]),
+                                           configuration: gated), mentioning: ["at least 2", "found 1"])
+        for bad: Float in [0, 1, -0.5, .nan] {
+            gated.outOfDistributionGate = bad
+            assertThrows(try gated.validate(), mentioning: ["out-of-distribution gate", "(0, 1)"])
+        }
+    }
+
     func testFlipProbabilityIsSToTheBetaInFreshMode() throws {
         // s = 2.3 − 1.5 = 0.8 on every row; β = 3: flips with probability 0.512.
         let c = DefenseConfiguration(offset: 2.3, flippingPower: 3, randomness: .fresh(seed: 42))
@@ -283,6 +324,13 @@ final class DefenseFormulaTests: XCTestCase {
         let partial = try JSONDecoder().decode(DefenseConfiguration.self, from: Data("{\"offset\": 1.5}".utf8))
         XCTAssertEqual(partial.offset, 1.5)
         XCTAssertEqual(partial.confidentThreshold, 0.95)
+        // The out-of-distribution gate is written only when on (configurations without it keep their bytes).
+        XCTAssertFalse(text.contains("ood_gate"), text)
+        XCTAssertNil(partial.outOfDistributionGate)
+        c.outOfDistributionGate = 0.97
+        let gated = try JSONEncoder().encode(c)
+        XCTAssertTrue(String(decoding: gated, as: UTF8.self).contains(#""ood_gate":0.97"#))
+        XCTAssertEqual(try JSONDecoder().decode(DefenseConfiguration.self, from: gated), c)
         var bad = DefenseConfiguration()
         bad.mixingPower = -1
         assertThrows(try bad.validate(), mentioning: ["mixing power"])
