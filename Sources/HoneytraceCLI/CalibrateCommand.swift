@@ -21,8 +21,8 @@ struct CalibrateCommand: ParsableCommand {
     var featureSpace: DefenseConfiguration.FeatureSpace?
     @Option(help: "Distance: mean-squared (the paper) or mean-absolute (default: the key's).") var distance: DefenseConfiguration.Distance?
     @Option(help: "Aggregate over watermarks: mean or nearest-K (default: the key's).") var aggregate: String?
-    @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.98; default: the key's).")
-    var oodGate: Float?
+    @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.97), or off (default: the key's).")
+    var oodGate: String?
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
@@ -41,7 +41,16 @@ struct CalibrateCommand: ParsableCommand {
         if let score { k.defense.score = score }
         if let featureSpace { k.defense.featureSpace = featureSpace }
         if let distance { k.defense.distance = distance }
-        if let oodGate { k.defense.outOfDistributionGate = oodGate }
+        if let oodGate {
+            if oodGate.lowercased() == "off" {
+                k.defense.outOfDistributionGate = nil
+            } else {
+                guard let q = Float(oodGate), q > 0, q < 1 else {
+                    throw ValidationError("--ood-gate '\(oodGate)': expected a quantile between 0 and 1 (e.g. 0.97) or off")
+                }
+                k.defense.outOfDistributionGate = q
+            }
+        }
         if let aggregate {
             guard let a = DefenseConfiguration.Aggregate(argument: aggregate) else {
                 throw ValidationError("--aggregate '\(aggregate)': expected mean or nearest-K")

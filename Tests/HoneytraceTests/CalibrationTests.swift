@@ -33,6 +33,29 @@ final class CalibrationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(loose.chosen.oodFractionFlipped!, result.chosen.oodFractionFlipped!)
     }
 
+    func testOutOfDistributionGateIsKeptAndTheDeployedDefenseMatches() throws {
+        var key = try fixture.key()
+        key.defense.outOfDistributionGate = 0.9
+        let result = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
+                                               outOfDistribution: fixture.ood, options: .init(budget: 0.005))
+        XCTAssertEqual(result.configuration.outOfDistributionGate, 0.9)
+        XCTAssertLessThanOrEqual(result.chosen.accuracyDrop, 0.005)
+        let defense = try HoneytraceDefense(key: key, configuration: result.configuration)
+        let id = try DefenseStatistics.measure(defense: defense, model: fixture.victim, on: fixture.heldOut)
+        XCTAssertEqual(id.defendedAccuracy, result.chosen.defendedAccuracy, accuracy: 1e-12)
+        let ood = try DefenseStatistics.measure(defense: defense, model: fixture.victim, on: fixture.ood)
+        XCTAssertEqual(ood.fractionFlipped, result.chosen.oodFractionFlipped!, accuracy: 1e-12)
+        // Even with d so large that every row would be touched, only held-out rows unlike the key's own
+        // in-distribution features (about 10 % at the 0.9 quantile) are; the noise images all are.
+        var wide = result.configuration
+        wide.offset = 1e6
+        let all = try HoneytraceDefense(key: key, configuration: wide)
+        let gatedID = try DefenseStatistics.measure(defense: all, model: fixture.victim, on: fixture.heldOut)
+        XCTAssertGreaterThan(gatedID.fractionMixed, 0.02)
+        XCTAssertLessThan(gatedID.fractionMixed, 0.25)
+        XCTAssertEqual(try DefenseStatistics.measure(defense: all, model: fixture.victim, on: fixture.ood).fractionMixed, 1)
+    }
+
     func testPowerGridsAndForcing() throws {
         let key = try fixture.key()
         let result = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
