@@ -9,13 +9,14 @@ final class PresetTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     func testFashionMNISTPresetIsThePublishedTable2Grid() throws {
-        let manifestURL = Self.repositoryRoot.appendingPathComponent("docs/results/fmnist-b1/manifest.json")
+        let manifestURL = Self.repositoryRoot.appendingPathComponent("docs/results/fmnist-gate/manifest.json")
         let manifest = try JSONDecoder().decode(ExperimentManifest.self, from: Data(contentsOf: manifestURL))
         var preset = try ExperimentConfiguration.preset("fmnist")
         preset.victim.directory = manifest.configuration.victim.directory  // the run named its victim with --victim
         XCTAssertEqual(preset, manifest.configuration)
         XCTAssertEqual(preset.attacks.count, 10)
         XCTAssertEqual(preset.defense?.flippingPower, 1)
+        XCTAssertEqual(preset.defense?.outOfDistributionGate, 0.97)
         XCTAssertEqual(preset.budget, 20_000)
         XCTAssertNoThrow(try preset.validate())
     }
