@@ -40,6 +40,7 @@ final class DefenseCommandsTests: XCTestCase {
         XCTAssertTrue(defaultKey.contains("score watermark-probe")
                       && defaultKey.split(separator: "\n").contains { $0.hasPrefix("mark probe") && $0.hasSuffix("present") },
                       "the default score weighs the similarity by the key's mark probe: \(defaultKey)")
+        XCTAssertTrue(defaultKey.contains("out-of-distribution gate at the 0.97 quantile"), "the gate is on by default: \(defaultKey)")
         _ = try CLI.succeed(["watermark", "create", path("a"), "--out", path("block.htkey"), "--count", "5", "--block-size", "6"])
         XCTAssertTrue(try CLI.succeed(["watermark", "inspect", path("block.htkey")]).contains("6 px"))
         try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--recipe", "composite", "--block-size", "4"],
