@@ -164,6 +164,11 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     /// which is where extraction queries come from.
     public var outOfDistributionGate: Float?
 
+    /// "out-of-distribution gate at the q quantile" when the gate is on, for one-line summaries.
+    public var outOfDistributionGateDescription: String? {
+        outOfDistributionGate.map { "out-of-distribution gate at the \($0) quantile" }
+    }
+
     public init(distance: Distance = .meanSquared, aggregate: Aggregate = .mean, featureSpace: FeatureSpace = .raw,
                 score: Score = .watermark, offset: Float = 0.85,
                 confidentThreshold: Float? = 0.95, confidentExponent: Float = 2,

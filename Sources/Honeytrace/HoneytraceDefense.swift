@@ -134,9 +134,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 }
             }
         }
-        let nearest = (0..<m).map { r in
-            (0..<m).lazy.filter { $0 != r }.map { pair[r * m + $0] }.min()!
-        }.sorted()
+        for r in 0..<m { pair[r * m + r] = .infinity }  // leave each row out of its own nearest
+        var nearest = [Float](repeating: 0, count: m)
+        var scratch: Float = 0
+        pair.withUnsafeBufferPointer { p in
+            nearest.withUnsafeMutableBufferPointer { out in
+                FeatureDistance.aggregate(p.baseAddress!, rows: m, count: m, .nearest(1), scratch: &scratch, into: out.baseAddress!)
+            }
+        }
+        nearest.sort()
         return nearest[min(m - 1, Int((Double(q) * Double(m - 1)).rounded()))]
     }
 

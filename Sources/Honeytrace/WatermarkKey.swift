@@ -168,7 +168,7 @@ public struct WatermarkKey: Sendable, Equatable {
         lines.append(("secret", "\(secret.count) bytes, fingerprint \(secretFingerprint) (\(creation.secretSource))"))
         let d = defense
         lines.append(("defense", "d = \(d.offset), α = \(d.mixingPower), β = \(d.flippingPower), σ = \(d.flipNoiseStd), distance \(d.distance.rawValue), aggregate \(d.aggregate), features \(d.featureSpace.rawValue), score \(d.score.rawValue), randomness \(d.randomness), answers \(d.answer)"
-                            + (d.outOfDistributionGate.map { ", out-of-distribution gate at the \($0) quantile" } ?? "")))
+                            + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? "")))
         lines.append(("confidence rules", "≥ \(d.confidentThreshold.map { "\($0) → s^\(d.confidentExponent)" } ?? "off"); < \(d.unconfidentThreshold.map { "\($0) → s^\(d.unconfidentExponent)" } ?? "off")"))
         lines.append(("created", "\(creation.createdAt) by \(creation.tool), seed \(creation.seed)"))
         if let held = creation.heldOut { lines.append(("held-out data", "\(held.name) (\(held.count) images, SHA-256 \(held.sha256.prefix(16))…)")) }

@@ -65,7 +65,7 @@ struct CalibrateCommand: ParsableCommand {
         if json { try printJSON(result); return }
         let d = result.configuration
         print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)"
-              + (d.outOfDistributionGate.map { ", out-of-distribution gate at the \($0) quantile" } ?? ""))
+              + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? ""))
         print("bare accuracy \(percent(result.bareAccuracy)); budget \(budget) points; objective \(result.objective.rawValue)")
         print("     d      α    β   defended acc.  drop    OOD mean s  OOD mixed  OOD flipped")
         for c in result.candidates {
