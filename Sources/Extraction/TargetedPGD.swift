@@ -54,13 +54,6 @@ public struct TargetedPGD: Codable, Sendable, Equatable {
         let shift = Tensor((0..<c).map { -normalization.mean(channel: $0) / normalization.std(channel: $0) }, shape: [1, c, 1, 1])
 
         surrogate.eval()
-        // Input gradients through oneDNN's backward-data primitive measured 20× slower here than
-        // the im2col path (128 vs 6.6 ms per image for 8 steps of fmnist-cnn, release build), so
-        // PGD runs on im2col and restores the process-wide setting afterwards. Attacks run
-        // sequentially; no other convolution runs meanwhile.
-        let backend = Tensor.convolutionBackend
-        Tensor.convolutionBackend = .im2col
-        defer { Tensor.convolutionBackend = backend }
         let parameters = surrogate.parameters
         let saved = parameters.map(\.requiresGrad)
         for p in parameters { p.requiresGrad = false }

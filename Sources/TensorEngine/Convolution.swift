@@ -160,7 +160,12 @@ extension Tensor {
         guard recording else { return out }
         return out.record(inputs) { g in
             var gx: Tensor? = nil
-            if input.requiresGrad {
+            if input.requiresGrad, !sourceBlocked, dnn.backwardDataIsReference(geo, sourceBlocked: false, hasBias: bias != nil) {
+                let t = Tensor.zeros(input.shape), plainGradient = g.plain()
+                convBackward(geo, x: input.data, w: weight.data, gOut: plainGradient.data, gx: t.data, gw: nil)
+                withExtendedLifetime(plainGradient) {}
+                gx = t
+            } else if input.requiresGrad {
                 let t = Tensor(uninitialized: input.shape)
                 t.layout = input.layout
                 dnn.backwardData(geo, sourceBlocked: sourceBlocked, hasBias: bias != nil, w: weight.data, gOut: g.data, gx: t.data)

@@ -333,6 +333,13 @@ final class OneDNN: @unchecked Sendable {
         plans(g, .backwardWeights, hasBias: hasBias, sourceBlocked: sourceBlocked).contains { $0.implementation.hasPrefix("ref") }
     }
 
+    /// Whether oneDNN has only its reference kernel for this backward-data convolution (on AVX2
+    /// machines, single-channel NCHW inputs: the input gradient PGD needs), so the caller takes
+    /// im2col + GEMM for it instead.
+    func backwardDataIsReference(_ g: Conv2DGeometry, sourceBlocked: Bool, hasBias: Bool) -> Bool {
+        plans(g, .backwardData, hasBias: hasBias, sourceBlocked: sourceBlocked).contains { $0.implementation.hasPrefix("ref") }
+    }
+
     func backwardWeights(_ g: Conv2DGeometry, sourceBlocked: Bool, x: UnsafeMutablePointer<Float>, gOut: UnsafeMutablePointer<Float>,
                          gw: UnsafeMutablePointer<Float>, gb: UnsafeMutablePointer<Float>?) {
         let ps = plans(g, .backwardWeights, hasBias: gb != nil, sourceBlocked: sourceBlocked)
