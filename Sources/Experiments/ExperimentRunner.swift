@@ -30,6 +30,12 @@ public final class ExperimentRunner {
     public var attackSource: String?
     /// Reuse only the undefended cells of `attackSource`.
     public var undefendedOnly = false
+    /// Take this shard's cells one at a time, costliest first, claiming each with a file, so
+    /// that several processes on this directory share them (`experiment run --jobs N`); a
+    /// defended cell waits for its undefended partner while another process runs it.
+    public var claimsCells = false
+    /// Seconds a claiming worker sleeps before looking again when every open cell is held.
+    public var claimPollSeconds = 2.0
 
     public init(configuration: ExperimentConfiguration, directory: String, shard: (index: Int, count: Int) = (0, 1),
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -58,6 +64,47 @@ public final class ExperimentRunner {
 
     func path(_ parts: String...) -> String { parts.reduce(directory) { $0.appendingPathComponent($1) }.path }
 
+    /// This shard's cells.
+    var shardCells: [Cell] { cells.enumerated().filter { $0.offset % shard.count == shard.index }.map(\.element) }
+
+    /// The order claiming workers take cells in: undefended before defended (a defended cell is
+    /// verified against its partner), and within each the costliest first, so the workers'
+    /// finishing times stay close (longest processing time first).
+    var claimOrder: [Cell] {
+        shardCells.enumerated().sorted { a, b in
+            let da = a.element.defense == "none" ? 0 : 1, db = b.element.defense == "none" ? 0 : 1
+            if da != db { return da < db }
+            let ca = ExperimentRunner.relativeCost(a.element.row), cb = ExperimentRunner.relativeCost(b.element.row)
+            return ca != cb ? ca > cb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// A cell's cost relative to a KnockoffNet naive cell, for scheduling only (measured on the
+    /// `fmnist` preset: JBDA-TR retrains on 1k + 4k + 16k + 20k images and runs PGD, S4L doubles
+    /// each step's batch, smoothing trains on a third as many images).
+    static func relativeCost(_ row: ExperimentConfiguration.AttackRow) -> Double {
+        let strategy: Double = row.strategy == .jbdaTR ? 2.5 : 1
+        let variant: Double
+        switch row.variant {
+        case .s4l: variant = 1.8
+        case .smoothing: variant = 0.35
+        default: variant = 1
+        }
+        return strategy * variant
+    }
+
+    /// Trains the victim and creates and calibrates the key when they are missing: what every
+    /// cell shares, done once before worker processes start.
+    public func prepareShared() throws {
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("runs"), withIntermediateDirectories: true)
+        try checkManifest()
+        let data = try loadData()
+        let victim = try prepareVictim(data.train, data.test)
+        _ = try prepareKey(victim: victim, test: data.test, ood: data.pools[.mnist5k])
+        let stale = CellClaims(directory: path("runs")).removeStale()
+        if !stale.isEmpty { log("removed the claims of stopped workers: \(stale.joined(separator: ", "))") }
+    }
+
     /// Runs this shard's cells; returns every record (new and already present) of this shard.
     @discardableResult
     public func run() throws -> [RunRecord] {
@@ -75,13 +122,52 @@ public final class ExperimentRunner {
         let context = Context(victim: victim, key: key, defended: defended, verifier: verifier, data: data,
                               victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy)
         var records: [RunRecord] = []
-        let mine = cells.enumerated().filter { $0.offset % shard.count == shard.index }.map(\.element)
-        for (i, cell) in mine.enumerated() {
-            log("[\(i + 1)/\(mine.count)] \(cell.id)")
-            records.append(try record(for: cell, context))
+        if claimsCells {
+            try runClaiming(context)
+            records = try shardCells.map { try record(for: $0, context) }
+        } else {
+            let mine = shardCells
+            for (i, cell) in mine.enumerated() {
+                log("[\(i + 1)/\(mine.count)] \(cell.id)")
+                records.append(try record(for: cell, context))
+            }
         }
         try writeManifest(victim: victim, key: key)
         return records
+    }
+
+    func hasRecord(_ cell: Cell) -> Bool { FileManager.default.fileExists(atPath: path("runs", cell.id + ".json")) }
+
+    /// Takes open cells in `claimOrder` until none is left: a cell is open when it has no record
+    /// and no claim; a defended cell whose partner has no record stands for that partner. Waits
+    /// while the only open work is held by live processes; cells held by stopped processes are
+    /// left for the next run.
+    func runClaiming(_ c: Context) throws {
+        let claims = CellClaims(directory: path("runs"))
+        let order = claimOrder
+        while true {
+            var waiting = false, ran = false
+            for cell in order where !hasRecord(cell) {
+                var candidate = cell
+                if cell.defense != "none", configuration.defenses.contains("none") {
+                    let partner = Cell(defense: "none", row: cell.row, seed: cell.seed)
+                    if !hasRecord(partner) { candidate = partner }
+                }
+                guard try claims.claim(candidate.id) else {
+                    if claims.isHeldByLiveProcess(candidate.id) { waiting = true }
+                    continue
+                }
+                defer { claims.release(candidate.id) }
+                if hasRecord(candidate) { ran = true; break }  // finished between the look and the claim
+                log("[\(order.filter(hasRecord).count) of \(order.count) done] \(candidate.id)")
+                _ = try record(for: candidate, c)
+                ran = true
+                break
+            }
+            if ran { continue }
+            guard waiting else { return }
+            Thread.sleep(forTimeInterval: claimPollSeconds)
+        }
     }
 
     struct Context {

@@ -28,6 +28,12 @@ struct ExperimentRun: ParsableCommand {
         """)) var reuseAttacksFrom: String?
     @Flag(help: "With --reuse-attacks-from: reuse only the undefended attacks (e.g. for a new key or defense).") var undefendedOnly = false
     @Flag(help: "Print the configuration as JSON and stop.") var printConfig = false
+    @Option(help: ArgumentHelp("Worker processes sharing the grid's cells.", discussion: """
+        With N > 1 the victim and key are prepared first, then N processes take the cells one at a time, \
+        costliest first (undefended before defended), each with --threads / N engine threads; on 2 cores \
+        --jobs 2 keeps both busy until the grid is done. An interrupted run resumes from the finished records.
+        """)) var jobs = 1
+    @Option(help: .hidden) var worker: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -48,13 +54,34 @@ struct ExperimentRun: ParsableCommand {
         guard parts.count == 2, parts[1] >= 1, parts[0] >= 1, parts[0] <= parts[1] else {
             throw ValidationError("--shard '\(shard)': expected i/n with 1 ≤ i ≤ n")
         }
+        guard jobs >= 1 else { throw ValidationError("--jobs \(jobs): expected at least 1") }
+        let prefix = worker.map { "[worker \($0)] " } ?? ""
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
-                                          log: { ProgressBar.writeError($0 + "\n") })
+                                          log: { ProgressBar.writeError(prefix + $0 + "\n") })
         if undefendedOnly && reuseAttacksFrom == nil { throw ValidationError("--undefended-only needs --reuse-attacks-from DIR") }
         runner.attackSource = reuseAttacksFrom
         runner.undefendedOnly = undefendedOnly
+        runner.claimsCells = worker != nil
+        if jobs > 1 && worker == nil {
+            try runner.prepareShared()
+            try ExperimentWorkers.run(count: jobs, arguments: workerArguments(threads: max(1, compute.threads / jobs)),
+                                      log: { ProgressBar.writeError($0 + "\n") })
+        }
         let records = try runner.run()
+        if worker != nil { return }
         print("\(records.count) runs in \(out)/runs; render them with: honeytrace experiment report \(out)")
+    }
+
+    /// This command's options for one worker process (without --jobs; --worker is appended).
+    func workerArguments(threads: Int) -> [String] {
+        var a = ["experiment", "run"]
+        if let config { a.append(config) }
+        if let preset { a += ["--preset", preset] }
+        a += ["--out", out, "--shard", shard, "--threads", String(threads)]
+        if let victim { a += ["--victim", victim] }
+        if let reuseAttacksFrom { a += ["--reuse-attacks-from", reuseAttacksFrom] }
+        if undefendedOnly { a.append("--undefended-only") }
+        return a
     }
 }
 

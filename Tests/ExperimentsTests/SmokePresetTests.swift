@@ -80,6 +80,26 @@ final class SmokePresetTests: XCTestCase {
         refused.attackSource = out
         XCTAssertThrowsError(try refused.run()) { XCTAssertTrue("\($0)".contains("other settings (budget)"), "\($0)") }
 
+        // A claiming worker (what `experiment run --jobs N` starts) runs the same cells to the same
+        // surrogates, leaves no claim behind, and the coordinator first clears a stopped worker's claim.
+        let claimed = out + "-claimed"
+        defer { try? FileManager.default.removeItem(atPath: claimed) }
+        try FileManager.default.createDirectory(atPath: claimed + "/runs", withIntermediateDirectories: true)
+        for file in ["key.htkey", "calibration.json"] { try FileManager.default.copyItem(atPath: "\(out)/\(file)", toPath: "\(claimed)/\(file)") }
+        try "999999999\n".write(toFile: claimed + "/runs/none--knockoff--top-1--s0.claim", atomically: true, encoding: .utf8)
+        let coordinator = try ExperimentRunner(configuration: same, directory: claimed)
+        try coordinator.prepareShared()
+        let worker = try ExperimentRunner(configuration: same, directory: claimed)
+        worker.claimsCells = true
+        let workerRecords = try worker.run()
+        XCTAssertEqual(workerRecords.map(\.id), records.map(\.id))
+        for (r, o) in zip(workerRecords, records) {
+            XCTAssertEqual(r.surrogateSHA256, o.surrogateSHA256, r.id)
+            XCTAssertEqual(r.wsrExclusive, o.wsrExclusive, r.id)
+            XCTAssertEqual(r.verdict, o.verdict, r.id)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: claimed + "/runs").filter { $0.hasSuffix(".claim") }, [])
+
         let markdown = try ExperimentReport.render(directory: out)
         XCTAssertTrue(markdown.contains("KnockoffNet / naive") && markdown.contains("honeytrace"), markdown)
         for file in ["table.md", "table.csv", "fig6.svg"] {
