@@ -14,6 +14,8 @@ public struct ExperimentManifest: Codable, Sendable {
     public var keyFingerprint: String
     /// `git describe` of the working tree when available.
     public var codeVersion: String
+    /// The machine that wrote the manifest (`ComputeEnvironment.summary`); nil in older manifests.
+    public var machine: String?
     public var runs: [String: Run]
 
     /// The code version: `git describe --always --dirty` in the current directory, else "unknown".

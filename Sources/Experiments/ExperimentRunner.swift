@@ -16,9 +16,12 @@ import Training
 ///     <out>/runs/<id>.json          one `RunRecord` per cell and seed
 ///     <out>/surrogates/<id>/        each surrogate's model directory
 ///
-/// Runs whose record exists are skipped, so an interrupted run resumes, and `shard` splits the
-/// cells between processes. Undefended cells run before defended ones: a defended cell is verified
-/// against the surrogate of the undefended API from the same attack and seed (SPEC §10).
+///     <out>/runs/<id>.claim         while a worker runs the cell (`claimsCells`)
+///
+/// Runs whose record exists are skipped, so an interrupted run resumes; `shard` splits the cells
+/// between processes statically, `claimsCells` lets processes on one directory share them as
+/// they go. Undefended cells run before defended ones: a defended cell is verified against the
+/// surrogate of the undefended API from the same attack and seed (SPEC §10).
 public final class ExperimentRunner {
     public let configuration: ExperimentConfiguration
     public let directory: URL
@@ -32,10 +35,13 @@ public final class ExperimentRunner {
     public var undefendedOnly = false
     /// Take this shard's cells one at a time, costliest first, claiming each with a file, so
     /// that several processes on this directory share them (`experiment run --jobs N`); a
-    /// defended cell waits for its undefended partner while another process runs it.
+    /// defended cell waits for its undefended partner while another process runs it (and runs
+    /// the partner itself, claimed, when it lies in another shard and nobody holds it). `run()`
+    /// then returns the shard's records that exist: a cell whose claim is stale is left to
+    /// the next run.
     public var claimsCells = false
     /// Seconds a claiming worker sleeps before looking again when every open cell is held.
-    public var claimPollSeconds = 2.0
+    let claimPollSeconds = 2.0
 
     public init(configuration: ExperimentConfiguration, directory: String, shard: (index: Int, count: Int) = (0, 1),
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -124,7 +130,7 @@ public final class ExperimentRunner {
         var records: [RunRecord] = []
         if claimsCells {
             try runClaiming(context)
-            records = try shardCells.map { try record(for: $0, context) }
+            records = try shardCells.filter(hasRecord).map { try record(for: $0, context) }
         } else {
             let mine = shardCells
             for (i, cell) in mine.enumerated() {
@@ -220,6 +226,8 @@ public final class ExperimentRunner {
         var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: result.queriesSpent,
                                         extractedAccuracy: result.extractedAccuracy, fidelity: result.fidelity ?? 0, c)
         record.seconds = Clock.now() - start
+        record.machine = ComputeEnvironment.summary
+        record.threads = Parallel.threadCount
         if let d = defendedAPI {
             record.attackQueriesMixed = Double(d.rowsMixed) / Double(max(d.rowsAnswered, 1))
             record.attackQueriesFlipped = Double(d.rowsFlipped) / Double(max(d.rowsAnswered, 1))
@@ -315,6 +323,8 @@ public final class ExperimentRunner {
         var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: old.queriesSpent, extractedAccuracy: old.extractedAccuracy,
                                         fidelity: old.fidelity, c)
         record.seconds = old.seconds
+        record.machine = old.machine
+        record.threads = old.threads
         record.attackQueriesMixed = old.attackQueriesMixed
         record.attackQueriesFlipped = old.attackQueriesFlipped
         record.attackMeanSimilarity = old.attackMeanSimilarity
@@ -403,7 +413,7 @@ public final class ExperimentRunner {
         }
         let manifest = ExperimentManifest(configuration: configuration, victimSHA256: victim.manifest.weightsSHA256,
                                           keyFingerprint: key.secretFingerprint, codeVersion: ExperimentManifest.codeVersion(),
-                                          runs: runs)
+                                          machine: ComputeEnvironment.summary, runs: runs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(manifest), to: path("manifest.json"))

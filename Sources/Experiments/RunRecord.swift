@@ -52,6 +52,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// The experiment directory whose attack (surrogate, queries, E-Acc, seconds) this record
     /// reuses, verified again by this experiment; nil when run here.
     public var reusedFrom: String?
+    /// Where the attack ran (`ComputeEnvironment.summary`) and with how many engine threads: a seed
+    /// reproduces a surrogate bitwise on the same CPU model and thread count. Nil in older records.
+    public var machine: String?
+    public var threads: Int?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,
                 queriesSpent: Int, victimAccuracy: Double, protectedAccuracy: Double, extractedAccuracy: Double,

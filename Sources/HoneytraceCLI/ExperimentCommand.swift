@@ -30,8 +30,13 @@ struct ExperimentRun: ParsableCommand {
     @Flag(help: "Print the configuration as JSON and stop.") var printConfig = false
     @Option(help: ArgumentHelp("Worker processes sharing the grid's cells.", discussion: """
         With N > 1 the victim and key are prepared first, then N processes take the cells one at a time, \
-        costliest first (undefended before defended), each with --threads / N engine threads; on 2 cores \
-        --jobs 2 keeps both busy until the grid is done. An interrupted run resumes from the finished records.
+        costliest first, undefended before defended (a defended cell waits for its undefended partner), \
+        each with max(1, --threads / N) engine threads: on 2 cores, --jobs 2 runs two cells at once on one \
+        thread each. Results depend on the thread count, so a cell matches a --jobs 1 run with --threads 1 \
+        bitwise, not one with --threads 2; every record names its threads and machine. Ctrl-C stops the \
+        workers; running the command again resumes from the finished records. With --shard, the workers \
+        share that shard's cells (an undefended partner from another shard is claimed before it runs); \
+        a run without --jobs does not look at claims.
         """)) var jobs = 1
     @Option(help: .hidden) var worker: String?
     @OptionGroup var compute: ComputeOptions

@@ -1,32 +1,52 @@
+import Dispatch
 import Experiments
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Starts worker processes of this executable (`experiment run … --worker i/N`) that share an
 /// experiment directory's cells through claim files, and waits for all of them.
 enum ExperimentWorkers {
     /// Runs `count` workers with `arguments` and waits; each worker's log lines carry its number.
+    /// Ctrl-C or SIGTERM to this process stops the workers too (their running cells are left
+    /// unfinished; the next run resumes).
     ///
     /// - Throws: `ExperimentError` naming every worker that failed (the finished records stay;
     ///   running the command again resumes).
-    static func run(count: Int, arguments: [String], log: (String) -> Void) throws {
+    static func run(count: Int, arguments: [String], log: @escaping @Sendable (String) -> Void) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var processes: [Process] = []
+        var started: [Process] = []
         for i in 1...count {
             let p = Process()
             p.executableURL = executable
             p.arguments = arguments + ["--worker", "\(i)/\(count)"]
             do { try p.run() } catch {
-                processes.forEach { $0.terminate() }
+                for q in started { q.terminate(); q.waitUntilExit() }
                 throw ExperimentError("cannot start worker \(i) (\(executable.path)): \(error)")
             }
-            processes.append(p)
+            started.append(p)
         }
-        log("\(count) workers started (pids \(processes.map { String($0.processIdentifier) }.joined(separator: ", ")))")
+        let processes = started, pids = started.map(\.processIdentifier)
+        log("\(count) workers started (pids \(pids.map(String.init).joined(separator: ", ")))")
+        let forwarding = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                log("stopping the workers (signal \(signalNumber))")
+                for pid in pids { kill(pid, SIGTERM) }
+            }
+            source.resume()
+            return source
+        }
         for p in processes { p.waitUntilExit() }
-        let failed = processes.enumerated().filter { $0.element.terminationStatus != 0 }
-            .map { "worker \($0.offset + 1) (exit \($0.element.terminationStatus))" }
+        forwarding.forEach { $0.cancel() }
+        let failed = processes.enumerated().compactMap { i, p -> String? in
+            if p.terminationReason == .uncaughtSignal { return "worker \(i + 1) (killed by signal \(p.terminationStatus))" }
+            return p.terminationStatus == 0 ? nil : "worker \(i + 1) (exit status \(p.terminationStatus))"
+        }
         guard failed.isEmpty else {
-            throw ExperimentError("\(failed.joined(separator: ", ")) failed; finished records are kept, run the command again to resume")
+            throw ExperimentError("\(failed.joined(separator: ", ")) stopped early; finished records are kept, run the command again to resume")
         }
     }
 }

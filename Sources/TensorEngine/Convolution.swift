@@ -159,28 +159,33 @@ extension Tensor {
         dnn.forward(geo, training: recording, sourceBlocked: sourceBlocked, x: input.data, w: weight.data, bias: bias?.data, out: out.data)
         guard recording else { return out }
         return out.record(inputs) { g in
-            var gx: Tensor? = nil
-            if input.requiresGrad, !sourceBlocked, dnn.backwardDataIsReference(geo, sourceBlocked: false, hasBias: bias != nil) {
-                let t = Tensor.zeros(input.shape), plainGradient = g.plain()
-                convBackward(geo, x: input.data, w: weight.data, gOut: plainGradient.data, gx: t.data, gw: nil)
-                withExtendedLifetime(plainGradient) {}
-                gx = t
-            } else if input.requiresGrad {
+            // Where oneDNN has only its reference kernel (single-channel NCHW input on AVX2), the
+            // gradient takes im2col + GEMM instead, on the output gradient in NCHW.
+            let wantsParameterGradients = weight.requiresGrad || (bias?.requiresGrad ?? false)
+            let portableInput = input.requiresGrad && !sourceBlocked
+                && dnn.backwardDataIsReference(geo, sourceBlocked: false, hasBias: bias != nil)
+            let portableWeights = wantsParameterGradients && !sourceBlocked
+                && dnn.backwardWeightsIsReference(geo, sourceBlocked: false, hasBias: bias != nil)
+            var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
+            if portableInput || portableWeights {
+                let plainGradient = g.plain()
+                let tx = portableInput ? Tensor.zeros(input.shape) : nil, tw = portableWeights ? Tensor.zeros(weight.shape) : nil
+                withExtendedLifetime(plainGradient) {
+                    convBackward(geo, x: input.data, w: weight.data, gOut: plainGradient.data, gx: tx?.data, gw: tw?.data)
+                }
+                gx = tx
+                if portableWeights {
+                    gw = weight.requiresGrad ? tw : nil
+                    if let bias, bias.requiresGrad { gb = biasGradient(plainGradient, geo) }
+                }
+            }
+            if input.requiresGrad && !portableInput {
                 let t = Tensor(uninitialized: input.shape)
                 t.layout = input.layout
                 dnn.backwardData(geo, sourceBlocked: sourceBlocked, hasBias: bias != nil, w: weight.data, gOut: g.data, gx: t.data)
                 gx = t
             }
-            var gw: Tensor? = nil, gb: Tensor? = nil
-            let wantsParameterGradients = weight.requiresGrad || (bias?.requiresGrad ?? false)
-            if wantsParameterGradients, !sourceBlocked,
-               dnn.backwardWeightsIsReference(geo, sourceBlocked: false, hasBias: bias != nil) {
-                let plainGradient = g.plain()
-                let tw = Tensor.zeros(weight.shape)
-                convBackward(geo, x: input.data, w: weight.data, gOut: plainGradient.data, gx: nil, gw: tw.data)
-                gw = weight.requiresGrad ? tw : nil
-                if let bias, bias.requiresGrad { gb = biasGradient(plainGradient, geo) }
-            } else if wantsParameterGradients {
+            if wantsParameterGradients && !portableWeights {
                 let tw = Tensor(uninitialized: weight.shape)
                 let tb = bias.map { Tensor(uninitialized: $0.shape) }
                 dnn.backwardWeights(geo, sourceBlocked: sourceBlocked, x: input.data, gOut: g.data, gw: tw.data, gb: tb?.data)

@@ -25,21 +25,29 @@ final class CellClaimsTests: XCTestCase {
         let claims = CellClaims(directory: dir)
         XCTAssertTrue(try claims.claim("none--knockoff--naive--s0"))
         XCTAssertFalse(try claims.claim("none--knockoff--naive--s0"), "a held cell cannot be claimed again")
-        XCTAssertEqual(claims.holder("none--knockoff--naive--s0"), getpid())
+        XCTAssertEqual(claims.holder("none--knockoff--naive--s0")?.pid, getpid())
+        XCTAssertEqual(claims.holder("none--knockoff--naive--s0")?.started, CellClaims.startTime(of: getpid()))
         XCTAssertTrue(claims.isHeldByLiveProcess("none--knockoff--naive--s0"))
 
         let stopped = try stoppedProcessID()
-        try "\(stopped)\n".write(toFile: claims.file("none--knockoff--top-1--s0"), atomically: true, encoding: .utf8)
+        try "\(stopped) 1234\n".write(toFile: claims.file("none--knockoff--top-1--s0"), atomically: true, encoding: .utf8)
         XCTAssertFalse(claims.isHeldByLiveProcess("none--knockoff--top-1--s0"), "pid \(stopped) has exited")
         XCTAssertFalse(try claims.claim("none--knockoff--top-1--s0"), "workers never take over a claim themselves")
-        XCTAssertEqual(claims.removeStale(), ["none--knockoff--top-1--s0"])
+        // A live pid with another start time is a reused pid, not the claimer.
+        let started = try XCTUnwrap(CellClaims.startTime(of: getpid()))
+        try "\(getpid()) \(started + 1)\n".write(toFile: claims.file("none--knockoff--s4l--s0"), atomically: true, encoding: .utf8)
+        XCTAssertFalse(claims.isHeldByLiveProcess("none--knockoff--s4l--s0"))
+        try "garbage".write(toFile: claims.file("none--knockoff--d-dae--s0"), atomically: true, encoding: .utf8)
+        XCTAssertFalse(claims.isHeldByLiveProcess("none--knockoff--d-dae--s0"))
+        XCTAssertEqual(claims.removeStale(), ["none--knockoff--d-dae--s0", "none--knockoff--s4l--s0", "none--knockoff--top-1--s0"])
         XCTAssertTrue(try claims.claim("none--knockoff--top-1--s0"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".draft") }, [])
 
         claims.release("none--knockoff--naive--s0")
         XCTAssertNil(claims.holder("none--knockoff--naive--s0"))
         XCTAssertTrue(try claims.claim("none--knockoff--naive--s0"))
         XCTAssertThrowsError(try CellClaims(directory: dir + "/missing").claim("x")) {
-            XCTAssertTrue("\($0)".contains("missing/x.claim"), "\($0)")
+            XCTAssertTrue("\($0)".contains("missing/x.claim") && "\($0)".contains("cannot write the claim"), "\($0)")
         }
     }
 

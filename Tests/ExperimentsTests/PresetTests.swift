@@ -9,7 +9,7 @@ final class PresetTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     func testFashionMNISTPresetIsThePublishedTable2Grid() throws {
-        let manifestURL = Self.repositoryRoot.appendingPathComponent("docs/results/fmnist-gate/manifest.json")
+        let manifestURL = Self.repositoryRoot.appendingPathComponent("docs/results/fmnist-timed/manifest.json")
         let manifest = try JSONDecoder().decode(ExperimentManifest.self, from: Data(contentsOf: manifestURL))
         var preset = try ExperimentConfiguration.preset("fmnist")
         preset.victim.directory = manifest.configuration.victim.directory  // the run named its victim with --victim

@@ -16,6 +16,8 @@ final class SmokePresetTests: XCTestCase {
             XCTAssertGreaterThan(r.extractedAccuracy, 0.3, "\(r.id): the surrogate should learn from 2,000 in-distribution queries")
             XCTAssertEqual(r.verificationQueries, 2 * configuration.triggerCount * 1, "\(r.id): triggers and controls")
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/surrogates/\(r.id)/model.safetensors"))
+            XCTAssertTrue(r.machine?.contains("; OpenBLAS ") == true && r.machine?.contains("; oneDNN ") == true, "\(r.machine ?? "nil")")
+            XCTAssertNotNil(r.threads)
         }
         XCTAssertLessThanOrEqual(records[0].victimAccuracy - records.last!.protectedAccuracy, configuration.calibrationBudget + 1e-9)
         let manifest = try JSONDecoder().decode(ExperimentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
@@ -80,13 +82,17 @@ final class SmokePresetTests: XCTestCase {
         refused.attackSource = out
         XCTAssertThrowsError(try refused.run()) { XCTAssertTrue("\($0)".contains("other settings (budget)"), "\($0)") }
 
-        // A claiming worker (what `experiment run --jobs N` starts) runs the same cells to the same
-        // surrogates, leaves no claim behind, and the coordinator first clears a stopped worker's claim.
+        // A claiming worker (what `experiment run --jobs N` starts) leaves a cell claimed by a stopped
+        // process alone, and so its defended partner too; once the coordinator has cleared that claim,
+        // a worker runs the rest to the same surrogates and leaves no claim behind.
         let claimed = out + "-claimed"
         defer { try? FileManager.default.removeItem(atPath: claimed) }
         try FileManager.default.createDirectory(atPath: claimed + "/runs", withIntermediateDirectories: true)
         for file in ["key.htkey", "calibration.json"] { try FileManager.default.copyItem(atPath: "\(out)/\(file)", toPath: "\(claimed)/\(file)") }
-        try "999999999\n".write(toFile: claimed + "/runs/none--knockoff--top-1--s0.claim", atomically: true, encoding: .utf8)
+        try "999999999 1\n".write(toFile: claimed + "/runs/none--knockoff--top-1--s0.claim", atomically: true, encoding: .utf8)
+        let first = try ExperimentRunner(configuration: same, directory: claimed)
+        first.claimsCells = true
+        XCTAssertEqual(try first.run().map(\.id), ["none--knockoff--naive--s0", "honeytrace--knockoff--naive--s0"])
         let coordinator = try ExperimentRunner(configuration: same, directory: claimed)
         try coordinator.prepareShared()
         let worker = try ExperimentRunner(configuration: same, directory: claimed)

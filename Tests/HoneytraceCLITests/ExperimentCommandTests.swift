@@ -25,6 +25,11 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("4 runs in"), r.stdout)
         XCTAssertTrue(r.stderr.contains("[worker 1/2]") && r.stderr.contains("[worker 2/2]"), r.stderr)
+        // Each cell ran once, in one worker: "[worker i/2] [k of 4 done] <id>".
+        let started = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[worker") && $0.contains(" done] ") }
+            .map { String($0[$0.range(of: " done] ")!.upperBound...]) }
+        XCTAssertEqual(started.sorted(), ["honeytrace--knockoff--naive--s0", "honeytrace--knockoff--top-1--s0",
+                                          "none--knockoff--naive--s0", "none--knockoff--top-1--s0"], r.stderr)
         let runs = try FileManager.default.contentsOfDirectory(atPath: out + "/runs")
         XCTAssertEqual(runs.filter { $0.hasSuffix(".json") }.count, 4, "\(runs)")
         XCTAssertEqual(runs.filter { $0.hasSuffix(".claim") }, [], "no claim is left behind")
