@@ -31,19 +31,27 @@ enum PredictionBody {
     /// - Throws: `APIError` 400 (malformed body, wrong shape, NaN / infinite or out-of-range
     ///   pixels, no image), 413 (more than `maxRows` images) or 415 (another content type).
     static func decode(_ body: ByteBuffer, contentType: String?, inputShape: [Int], maxRows: Int) throws -> Images {
-        let mediaType = contentType.map { $0.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased() }
         let images: Images
-        switch mediaType {
+        switch contentType.map(mediaType(of:)) {
         case nil, "application/json", "text/json":
             images = try decodeJSON(body, inputShape: inputShape, maxRows: maxRows)
         case let t? where npyTypes.contains(t):
             images = try decodeNPY(body, inputShape: inputShape, maxRows: maxRows)
         case let t?:
+            let found = t.isEmpty ? "a Content-Type header without a media type" : "content type '\(t)'"
             throw APIError(.unsupportedMediaType, .unsupportedMediaType,
-                           "content type '\(t)' is not accepted; send application/json ({\"images\": [[…]]}) or application/x-npy")
+                           "\(found) is not accepted; send application/json ({\"images\": [[…]]}) or application/x-npy")
         }
         try check(images, inputShape: inputShape)
         return images
+    }
+
+    /// The media type of a `Content-Type` value: the part before any `;` parameters, trimmed and
+    /// lower-cased. Total over every string: `";"`, `""` and `" ; x"` give the empty media type,
+    /// which no case accepts.
+    static func mediaType(of contentType: String) -> String {
+        let head = contentType.firstIndex(of: ";").map { contentType[..<$0] } ?? contentType[...]
+        return head.trimmingCharacters(in: .whitespaces).lowercased()
     }
 
     private struct JSONRequest: Decodable {

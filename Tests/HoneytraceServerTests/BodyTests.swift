@@ -31,6 +31,15 @@ final class BodyTests: XCTestCase {
         XCTAssertEqual(fast(#"{"images": []}"#)?.rows, 0)
     }
 
+    /// The media type of any Content-Type value, degenerate ones included (";" once crashed the server).
+    func testMediaTypeIsTotal() {
+        let cases: [(String, String)] = [
+            ("application/json", "application/json"), (" Application/X-NPY ; charset=binary", "application/x-npy"),
+            (";", ""), ("", ""), (";;;", ""), (" ; q=1", ""), ("text/json;", "text/json"), ("\u{00e9};", "\u{00e9}"),
+        ]
+        for (value, want) in cases { XCTAssertEqual(PredictionBody.mediaType(of: value), want, "'\(value)'") }
+    }
+
     /// Every number is the correctly rounded Float (as strtof gives it), fast path or not.
     func testNumbersAreCorrectlyRounded() throws {
         var g = SeededGenerator(seed: 8)

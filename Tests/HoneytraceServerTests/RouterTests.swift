@@ -145,6 +145,13 @@ final class RouterTests: XCTestCase {
              .contentTooLarge, .bodyTooLarge, ["16384"]),
             ("media type", [.authorization: "Bearer \(aliceKey)", .contentType: "text/plain"], ByteBuffer(string: "hi"),
              .unsupportedMediaType, .unsupportedMediaType, ["text/plain"]),
+            // Once a crash (an index into the empty split of ";"): every degenerate header is a 415.
+            ("bare semicolon", [.authorization: "Bearer \(aliceKey)", .contentType: ";"], jsonBody(good, size: imageSize),
+             .unsupportedMediaType, .unsupportedMediaType, ["without a media type"]),
+            ("empty content type", [.authorization: "Bearer \(aliceKey)", .contentType: ""], jsonBody(good, size: imageSize),
+             .unsupportedMediaType, .unsupportedMediaType, ["without a media type"]),
+            ("parameters only", [.authorization: "Bearer \(aliceKey)", .contentType: " ;charset=utf-8;;"], jsonBody(good, size: imageSize),
+             .unsupportedMediaType, .unsupportedMediaType, ["without a media type"]),
             ("no API key", [.contentType: "application/json"], jsonBody(good, size: imageSize), .unauthorized, .missingAPIKey, ["Bearer"]),
             ("not bearer", [.authorization: "Basic abc"], jsonBody(good, size: imageSize), .unauthorized, .missingAPIKey, ["Bearer"]),
             ("unknown key", [.authorization: "Bearer not-a-client-key-123456"], jsonBody(good, size: imageSize), .unauthorized,
