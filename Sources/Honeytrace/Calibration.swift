@@ -171,6 +171,8 @@ public enum Calibration {
                                  outOfDistribution: ImageDataset? = nil, configuration: DefenseConfiguration? = nil,
                                  options: Options = Options(), force: Bool = false) throws -> CalibrationResult {
         try key.check(model: model, force: force)
+        try inDistribution.requireOwnerSide(for: "calibration")
+        try outOfDistribution?.requireOwnerSide(for: "calibration (its out-of-distribution proxy)")
         guard options.budget >= 0 && options.budget < 1 else {
             throw HoneytraceError(.invalidArgument, "accuracy budget \(options.budget) must lie in [0, 1) (0.005 = 0.5 points)")
         }

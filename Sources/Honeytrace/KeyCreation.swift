@@ -108,6 +108,8 @@ extension WatermarkKey {
                               bankData: ImageDataset? = nil, seed: UInt64) throws -> WatermarkKey {
         func fail(_ problem: String) -> HoneytraceError { HoneytraceError(.invalidArgument, problem) }
         let shape = model.inputShape
+        try heldOut.requireOwnerSide(for: "a watermark key")
+        try bankData?.requireOwnerSide(for: "a watermark key's in-distribution bank")
         try recipe.validate(classes: model.classes, inputShape: shape)
         guard heldOut.imageShape == shape else {
             throw fail("\(heldOut.name) has images of shape \(heldOut.imageShape), the model takes \(shape)")

@@ -92,3 +92,27 @@ final class CalibrationTests: XCTestCase {
     }
 }
 
+
+/// The owner builds keys and calibrations only from its own data (SPEC §11).
+final class OwnerDataTests: XCTestCase {
+    let fixture = Fixture.shared
+
+    func testKeyCreationAndCalibrationRefuseAnAttackersPool() throws {
+        let pool = fixture.heldOut.withRole(.attackerPool)
+        assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: pool, seed: 1),
+                     mentioning: ["synthetic-held-out", "attacker", "watermark key"])
+        assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: fixture.heldOut, bankData: pool, seed: 1),
+                     mentioning: ["attacker", "bank"])
+        let key = try fixture.key()
+        assertThrows(try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: pool, outOfDistribution: fixture.ood),
+                     mentioning: ["attacker", "calibration"])
+        assertThrows(try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
+                                               outOfDistribution: fixture.ood.withRole(.attackerPool)),
+                     mentioning: ["noise", "attacker", "out-of-distribution"])
+        // The owner's own generated outliers are accepted.
+        let owner = fixture.heldOut.withRole(.ownerValidation)
+        let outliers = try GeneratedOutliers.make(from: owner, count: 100, seed: 3)
+        let result = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: owner, outOfDistribution: outliers)
+        XCTAssertLessThanOrEqual(result.chosen.accuracyDrop, 0.005)
+    }
+}
