@@ -1,3 +1,4 @@
+import Datasets
 import Extraction
 import Honeytrace
 import NeuralNet
@@ -30,7 +31,23 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public struct AttackRow: Codable, Sendable, Equatable {
         public var strategy: QueryStrategy
         public var variant: AdaptiveVariant
-        public init(_ strategy: QueryStrategy, _ variant: AdaptiveVariant) { self.strategy = strategy; self.variant = variant }
+        /// The thief's pool (nil: the configuration's `pool`), so one grid can hold several thieves.
+        public var pool: PoolKind?
+        public init(_ strategy: QueryStrategy, _ variant: AdaptiveVariant, pool: PoolKind? = nil) {
+            self.strategy = strategy; self.variant = variant; self.pool = pool
+        }
+    }
+
+    /// Where the owner's key, mark probe, in-distribution bank and calibration data come from.
+    public enum OwnerData: String, Codable, Sendable {
+        /// The test set, with MNIST-5k as the calibration's out-of-distribution set: how every grid
+        /// before the held-out protocol was run (kept so those runs reproduce; the owner then saw
+        /// the data of the reported figures and the weak thief's pool).
+        case testSet = "test-set"
+        /// SPEC §11: the victim trains on train[0..<45000]; keys, probe, bank and calibration use the
+        /// owner validation split train[45000..<50000] and outliers generated from it; the test set
+        /// is used only for reported figures.
+        case heldOut = "held-out"
     }
 
     public var name: String
@@ -59,15 +76,35 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var alpha: Double
     /// Evaluate on the first N test images only (quick presets).
     public var testLimit: Int?
+    /// The owner's data (nil: `.testSet`, the protocol of the grids published before it existed).
+    public var ownerData: OwnerData?
+
+    /// The null pool every verdict is measured against (nil: none; the references are then the
+    /// undefended API's surrogate or the victim, as in the paper).
+    public var nullPool: NullPoolReference?
+
+    /// A pool built by `honeytrace experiment null-pool`: its directory and how many members to use.
+    public struct NullPoolReference: Codable, Sendable, Equatable {
+        public var directory: String
+        public var count: Int
+        public init(directory: String, count: Int) { self.directory = directory; self.count = count }
+    }
+
+    /// The owner's data protocol in effect.
+    public var ownerDataInEffect: OwnerData { ownerData ?? .testSet }
+
+    /// The pool of `row`'s thief.
+    public func pool(of row: AttackRow) -> PoolKind { row.pool ?? pool }
 
     public init(name: String, victim: Victim, attacks: [AttackRow], defenses: [String] = ["none", "honeytrace"],
                 pool: PoolKind = .mnist5k, budget: Int = 20_000, surrogateEpochs: Int = 10, jbdaSeedSize: Int = 1_000,
                 seeds: [UInt64] = [0], recipe: WatermarkRecipe? = nil, keySize: Int = 50, keySeed: UInt64 = 7, calibrationBudget: Double = 0.005,
-                defense: DefenseConfiguration? = nil, triggerCount: Int = 500, alpha: Double = 1e-4, testLimit: Int? = nil) {
+                defense: DefenseConfiguration? = nil, triggerCount: Int = 500, alpha: Double = 1e-4, testLimit: Int? = nil,
+                ownerData: OwnerData? = nil) {
         self.name = name; self.victim = victim; self.attacks = attacks; self.defenses = defenses; self.pool = pool
         self.budget = budget; self.surrogateEpochs = surrogateEpochs; self.jbdaSeedSize = jbdaSeedSize; self.seeds = seeds
         self.recipe = recipe; self.keySize = keySize; self.keySeed = keySeed; self.calibrationBudget = calibrationBudget; self.defense = defense
-        self.triggerCount = triggerCount; self.alpha = alpha; self.testLimit = testLimit
+        self.triggerCount = triggerCount; self.alpha = alpha; self.testLimit = testLimit; self.ownerData = ownerData
     }
 
     public func validate() throws {
@@ -83,6 +120,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         guard triggerCount >= 10 else { throw fail("at least 10 trigger pairs are needed, found \(triggerCount)") }
         guard alpha > 0, alpha < 1 else { throw fail("alpha must lie in (0, 1), found \(alpha)") }
         guard calibrationBudget >= 0, calibrationBudget < 1 else { throw fail("calibration budget must lie in [0, 1), found \(calibrationBudget)") }
+        if let n = nullPool, n.count < 2 { throw fail("a null pool needs at least 2 models, found \(n.count)") }
+        if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
+            throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")
+        }
+        let ids = attacks.map { ExperimentRunner.rowKey($0) }
+        if let twice = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) { throw fail("attack row \(twice) appears twice") }
     }
 
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
@@ -91,7 +134,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         [AdaptiveVariant.naive, .s4l, .smoothing, .dDAE, .pBayes, .top1].map { AttackRow(.knockoff, $0) }
         + [AdaptiveVariant.naive, .dDAE, .pBayes, .top1].map { AttackRow(.jbdaTR, $0) }
 
-    /// Named presets: `smoke` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
+    /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
@@ -104,6 +147,13 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
                 name: "smoke", victim: Victim(architecture: .fmnistCNN, epochs: 2, trainLimit: 6_000),
                 attacks: [AttackRow(.knockoff, .naive), AttackRow(.knockoff, .top1)], pool: .fashionAttacker, budget: 2_000,
                 surrogateEpochs: 3, keySize: 20, triggerCount: 100, testLimit: 1_000)
+        case "smoke-heldout":
+            // The held-out protocol in minutes (part of the tests): the strong and the mixed thief.
+            return ExperimentConfiguration(
+                name: "smoke-heldout", victim: Victim(architecture: .fmnistCNN, epochs: 2, trainLimit: 6_000),
+                attacks: [AttackRow(.knockoff, .naive, pool: .fashionAttacker), AttackRow(.knockoff, .naive, pool: .mixed)],
+                pool: .fashionAttacker, budget: 2_000, surrogateEpochs: 3, recipe: .whiteBlock(), keySize: 20,
+                defense: .recommended, triggerCount: 100, testLimit: 1_000, ownerData: .heldOut)
         case "demo":
             return ExperimentConfiguration(
                 name: "demo", victim: Victim(architecture: .fmnistCNN),
@@ -125,7 +175,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
                                            attacks: tableRows.filter { $0.strategy == .knockoff }, pool: .mnist5k,
                                            budget: 10_000, surrogateEpochs: 5, recipe: .whiteBlock(), defense: .recommended)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, demo, fmnist or fmnist-quick")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist or fmnist-quick")
         }
     }
 }

@@ -55,9 +55,15 @@ public final class ExperimentRunner {
         self.log = log
     }
 
-    /// Identifier of a cell: "<defense>--<strategy>--<variant>--s<seed>".
+    /// Identifier of a cell: "<defense>--<strategy>--<variant>--s<seed>", with "--<pool>" after the
+    /// defense when the row names its own pool.
     public static func runID(defense: String, row: ExperimentConfiguration.AttackRow, seed: UInt64) -> String {
-        "\(defense)--\(row.strategy.rawValue)--\(row.variant.rawValue)--s\(seed)"
+        "\(defense)--\(rowKey(row))--s\(seed)"
+    }
+
+    /// A row's part of the cell identifier: "[<pool>--]<strategy>--<variant>".
+    static func rowKey(_ row: ExperimentConfiguration.AttackRow) -> String {
+        (row.pool.map { "\($0.rawValue)--" } ?? "") + "\(row.strategy.rawValue)--\(row.variant.rawValue)"
     }
 
     struct Cell { let defense: String; let row: ExperimentConfiguration.AttackRow; let seed: UInt64; var id: String { ExperimentRunner.runID(defense: defense, row: row, seed: seed) } }
@@ -105,8 +111,8 @@ public final class ExperimentRunner {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("runs"), withIntermediateDirectories: true)
         try checkManifest()
         let data = try loadData()
-        let victim = try prepareVictim(data.train, data.test)
-        _ = try prepareKey(victim: victim, test: data.test, ood: data.pools[.mnist5k])
+        let victim = try prepareVictim(data)
+        _ = try prepareKey(victim: victim, data: data)
         let stale = CellClaims(directory: path("runs")).removeStale()
         if !stale.isEmpty { log("removed the claims of stopped workers: \(stale.joined(separator: ", "))") }
     }
@@ -117,16 +123,17 @@ public final class ExperimentRunner {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("runs"), withIntermediateDirectories: true)
         try checkManifest()
         let data = try loadData()
-        let victim = try prepareVictim(data.train, data.test)
-        let key = try prepareKey(victim: victim, test: data.test, ood: data.pools[.mnist5k])
+        let victim = try prepareVictim(data)
+        let key = try prepareKey(victim: victim, data: data)
         let triggers = try TriggerSet.make(key: key, heldOut: data.test, count: configuration.triggerCount,
                                            seed: SeedMixing.mix(configuration.keySeed, 0x7472_6967))  // "trig"
         let verifier = try OwnershipVerifier(key: key, triggers: triggers, alpha: configuration.alpha)
         let victimAccuracy = try victim.evaluate(data.test).accuracy
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
         let protectedAccuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
+        let nullAnswers = try nullPoolAnswers(verifier)
         let context = Context(victim: victim, key: key, defended: defended, verifier: verifier, data: data,
-                              victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy)
+                              victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers)
         var records: [RunRecord] = []
         if claimsCells {
             try runClaiming(context)
@@ -178,8 +185,22 @@ public final class ExperimentRunner {
 
     struct Context {
         let victim: TrainedModel, key: WatermarkKey, defended: DefendedModel, verifier: OwnershipVerifier
-        let data: (train: ImageDataset, test: ImageDataset, pools: AttackPools)
+        let data: ExperimentData
         let victimAccuracy: Double, protectedAccuracy: Double
+        /// The null pool's answers on the triggers (empty without a pool).
+        let nullAnswers: [OwnershipVerifier.ReferenceAnswers]
+    }
+
+    /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
+    /// each member verified against the others (its false claim, if any) and the threshold of the
+    /// specific WSR at false-claim rate α fitted to them.
+    func nullPoolAnswers(_ verifier: OwnershipVerifier) throws -> [OwnershipVerifier.ReferenceAnswers] {
+        guard let reference = configuration.nullPool else { return [] }
+        let models = try NullPool.existing(directory: reference.directory, count: reference.count).load()
+        log("null pool: \(models.count) models from \(reference.directory)")
+        let answers = try models.map { try verifier.answers(of: LocalSuspect(model: $0, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null")) }
+        try NullPoolVerdicts.make(answers: answers, verifier: verifier).write(to: path("null-pool.json"))
+        return answers
     }
 
     /// The record of a cell: read from disk if present, else run.
@@ -211,7 +232,7 @@ public final class ExperimentRunner {
         surrogateRecipe.epochs = configuration.surrogateEpochs
         var jbda = JBDASettings()
         jbda.seedSize = configuration.jbdaSeedSize
-        let attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool,
+        let attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool(of: cell.row),
                                          budget: configuration.budget, surrogate: surrogateRecipe, seed: cell.seed, jbda: jbda)
         var lastPhase = ""
         let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.victim) { p in
@@ -251,19 +272,32 @@ public final class ExperimentRunner {
         }
         if references.isEmpty { references.append(LocalSuspect(model: c.victim, name: "victim")) }
         let suspect = LocalSuspect(model: surrogate, name: cell.id)
-        let report = try c.verifier.verify(suspect: suspect, references: references)
+        // Exclusive WSR and Welch's p against the paper's reference; p-values and verdicts against
+        // it and the null pool together.
+        let paperReport = try c.verifier.verify(suspect: suspect, references: references)
+        let report = c.nullAnswers.isEmpty ? paperReport : try c.verifier.verify(suspect: suspect, references: references, answered: c.nullAnswers)
+        let sequential = try c.verifier.verifySequential(suspect: suspect, references: references, answered: c.nullAnswers)
         let predictions = surrogate.predictions(c.data.test)
         let cleanTargetRate = Double(predictions.filter { $0 == c.key.target }.count) / Double(max(predictions.count, 1))
-        return RunRecord(
-            id: cell.id, strategy: cell.row.strategy.rawValue, variant: cell.row.variant.rawValue, pool: configuration.pool.rawValue,
+        var record = RunRecord(
+            id: cell.id, strategy: cell.row.strategy.rawValue, variant: cell.row.variant.rawValue, pool: configuration.pool(of: cell.row).rawValue,
             defense: cell.defense, seed: cell.seed, budget: configuration.budget, queriesSpent: queriesSpent,
             victimAccuracy: c.victimAccuracy, protectedAccuracy: cell.defense == "none" ? c.victimAccuracy : c.protectedAccuracy,
             extractedAccuracy: extractedAccuracy, fidelity: fidelity, wsrRaw: report.rawWSR,
-            wsrExclusive: report.exclusiveWSR ?? report.rawWSR, wsrSpecific: report.specificWSR,
+            wsrExclusive: paperReport.exclusiveWSR ?? paperReport.rawWSR, wsrSpecific: report.specificWSR,
             controlTargetRate: report.controlRate, cleanTargetRate: cleanTargetRate,
-            pValueWelch: report.welchPValue ?? 1, pValueBinomial: report.binomialPValue, pValueMcNemar: report.mcnemarPValue,
+            pValueWelch: paperReport.welchPValue ?? 1, pValueBinomial: report.binomialPValue, pValueMcNemar: report.mcnemarPValue,
             verdict: report.verdict.rawValue, verificationQueries: report.queriesSpent,
             surrogateSHA256: surrogate.manifest.weightsSHA256, seconds: 0)
+        record.sequentialVerdict = sequential.verdict.rawValue
+        record.sequentialQueries = sequential.queriesSpent
+        record.victimArchitecture = c.victim.manifest.architecture.rawValue
+        record.victimSeed = c.victim.manifest.recipe?.seed
+        record.keySeed = configuration.keySeed
+        record.ownerData = configuration.ownerDataInEffect.rawValue
+        record.nullModels = c.nullAnswers.count
+        record.nullRate = report.nullRate
+        return record
     }
 
     func save(_ record: RunRecord) throws -> RunRecord {
@@ -332,22 +366,40 @@ public final class ExperimentRunner {
         return try save(record)
     }
 
-    func loadData() throws -> (train: ImageDataset, test: ImageDataset, pools: AttackPools) {
-        let splits = try FashionMNIST.splits()
-        var test = splits.test
-        if let limit = configuration.testLimit, limit < test.count { test = test.subset(0..<limit, name: "fashion-mnist/test[0..<\(limit)]") }
-        var train = splits.victimTrain
-        if let limit = configuration.victim.trainLimit, limit < train.count { train = train.subset(0..<limit) }
-        var kinds: Set<PoolKind> = [configuration.pool, .mnist5k]
+    func loadData() throws -> ExperimentData {
+        var data: ExperimentData
+        switch configuration.ownerDataInEffect {
+        case .testSet:
+            let splits = try FashionMNIST.splits()
+            data = ExperimentData(train: splits.victimTrain, ownerValidation: nil, test: splits.test, pools: AttackPools())
+        case .heldOut:
+            let splits = try FashionMNIST.heldOutSplits()
+            data = ExperimentData(train: splits.ownerTraining, ownerValidation: splits.ownerValidation, test: splits.test, pools: AttackPools())
+        }
+        if let limit = configuration.testLimit, limit < data.test.count {
+            data.test = data.test.subset(0..<limit, name: "fashion-mnist/test[0..<\(limit)]")
+        }
+        if let limit = configuration.victim.trainLimit, limit < data.train.count { data.train = data.train.subset(0..<limit) }
+        var kinds = Set(configuration.attacks.map { configuration.pool(of: $0) })
+        if configuration.ownerDataInEffect == .testSet { kinds.insert(.mnist5k) }  // that protocol's calibration set
         if configuration.attacks.contains(where: { $0.variant == .dDAE }) { kinds.insert(DDAERecovery.Settings().shadowData) }
-        return (train, test, try AttackPools.load(kinds))
+        data.pools = try AttackPools.load(kinds)
+        return data
     }
 
-    func prepareVictim(_ train: ImageDataset, _ test: ImageDataset) throws -> TrainedModel {
+    func prepareVictim(_ data: ExperimentData) throws -> TrainedModel {
+        let train = data.train, test = data.test
         let dir = configuration.victim.directory ?? path("victim")
         if FileManager.default.fileExists(atPath: dir + "/model.json") {
             log("victim: \(dir)")
-            return try ModelDirectory.load(dir)
+            let victim = try ModelDirectory.load(dir)
+            if configuration.ownerDataInEffect == .heldOut, let trained = victim.manifest.data {
+                // The owner's validation images must be unseen: the victim trained on this grid's training split.
+                guard trained.sha256 == DataFingerprint(train).sha256 else {
+                    throw ExperimentError("\(dir) trained on \(trained.name) (\(trained.count) images), not on this grid's \(train.name) (\(train.count)); under the held-out protocol the victim must not have seen the owner validation split")
+                }
+            }
+            return victim
         }
         if configuration.victim.directory != nil { throw ExperimentError("\(dir): no model directory there") }
         let v = configuration.victim
@@ -368,7 +420,7 @@ public final class ExperimentRunner {
         return model
     }
 
-    func prepareKey(victim: TrainedModel, test: ImageDataset, ood: ImageDataset?) throws -> WatermarkKey {
+    func prepareKey(victim: TrainedModel, data: ExperimentData) throws -> WatermarkKey {
         let keyPath = path("key.htkey")
         if FileManager.default.fileExists(atPath: keyPath) {
             let key = try WatermarkKey.load(keyPath)
@@ -378,9 +430,12 @@ public final class ExperimentRunner {
         var options = WatermarkKey.CreationOptions()
         options.count = configuration.keySize
         options.secret = .derivedFromSeed
-        var key = try WatermarkKey.create(model: victim, heldOut: test, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
+        let owner = data.ownerSide
+        var key = try WatermarkKey.create(model: victim, heldOut: owner, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
                                           options: options, seed: configuration.keySeed)
-        let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: test, outOfDistribution: ood,
+        let ood = try data.calibrationOutliers(seed: configuration.keySeed)
+        log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
+        let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
                                                     options: Calibration.Options(budget: configuration.calibrationBudget))
         key.defense = calibration.configuration
         log(String(format: "key: d = %.4f, defended accuracy %.2f%% (bare %.2f%%)", calibration.chosen.offset,
@@ -417,5 +472,27 @@ public final class ExperimentRunner {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(manifest), to: path("manifest.json"))
+    }
+}
+
+/// The data of one grid, by role.
+struct ExperimentData {
+    /// The victim's training images.
+    var train: ImageDataset
+    /// The owner validation split (held-out protocol only).
+    var ownerValidation: ImageDataset?
+    /// Reported figures (and, in the test-set protocol, the owner's data too).
+    var test: ImageDataset
+    var pools: AttackPools
+
+    /// What the owner builds its key and calibration from.
+    var ownerSide: ImageDataset { ownerValidation ?? test }
+
+    /// The calibration's out-of-distribution set: outliers generated from the owner validation
+    /// split under the held-out protocol; MNIST-5k in the test-set protocol (as published then).
+    func calibrationOutliers(seed: UInt64) throws -> ImageDataset? {
+        if let ownerValidation { return try GeneratedOutliers.make(from: ownerValidation, count: 5_000, seed: seed) }
+        // The test-set protocol calibrated on the weak thief's own pool; kept only to reproduce those grids.
+        return pools[.mnist5k]?.withRole(nil)
     }
 }

@@ -8,12 +8,18 @@ public struct ResultTable: Sendable {
     public let defenses: [String]
     public let rows: [String]
 
+    /// Whether the records come from several thieves' pools (rows then name the pool).
+    let poolsDiffer: Bool
+
     public init(records: [RunRecord]) {
         self.records = records
+        let differ = Set(records.map(\.pool)).count > 1
+        poolsDiffer = differ
         var defenses: [String] = [], rows: [String] = []
         for r in records {
             if !defenses.contains(r.defense) { defenses.append(r.defense) }
-            if !rows.contains(r.rowLabel) { rows.append(r.rowLabel) }
+            let row = ResultTable.label(r, poolsDiffer: differ)
+            if !rows.contains(row) { rows.append(row) }
         }
         // "none" first, then the rest in the order they appear.
         self.defenses = defenses.filter { $0 == "none" } + defenses.filter { $0 != "none" }
@@ -22,8 +28,13 @@ public struct ResultTable: Sendable {
 
     /// Runs of one cell (several seeds average).
     public func cell(row: String, defense: String) -> [RunRecord] {
-        records.filter { $0.rowLabel == row && $0.defense == defense }
+        records.filter { label($0) == row && $0.defense == defense }
     }
+
+    /// A record's row: its attack, and its pool when the table holds several.
+    public func label(_ r: RunRecord) -> String { ResultTable.label(r, poolsDiffer: poolsDiffer) }
+
+    static func label(_ r: RunRecord, poolsDiffer: Bool) -> String { poolsDiffer ? "\(r.pool) / \(r.rowLabel)" : r.rowLabel }
 
     /// Per-defense summary figures.
     public struct Summary: Sendable {
@@ -61,22 +72,28 @@ public struct ResultTable: Sendable {
     /// The Markdown table and summary.
     public func markdown(title: String) -> String {
         var out = "# \(title)\n\n"
-        out += "E-Acc: the surrogate's test accuracy. WSR: exclusive watermark success rate (triggers the surrogate answers "
-        out += "with the target class and the reference model does not). Spec.: specific WSR (trigger t-rate − paired-control t-rate). "
+        out += "Spec.: specific WSR, the evidence (trigger t-rate − paired-control t-rate). Bias: the copy's t-rate on the clean "
+        out += "test set. E-Acc: the copy's test accuracy; fid.: its agreement with the victim. WSR: exclusive watermark success "
+        out += "rate (triggers the copy answers with t and the reference model does not). Stolen: the sequential test's verdicts "
+        out += "(fixed test where a record lacks it) and the queries they took. "
         out += "Cells average \(seedsText) seed(s); ± is the standard deviation where there are several.\n\n"
         var header = "| attack |"
         var rule = "|---|"
         for d in defenses {
-            header += " \(d) E-Acc | \(d) WSR | \(d) Spec. |"
-            rule += "---|---|---|"
+            header += " \(d) E-Acc | \(d) fid. | \(d) Spec. | \(d) bias | \(d) WSR | \(d) stolen |"
+            rule += "---|---|---|---|---|---|"
         }
         out += header + "\n" + rule + "\n"
         for row in rows {
             var line = "| \(row) |"
             for d in defenses {
                 let c = cell(row: row, defense: d)
-                if c.isEmpty { line += " — | — | — |"; continue }
-                line += " \(pct(c.map(\.extractedAccuracy))) | \(pct(c.map(\.wsrExclusive))) | \(pct(c.map(\.wsrSpecific))) |"
+                if c.isEmpty { line += " — | — | — | — | — | — |"; continue }
+                let stolen = c.filter { ($0.sequentialVerdict ?? $0.verdict) == "stolen" }
+                let queries = stolen.map { $0.sequentialQueries ?? $0.verificationQueries }
+                let when = queries.isEmpty ? "" : " (\(queries.min()!)\(queries.max()! > queries.min()! ? "–\(queries.max()!)" : ""))"
+                line += " \(pct(c.map(\.extractedAccuracy))) | \(pct(c.map(\.fidelity))) | \(pct(c.map(\.wsrSpecific))) |"
+                line += " \(pct(c.map(\.cleanTargetRate))) | \(pct(c.map(\.wsrExclusive))) | \(stolen.count)/\(c.count)\(when) |"
             }
             out += line + "\n"
         }
@@ -92,15 +109,24 @@ public struct ResultTable: Sendable {
         return out
     }
 
-    /// One line per run, every field of the record.
+    /// One line per run: first what a reader weighs (which thief, whose seeds, how good the copy is,
+    /// the evidence and the verdict), then every other field of the record. `wsr` is the exclusive
+    /// WSR, `clean_bias` the copy's target rate on the clean test set; `verdict` and
+    /// `queries_to_verdict` are the sequential test's where the record has it (two queries per
+    /// trigger/control pair), else the fixed test's; empty fields are absent in older records.
     public func csv() -> String {
-        let header = "id,strategy,variant,pool,defense,seed,budget,queries_spent,victim_accuracy,protected_accuracy,extracted_accuracy,fidelity,wsr_raw,wsr_exclusive,wsr_specific,control_target_rate,clean_target_rate,p_welch,p_binomial,p_mcnemar,verdict,verification_queries,surrogate_sha256,seconds"
+        let header = "attack,pool,victim,victim_seed,key_seed,attack_seed,defense,e_acc,fidelity,wsr,specific_wsr,clean_bias,verdict,queries_to_verdict,"
+            + "wsr_raw,control_target_rate,verdict_fixed,verification_queries,p_binomial,p_mcnemar,p_welch,null_models,null_rate,owner_data,"
+            + "victim_accuracy,protected_accuracy,budget,queries_spent,id,surrogate_sha256,seconds"
+        func opt<T>(_ x: T?) -> String { x.map { "\($0)" } ?? "" }
         let lines = records.map { r in
-            [r.id, r.strategy, r.variant, r.pool, r.defense, String(r.seed), String(r.budget), String(r.queriesSpent),
-             num(r.victimAccuracy), num(r.protectedAccuracy), num(r.extractedAccuracy), num(r.fidelity), num(r.wsrRaw),
-             num(r.wsrExclusive), num(r.wsrSpecific), num(r.controlTargetRate), num(r.cleanTargetRate),
-             sci(r.pValueWelch), sci(r.pValueBinomial), sci(r.pValueMcNemar), r.verdict, String(r.verificationQueries),
-             r.surrogateSHA256, String(format: "%.1f", r.seconds)].joined(separator: ",")
+            [r.rowLabel, r.pool, opt(r.victimArchitecture), opt(r.victimSeed), opt(r.keySeed), String(r.seed), r.defense,
+             num(r.extractedAccuracy), num(r.fidelity), num(r.wsrExclusive), num(r.wsrSpecific), num(r.cleanTargetRate),
+             r.sequentialVerdict ?? r.verdict, String(r.sequentialQueries ?? r.verificationQueries),
+             num(r.wsrRaw), num(r.controlTargetRate), r.verdict, String(r.verificationQueries),
+             sci(r.pValueBinomial), sci(r.pValueMcNemar), sci(r.pValueWelch), opt(r.nullModels), r.nullRate.map(num) ?? "", opt(r.ownerData),
+             num(r.victimAccuracy), num(r.protectedAccuracy), String(r.budget), String(r.queriesSpent), r.id, r.surrogateSHA256,
+             String(format: "%.1f", r.seconds)].joined(separator: ",")
         }
         return ([header] + lines).joined(separator: "\n") + "\n"
     }

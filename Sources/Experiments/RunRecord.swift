@@ -56,6 +56,19 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// reproduces a surrogate bitwise on the same CPU model and thread count. Nil in older records.
     public var machine: String?
     public var threads: Int?
+    /// The sequential test's verdict and the suspect queries it spent (two per trigger/control pair).
+    public var sequentialVerdict: String?
+    public var sequentialQueries: Int?
+    /// The victim's architecture and training seed, and the key's seed: with `seed` (the attack's),
+    /// every seed that shaped the cell.
+    public var victimArchitecture: String?
+    public var victimSeed: UInt64?
+    public var keySeed: UInt64?
+    /// Where the owner's key and calibration data came from (`ExperimentConfiguration.OwnerData`).
+    public var ownerData: String?
+    /// Null-pool models among the verdict's references, and the binomial test's null rate p₀.
+    public var nullModels: Int?
+    public var nullRate: Double?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,
                 queriesSpent: Int, victimAccuracy: Double, protectedAccuracy: Double, extractedAccuracy: Double,

@@ -7,6 +7,9 @@ public enum PoolKind: String, Codable, Sendable, CaseIterable {
     case mnist5k = "mnist-5k"
     /// Fashion-MNIST train[50000..<60000]: in distribution (a strong thief).
     case fashionAttacker = "fmnist-attacker"
+    /// A thief with some data like the owner's: Fashion-MNIST train[50000..<55000] and MNIST-5k,
+    /// 5,000 images each.
+    case mixed
     /// Seeded synthetic blobs (`SyntheticData`), for smoke runs and tests.
     case synthetic
 }
@@ -42,12 +45,16 @@ public struct AttackPools: Sendable {
             switch kind {
             case .mnist5k: pools[kind] = try MNIST5k.load(wheelDirectory: wheelDirectory)
             case .fashionAttacker: pools[kind] = try FashionMNIST.attackerPool(directory: fashionDirectory)
+            case .mixed:
+                let fashion = try FashionMNIST.attackerPool(directory: fashionDirectory)
+                pools[kind] = try ImageDataset.concatenate([fashion.subset(0..<5_000), try MNIST5k.load(wheelDirectory: wheelDirectory)],
+                                                           name: "mixed (fashion-mnist/attacker-pool[0..<5000] + mnist-5k)")
             case .synthetic:
                 guard imageShape.count == 3 else {
                     throw ExtractionError(.invalidConfiguration, "image shape must be [C, H, W], found \(imageShape)")
                 }
                 pools[kind] = SyntheticData.make(count: syntheticCount, channels: imageShape[0], height: imageShape[1],
-                                                 width: imageShape[2], seed: syntheticSeed, name: "synthetic-pool")
+                                                 width: imageShape[2], seed: syntheticSeed, name: "synthetic-pool").withRole(.attackerPool)
             }
         }
         return pools

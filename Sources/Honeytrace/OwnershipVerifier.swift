@@ -90,6 +90,21 @@ public struct OwnershipVerifier: Sendable {
         return (t, c)
     }
 
+    /// A reference's answers on every trigger and control, asked once so that a pool of reference
+    /// models (e.g. a null pool) serves many suspects without being queried again.
+    public func answers(of reference: SuspectModel) throws -> ReferenceAnswers {
+        try reference.checkCompatible(inputShape: inputShape, classes: classes)
+        let h = try hits(reference, pairs: 0..<triggers.count, batch: batchSize)
+        return ReferenceAnswers(name: reference.name, triggers: h.triggers, controls: h.controls)
+    }
+
+    /// A reference model's t-answers on the verifier's triggers and controls, in order.
+    public struct ReferenceAnswers: Sendable {
+        public let name: String
+        public let triggers: [Bool]
+        public let controls: [Bool]
+    }
+
     private func checkAll(_ suspect: SuspectModel, _ references: [SuspectModel]) throws {
         try suspect.checkCompatible(inputShape: inputShape, classes: classes)
         for r in references { try r.checkCompatible(inputShape: inputShape, classes: classes) }
@@ -99,13 +114,14 @@ public struct OwnershipVerifier: Sendable {
     ///
     /// - Throws: `suspectMismatch` when the suspect or a reference has another input shape or
     ///   class count (naming expected and found) or answers badly.
-    public func verify(suspect: SuspectModel, references: [SuspectModel] = []) throws -> VerificationReport {
+    /// `answered` are references whose answers were asked before (`answers(of:)`); they join `references`.
+    public func verify(suspect: SuspectModel, references: [SuspectModel] = [], answered: [ReferenceAnswers] = []) throws -> VerificationReport {
         try checkAll(suspect, references)
         let all = 0..<triggers.count
         let s = try hits(suspect, pairs: all, batch: batchSize)
-        let refs = try references.map { (name: $0.name, hits: try hits($0, pairs: all, batch: batchSize)) }
+        let refs = try references.map { try answers(of: $0) } + answered
         return try analyze(suspect: suspect.name, triggerHits: s.triggers, controlHits: s.controls,
-                           references: refs.map { ($0.name, $0.hits.triggers, $0.hits.controls) })
+                           references: refs.map { ($0.name, $0.triggers, $0.controls) })
     }
 
     /// The fixed-mode statistics from observed hits (pure; `verify` calls it).
@@ -140,16 +156,13 @@ public struct OwnershipVerifier: Sendable {
 
     /// Sequential verification: pairs in batches of `batchSize` (default 20) up to `maxPairs`
     /// (default: all m), stopping as soon as both always-valid tests reject at α.
-    public func verifySequential(suspect: SuspectModel, references: [SuspectModel] = [], batchSize batch: Int = 20,
-                                 maxPairs: Int? = nil) throws -> VerificationReport {
+    public func verifySequential(suspect: SuspectModel, references: [SuspectModel] = [], answered: [ReferenceAnswers] = [],
+                                 batchSize batch: Int = 20, maxPairs: Int? = nil) throws -> VerificationReport {
         guard batch >= 1 else { throw HoneytraceError(.invalidArgument, "sequential batch size must be at least 1, found \(batch)") }
         let budget = min(maxPairs ?? triggers.count, triggers.count)
         guard budget >= 1 else { throw HoneytraceError(.invalidArgument, "the sequential budget must allow at least one pair") }
         try checkAll(suspect, references)
-        let refs = try references.map { r -> (name: String, triggers: [Bool], controls: [Bool]) in
-            let h = try hits(r, pairs: 0..<triggers.count, batch: batchSize)
-            return (r.name, h.triggers, h.controls)
-        }
+        let refs = (try references.map { try answers(of: $0) } + answered).map { (name: $0.name, triggers: $0.triggers, controls: $0.controls) }
         let refSummaries = refs.map { summarize($0.name, $0.triggers, $0.controls) }
         let null = nullRate(references: refSummaries, pairs: triggers.count)
         let canTest = null.rate > 0 && null.rate < 1

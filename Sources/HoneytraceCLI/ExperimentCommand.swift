@@ -1,13 +1,14 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import NeuralNet
 import Training
 
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
-        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self])
+        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self, ExperimentNullPoolCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
@@ -16,7 +17,7 @@ struct ExperimentRun: ParsableCommand {
         abstract: "Run a grid (a JSON configuration or a preset) into a directory; finished runs are skipped.")
 
     @Argument(help: "Experiment configuration (JSON), unless --preset is given.") var config: String?
-    @Option(help: "Preset: smoke, demo, fmnist or fmnist-quick.") var preset: String?
+    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist or fmnist-quick.") var preset: String?
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
@@ -114,5 +115,33 @@ struct ExperimentCompareCommand: ParsableCommand {
 
     func run() throws {
         print(try ExperimentComparison.render(directories: directories, csvPath: csv), terminator: "")
+    }
+}
+
+struct ExperimentNullPoolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "null-pool",
+        abstract: "Train the models that never saw the API, against which grids count false claims (resumable).")
+
+    @Option(help: "Directory of the pool (one model directory per member).") var out: String
+    @Option(help: "Members (at least 20 for a reported grid).") var count = 24
+    @Option(help: "Architectures, taken in turn (comma-separated).") var architectures = "fmnist-cnn,resnet-8"
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let archs = try architectures.split(separator: ",").map { name -> Architecture in
+            guard let a = Architecture(rawValue: String(name)) else {
+                throw ValidationError("--architectures: '\(name)' is not one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return a
+        }
+        let pool = try NullPool.standard(directory: out, count: count, architectures: archs)
+        var bar: ProgressBar?
+        let trained = try pool.build(log: { ProgressBar.writeError($0 + "\n") }, onProgress: { p in
+            if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
+            bar?.update(p.batch, status: String(format: "loss %.4f acc %.2f%% %.0f img/s", p.loss, 100 * p.accuracy, p.imagesPerSecond))
+        })
+        print("\(out): \(pool.members.count) null models (\(trained) trained now)")
     }
 }

@@ -29,11 +29,14 @@ final class ResultTableTests: XCTestCase {
         XCTAssertEqual(s.stolenVerdicts, 3)
         XCTAssertNil(table.summary("none").worstCaseQueriesEq2)
         let md = table.markdown(title: "t")
-        XCTAssertTrue(md.contains("| KnockoffNet / naive | 70.0 % | 0.0 % | 0.0 % | 55.0 ± 7.1 % | 30.0 ± 14.1 % |"), md)
+        XCTAssertTrue(md.contains("| KnockoffNet / naive | 70.0 % | 70.0 % | 0.0 % | 10.0 % | 0.0 % | 0/1 |"
+                                  + " 55.0 ± 7.1 % | 55.0 ± 7.1 % | 15.0 ± 7.1 % | 10.0 ± 0.0 % | 30.0 ± 14.1 % | 2/2 (200) |"), md)
         XCTAssertTrue(md.contains("7730"), md)
         let csv = table.csv().split(separator: "\n")
         XCTAssertEqual(csv.count, 5)
-        XCTAssertEqual(csv[0].split(separator: ",").count, csv[1].split(separator: ",").count)
+        XCTAssertEqual(csv[0].split(separator: ",", omittingEmptySubsequences: false).count,
+                       csv[1].split(separator: ",", omittingEmptySubsequences: false).count)
+        XCTAssertTrue(csv[0].hasPrefix("attack,pool,victim,victim_seed,key_seed,attack_seed,defense,e_acc,fidelity,wsr,specific_wsr,clean_bias,verdict,queries_to_verdict,"))
         let svg = QueriesPlot.svg(summaries: [table.summary("honeytrace")], title: "Fig. 6")
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("<circle"))
     }

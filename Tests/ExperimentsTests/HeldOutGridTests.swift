@@ -1,0 +1,69 @@
+import Datasets
+import Experiments
+import Foundation
+import Honeytrace
+import Training
+import XCTest
+
+/// The held-out protocol end to end on real data (`smoke-heldout`): a victim that never saw the
+/// owner validation split, a key and calibration built from that split alone, the strong and the
+/// mixed thief, and every verdict measured against a null pool.
+final class HeldOutGridTests: XCTestCase {
+    func testHeldOutGridUsesOnlyOwnerDataAndCountsNullClaims() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-heldout-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // A tiny null pool: three independent models of two recipes.
+        let members = (0..<3).map { i in
+            NullPool.Member(name: "null-\(i)", architecture: .fmnistCNN, seed: 500 + UInt64(i), trainImages: 1_500 + 500 * i,
+                            epochs: 1, learningRate: 0.05, augment: i != 1)
+        }
+        let pool = try NullPool(directory: out + "/null", members: members)
+        XCTAssertEqual(try pool.build(), 3)
+        XCTAssertEqual(try pool.build(), 0, "a built pool trains nothing")
+        XCTAssertEqual(try NullPool.existing(directory: out + "/null", count: 2).members, Array(members.prefix(2)))
+        XCTAssertThrowsError(try NullPool.existing(directory: out + "/null", count: 4)) { XCTAssertTrue("\($0)".contains("3 models, 4 requested"), "\($0)") }
+
+        var configuration = try ExperimentConfiguration.preset("smoke-heldout")
+        configuration.nullPool = .init(directory: out + "/null", count: 3)
+        let grid = out + "/grid"
+        let records = try ExperimentRunner(configuration: configuration, directory: grid).run()
+        XCTAssertEqual(records.map(\.id).sorted(), [
+            "honeytrace--fmnist-attacker--knockoff--naive--s0", "honeytrace--mixed--knockoff--naive--s0",
+            "none--fmnist-attacker--knockoff--naive--s0", "none--mixed--knockoff--naive--s0"])
+        for r in records {
+            XCTAssertEqual(r.ownerData, "held-out")
+            XCTAssertEqual(r.nullModels, 3)
+            XCTAssertEqual(r.victimArchitecture, "fmnist-cnn")
+            XCTAssertEqual(r.victimSeed, 0)
+            XCTAssertEqual(r.keySeed, configuration.keySeed)
+            XCTAssertEqual(r.pool, r.id.contains("mixed") ? "mixed" : "fmnist-attacker")
+            XCTAssertNotNil(r.sequentialVerdict)
+            XCTAssertLessThanOrEqual(r.sequentialQueries ?? .max, 2 * configuration.triggerCount)
+            XCTAssertGreaterThanOrEqual(r.nullRate ?? 0, 0.1, "the null rate never falls below chance")
+            XCTAssertEqual(r.queriesSpent, configuration.budget)
+        }
+        // The victim trained on the owner's training split only; the key on the owner validation split.
+        let victim = try ModelDirectory.load(grid + "/victim")
+        let splits = try FashionMNIST.heldOutSplits()
+        XCTAssertEqual(victim.manifest.data?.sha256, DataFingerprint(splits.ownerTraining.subset(0..<6_000)).sha256)
+        let key = try WatermarkKey.load(grid + "/key.htkey")
+        XCTAssertEqual(key.creation.heldOut?.sha256, DataFingerprint(splits.ownerValidation).sha256)
+        XCTAssertEqual(key.creation.heldOut?.name, "fashion-mnist/owner-validation")
+        // Each null model verified against the others; their false claims counted.
+        let verdicts = try JSONDecoder().decode(NullPoolVerdicts.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/null-pool.json")))
+        XCTAssertEqual(verdicts.members.count, 3)
+        XCTAssertEqual(verdicts.falseClaims, verdicts.members.filter { $0.verdict == "stolen" }.count)
+        XCTAssertEqual(verdicts.alpha, configuration.alpha)
+        XCTAssertGreaterThanOrEqual(verdicts.specificWSRThreshold, verdicts.specificWSRMean)
+        // Rows name their thief when a table holds several.
+        let table = ResultTable(records: records)
+        XCTAssertEqual(Set(table.rows), ["fmnist-attacker / KnockoffNet / naive", "mixed / KnockoffNet / naive"])
+
+        // A victim that saw the owner validation split is refused under this protocol.
+        var leaky = configuration
+        leaky.victim.directory = out + "/null/null-0"
+        XCTAssertThrowsError(try ExperimentRunner(configuration: leaky, directory: out + "/leaky").run()) {
+            XCTAssertTrue("\($0)".contains("must not have seen the owner validation split"), "\($0)")
+        }
+    }
+}
