@@ -69,6 +69,9 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var keySeed: UInt64
     /// Largest accepted drop of protected accuracy when calibrating d (fraction).
     public var calibrationBudget: Double
+    /// Confidence of the bound that keeps the drop within budget on unseen data
+    /// (`Calibration.Options.confidence`; nil: the observed drop on the calibration rows).
+    public var calibrationConfidence: Double?
     /// Defense settings besides d (nil: the library defaults); d always comes from calibration.
     public var defense: DefenseConfiguration?
     /// Trigger/control pairs per verification.
@@ -120,6 +123,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         guard triggerCount >= 10 else { throw fail("at least 10 trigger pairs are needed, found \(triggerCount)") }
         guard alpha > 0, alpha < 1 else { throw fail("alpha must lie in (0, 1), found \(alpha)") }
         guard calibrationBudget >= 0, calibrationBudget < 1 else { throw fail("calibration budget must lie in [0, 1), found \(calibrationBudget)") }
+        if let q = calibrationConfidence, !(q > 0 && q < 1) { throw fail("calibration confidence must lie in (0, 1), found \(q)") }
         if let n = nullPool, n.count < 2 { throw fail("a null pool needs at least 2 models, found \(n.count)") }
         if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
             throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")

@@ -436,7 +436,8 @@ public final class ExperimentRunner {
         let ood = try data.calibrationOutliers(seed: configuration.keySeed)
         log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
-                                                    options: Calibration.Options(budget: configuration.calibrationBudget))
+                                                    options: Calibration.Options(budget: configuration.calibrationBudget,
+                                                                                 confidence: configuration.calibrationConfidence))
         key.defense = calibration.configuration
         log(String(format: "key: d = %.4f, defended accuracy %.2f%% (bare %.2f%%)", calibration.chosen.offset,
                    100 * calibration.chosen.defendedAccuracy, 100 * calibration.bareAccuracy))

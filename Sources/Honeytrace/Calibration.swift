@@ -1,4 +1,5 @@
 import Datasets
+import Stats
 import TensorEngine
 import Training
 
@@ -23,6 +24,8 @@ public struct CalibrationCandidate: Codable, Sendable, Equatable {
     public var oodMeanSimilarity: Double?
     public var oodFractionMixed: Double?
     public var oodFractionFlipped: Double?
+    /// The upper confidence bound on the share of rows turned wrong, when calibration asked for one.
+    public var accuracyDropBound: Double?
 }
 
 /// What calibration maximises among the settings within the accuracy budget.
@@ -81,10 +84,16 @@ public enum Calibration {
         public var refinementSteps: Int
         /// Forward-pass batch size.
         public var batchSize: Int
+        /// When set (e.g. 0.95), a setting is within budget only if the one-sided Clopper–Pearson
+        /// upper bound at this confidence of the share of rows it turns from right to wrong is within
+        /// the budget, so that the budget holds on unseen data of the same kind, not just on the
+        /// calibration rows. Nil: the observed drop (net of rows turned right) must be within budget.
+        public var confidence: Double?
 
         public init(budget: Double = 0.005, offsets: [Float]? = nil, mixingPowers: [Float]? = nil, flippingPowers: [Float]? = nil,
                     objective: CalibrationObjective = .oodFractionFlipped, gridSize: Int = 17, refinementSteps: Int = 8,
-                    batchSize: Int = 256) {
+                    batchSize: Int = 256, confidence: Double? = nil) {
+            self.confidence = confidence
             self.budget = budget
             self.offsets = offsets
             self.mixingPowers = mixingPowers
@@ -129,9 +138,9 @@ public enum Calibration {
         }
 
         /// (accuracy, mean s, fraction mixed, fraction flipped) under `c`.
-        func evaluate(_ c: DefenseConfiguration, references: [Float]) -> (correct: Int, accuracy: Double, meanS: Double, mixed: Double, flipped: Double) {
-            guard rows > 0 else { return (0, 0, 0, 0, 0) }
-            var correct = 0, mixed = 0, flipped = 0
+        func evaluate(_ c: DefenseConfiguration, references: [Float]) -> (correct: Int, lost: Int, accuracy: Double, meanS: Double, mixed: Double, flipped: Double) {
+            guard rows > 0 else { return (0, 0, 0, 0, 0, 0) }
+            var correct = 0, lost = 0, mixed = 0, flipped = 0
             var sSum = 0.0
             let k = classes
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k)
@@ -151,12 +160,12 @@ public enum Calibration {
                             prediction = 0
                             for j in 1..<k where probs[j] > probs[prediction] { prediction = j }
                         }
-                        if prediction == labels[r] { correct += 1 }
+                        if prediction == labels[r] { correct += 1 } else if bare[r] == labels[r] { lost += 1 }
                     }
                 }
             }
             let n = Double(rows)
-            return (correct, Double(correct) / n, sSum / n, Double(mixed) / n, Double(flipped) / n)
+            return (correct, lost, Double(correct) / n, sSum / n, Double(mixed) / n, Double(flipped) / n)
         }
     }
 
@@ -175,6 +184,9 @@ public enum Calibration {
         try outOfDistribution?.requireOwnerSide(for: "calibration (its out-of-distribution proxy)")
         guard options.budget >= 0 && options.budget < 1 else {
             throw HoneytraceError(.invalidArgument, "accuracy budget \(options.budget) must lie in [0, 1) (0.005 = 0.5 points)")
+        }
+        if let q = options.confidence, !(q > 0 && q < 1) {
+            throw HoneytraceError(.invalidArgument, "calibration confidence \(q) must lie in (0, 1) (e.g. 0.95)")
         }
         guard options.gridSize >= 2, options.refinementSteps >= 0 else {
             throw HoneytraceError(.invalidArgument, "the d grid needs at least 2 points and non-negative refinement steps")
@@ -211,10 +223,12 @@ public enum Calibration {
             let o = ood?.evaluate(c, references: key.referenceLogits)
             // From counts, so that a drop of exactly the budget is not lost to rounding.
             let drop = Double(bareCorrect - i.correct) / Double(id.rows)
-            let candidate = CalibrationCandidate(offset: d, mixingPower: a, flippingPower: b, defendedAccuracy: i.accuracy,
-                                                 accuracyDrop: drop, withinBudget: drop <= options.budget + 1e-12,
+            let bound = options.confidence.map { clopperPearsonUpperBound(successes: i.lost, trials: id.rows, confidence: $0) }
+            var candidate = CalibrationCandidate(offset: d, mixingPower: a, flippingPower: b, defendedAccuracy: i.accuracy,
+                                                 accuracyDrop: drop, withinBudget: (bound ?? drop) <= options.budget + 1e-12,
                                                  fractionMixed: i.mixed, fractionFlipped: i.flipped, oodMeanSimilarity: o?.meanS,
                                                  oodFractionMixed: o?.mixed, oodFractionFlipped: o?.flipped)
+            candidate.accuracyDropBound = bound
             candidates.append(candidate)
             return candidate
         }

@@ -13,6 +13,10 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Watermark key (updated in place unless --out).") var key: String
     @Option(help: "Write the calibrated key here instead.") var out: String?
     @Option(help: "Largest accepted accuracy drop, in points.") var budget = 0.5
+    @Option(help: ArgumentHelp("Keep the drop within budget on unseen data with this confidence (e.g. 0.95), not just on the calibration images.", discussion: """
+        A setting then qualifies only if the one-sided Clopper–Pearson upper bound of the share of images it turns from \
+        right to wrong is within the budget.
+        """)) var confidence: Double?
     @Option(help: "α values to try (comma-separated).") var alphas: String?
     @Option(help: "β values to try (comma-separated).") var betas: String?
     @Option(help: "Similarity score: watermark (the paper), relative, relative-source, mark-probe or watermark-probe (default: the key's).")
@@ -57,16 +61,22 @@ struct CalibrateCommand: ParsableCommand {
             }
             k.defense.aggregate = a
         }
-        let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(alphas, "alphas"), flippingPowers: try floats(betas, "betas"))
-        let result = try Calibration.calibrate(key: k, model: trained, inDistribution: try FashionMNIST.load(split: .test),
-                                               outOfDistribution: try MNIST5k.load(), options: options, force: force)
+        let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(alphas, "alphas"), flippingPowers: try floats(betas, "betas"),
+                                          confidence: confidence)
+        // The owner's own data: held-out Fashion-MNIST (the test set, which victims trained on
+        // train[0..<50000] never saw) and outliers generated from it; never an attacker's pool.
+        let heldOut = try FashionMNIST.load(split: .test)
+        let outliers = try GeneratedOutliers.make(from: heldOut, count: 5_000, seed: 0)
+        let result = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut,
+                                               outOfDistribution: outliers, options: options, force: force)
         k.defense = result.configuration
         try k.save(to: out ?? key)
         if json { try printJSON(result); return }
         let d = result.configuration
         print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)"
               + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? ""))
-        print("bare accuracy \(percent(result.bareAccuracy)); budget \(budget) points; objective \(result.objective.rawValue)")
+        print("bare accuracy \(percent(result.bareAccuracy)) on \(heldOut.name); budget \(budget) points"
+              + (confidence.map { " at confidence \($0) on unseen data" } ?? "") + "; objective \(result.objective.rawValue) on \(outliers.name)")
         print("     d      α    β   defended acc.  drop    OOD mean s  OOD mixed  OOD flipped")
         for c in result.candidates {
             let mark = c == result.chosen ? "→" : (c.withinBudget ? " " : "✗")

@@ -52,6 +52,13 @@ final class DefenseCommandsTests: XCTestCase {
         XCTAssertTrue(inspected.contains("4 + region of 6 → 9"), inspected)
         XCTAssertFalse(inspected.lowercased().contains("secret:"), inspected)
 
+        // Calibration takes only the owner's data: held-out images and outliers generated from them.
+        let calibrated = try CLI.succeed(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),
+                                          "--budget", "1", "--confidence", "0.95"])
+        XCTAssertTrue(calibrated.contains("generated outliers") && !calibrated.contains("mnist-5k"), calibrated)
+        XCTAssertTrue(calibrated.contains("at confidence 0.95 on unseen data"), calibrated)
+        try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--confidence", "2"],
+                     mentioning: ["confidence 2"])
         _ = try CLI.succeed(["protect", path("a"), "--key", key])
         try CLI.fail(["protect", path("b"), "--key", key], mentioning: ["key was made for model weights"])
         _ = try CLI.succeed(["protect", path("b"), "--key", key, "--force"])

@@ -1,3 +1,4 @@
+import Foundation
 import Datasets
 import Honeytrace
 import TensorEngine
@@ -31,6 +32,28 @@ final class CalibrationTests: XCTestCase {
         let loose = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
                                               outOfDistribution: fixture.ood, options: .init(budget: 0.05))
         XCTAssertGreaterThanOrEqual(loose.chosen.oodFractionFlipped!, result.chosen.oodFractionFlipped!)
+    }
+
+    /// With a confidence, the budget binds the upper bound of the share turned wrong, so the
+    /// chosen setting touches no more than the point-estimate one and its bound is within budget.
+    func testConfidenceBoundIsMoreCautiousThanThePointEstimate() throws {
+        let key = try fixture.key()
+        let plain = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
+                                              outOfDistribution: fixture.ood, options: .init(budget: 0.02))
+        let bounded = try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
+                                                outOfDistribution: fixture.ood, options: .init(budget: 0.02, confidence: 0.95))
+        XCTAssertNil(plain.chosen.accuracyDropBound)
+        let bound = try XCTUnwrap(bounded.chosen.accuracyDropBound)
+        XCTAssertLessThanOrEqual(bound, 0.02 + 1e-12)
+        XCTAssertGreaterThanOrEqual(bound, bounded.chosen.accuracyDrop)
+        XCTAssertLessThanOrEqual(bounded.chosen.fractionFlipped, plain.chosen.fractionFlipped)
+        for c in bounded.candidates { XCTAssertEqual(c.withinBudget, c.accuracyDropBound! <= 0.02 + 1e-12, "d = \(c.offset)") }
+        // Hand check of one bound: 0 of 400 rows turned wrong gives 1 − 0.05^(1/400).
+        if let untouched = bounded.candidates.first(where: { $0.fractionMixed == 0 }) {
+            XCTAssertEqual(untouched.accuracyDropBound!, 1 - pow(0.05, 1.0 / 400), accuracy: 1e-9)
+        }
+        assertThrows(try Calibration.calibrate(key: key, model: fixture.victim, inDistribution: fixture.heldOut,
+                                               options: .init(confidence: 1.5)), mentioning: ["confidence", "1.5"])
     }
 
     func testOutOfDistributionGateIsKeptAndTheDeployedDefenseMatches() throws {
