@@ -124,7 +124,7 @@ public enum Calibration {
             let out = model.outputs(pixels: data.pixels, count: data.count, batchSize: batchSize)
             logits = out.logits
             bare = BatchedForward.argmax(out.logits, classes: classes)
-            distance = defense.distances(features: out.features)
+            distance = defense.distances(pixels: data.pixels, features: out.features)
             weight = defense.weights(features: out.features)
             let k = classes
             maxProbability = out.logits.withUnsafeBufferPointer { l in

@@ -79,6 +79,10 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         /// the owner's data" (true of nearly every attack query on some models), the probe says
         /// "carries what the mark carries"; only queries with both are mixed and flipped in earnest.
         case watermarkTimesProbe = "watermark-probe"
+        /// How close the query's pixels are to carrying the key's stamped mark (beyond the paper,
+        /// `PixelMark`): s = clip(d − pixel distance, 0, 1). Aimed at thieves with data like the
+        /// owner's, whose natural queries the feature-space scores rarely tie to the mark.
+        case pixelMark = "pixel-mark"
 
         /// Whether the score needs the key's mark probe.
         public var needsProbe: Bool { self == .markProbe || self == .watermarkTimesProbe }

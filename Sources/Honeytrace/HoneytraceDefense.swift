@@ -41,6 +41,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// The out-of-distribution gate's distance: queries whose nearest in-distribution feature is
     /// at most this far are never touched (nil: no gate).
     public let outOfDistributionFloor: Float?
+    /// The pixel-mark score's mark (nil for every other score).
+    let pixelMark: PixelMark?
     private let randomness: RowRandomness
     /// Hyperplanes `[B, F]` and their centre `[F]` of `.keyedNeighbourhood` randomness.
     private let hyperplanes: [Float]
@@ -75,6 +77,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
         watermarks = HoneytraceDefense.scaled(key.features, inverseStd: inverseStd, width: key.featureWidth)
         watermarkNorms = FeatureDistance.squaredNorms(watermarks, width: key.featureWidth)
+        pixelMark = config.score == .pixelMark ? try PixelMark(recipe: key.recipe, inputShape: key.inputShape) : nil
         if config.score.needsProbe && key.markProbe == nil {
             throw HoneytraceError(.invalidArgument, "the \(config.score.rawValue) score needs the key's mark probe, which this key lacks; recreate the key")
         }
@@ -198,6 +201,32 @@ public final class HoneytraceDefense: @unchecked Sendable {
     }
 
     // MARK: Distances and similarity
+
+    /// The distance each row enters the similarity with: for the pixel-mark score, its pixels'
+    /// distance from carrying the mark (rows the out-of-distribution gate holds back: +∞); for
+    /// every other score, `distances(features:rows:into:)`. `pixels` are the rows' C×H×W images.
+    public func distances(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        guard let pixelMark else { return distances(features: features, rows: rows, into: out) }
+        if outOfDistributionFloor != nil {
+            distances(features: features, rows: rows, into: out)  // +∞ marks the gated rows
+        }
+        let size = key.inputShape.reduce(1, *)
+        for r in 0..<rows where outOfDistributionFloor == nil || out[r] != .infinity {
+            out[r] = pixelMark.distance(pixels + r * size)
+        }
+    }
+
+    /// Array version of `distances(pixels:features:rows:into:)`.
+    public func distances(pixels: [Float], features: [Float]) -> [Float] {
+        let rows = features.count / width
+        precondition(features.count == rows * width && pixels.count == rows * key.inputShape.reduce(1, *), "pixels and features disagree on the rows")
+        return [Float](unsafeUninitializedCapacity: rows) { out, n in
+            pixels.withUnsafeBufferPointer { p in
+                features.withUnsafeBufferPointer { distances(pixels: p.baseAddress!, features: $0.baseAddress!, rows: rows, into: out.baseAddress!) }
+            }
+            n = rows
+        }
+    }
 
     /// The distance each row's features `[rows, F]` enter the similarity with: the aggregate
     /// watermark distance, minus (relative scores) the distance to the nearest in-distribution
@@ -440,7 +469,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let k = classes
         guard rows > 0 else { return DefenseOutput(rows: 0, classes: k, probabilities: [], similarity: [], mixed: [], flipped: []) }
         var similarity = [Float](repeating: 0, count: rows)
-        similarity.withUnsafeMutableBufferPointer { distances(features: features, rows: rows, into: $0.baseAddress!) }
+        similarity.withUnsafeMutableBufferPointer { distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!) }
         let weight = weights(features: features, rows: rows)
         let c = configuration
         for r in 0..<rows {

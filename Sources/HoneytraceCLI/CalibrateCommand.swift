@@ -19,7 +19,7 @@ struct CalibrateCommand: ParsableCommand {
         """)) var confidence: Double?
     @Option(help: "α values to try (comma-separated).") var alphas: String?
     @Option(help: "β values to try (comma-separated).") var betas: String?
-    @Option(help: "Similarity score: watermark (the paper), relative, relative-source, mark-probe or watermark-probe (default: the key's).")
+    @Option(help: "Similarity score: watermark (the paper), relative, relative-source, mark-probe, watermark-probe or pixel-mark (default: the key's).")
     var score: DefenseConfiguration.Score?
     @Option(help: "Feature space of the distances: raw (the paper) or standardized (default: the key's).")
     var featureSpace: DefenseConfiguration.FeatureSpace?
