@@ -13,10 +13,13 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
     public let batchSize: Int
     public private(set) var rowsAnswered = 0, rowsMixed = 0, rowsFlipped = 0
     public private(set) var similaritySum = 0.0
+    /// The defense for this client once it has been answered `afterQueries` rows (checked per batch).
+    public let heavy: (afterQueries: Int, defended: DefendedModel)?
 
     public init(defended: DefendedModel, answerMode: AnswerMode = .probabilities, name: String = "Neural Honeytrace",
-                batchSize: Int = 256) {
+                batchSize: Int = 256, heavy: (afterQueries: Int, defended: DefendedModel)? = nil) {
         self.defended = defended
+        self.heavy = heavy
         self.answerMode = answerMode
         self.name = name
         self.batchSize = max(1, batchSize)
@@ -34,7 +37,8 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
         rows.reserveCapacity(n)
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
-            let out = try defended.query(start == 0 && end == n ? pixels : pixels.slice(start..<end))
+            let model = heavy.map { rowsAnswered >= $0.afterQueries ? $0.defended : defended } ?? defended
+            let out = try model.query(start == 0 && end == n ? pixels : pixels.slice(start..<end))
             for r in 0..<out.rows { rows.append(answerMode.shape(out.probabilities(row: r))) }
             rowsAnswered += out.rows
             rowsMixed += out.mixedCount

@@ -10,9 +10,9 @@ public enum ExperimentComparison {
     /// The Markdown table (and, if `csvPath` is given, the same rows as CSV there).
     public static func render(directories: [String], csvPath: String? = nil) throws -> String {
         guard !directories.isEmpty else { throw ExperimentError("no experiment directories to compare") }
-        let header = ["setting", "recipe", "score", "α / β / d", "pool", "attack", "defense", "E-Acc", "WSR raw", "WSR excl.",
-                      "WSR spec.", "controls → t", "clean test → t", "attack queries mixed / flipped", "p binomial / McNemar",
-                      "verdict"]
+        let header = ["setting", "recipe", "score", "α / β / d", "pool", "attack", "defense", "E-Acc", "fidelity", "WSR spec.",
+                      "clean test → t", "WSR raw", "WSR excl.", "controls → t", "attack queries mixed / flipped",
+                      "p binomial / McNemar", "verdict"]
         /// The recipe's kind, with the block side for white blocks and any corner other than the
         /// default ("white-block 3 px", "logo top-left").
         func recipeLabel(_ key: WatermarkKey) -> String {
@@ -30,15 +30,25 @@ public enum ExperimentComparison {
             let keyPath = URL(fileURLWithPath: directory).appendingPathComponent("key.htkey").path
             let key = FileManager.default.fileExists(atPath: keyPath) ? try WatermarkKey.load(keyPath) : nil
             let setting = URL(fileURLWithPath: directory).lastPathComponent
+            // A heavy-client defense, when the grid had one: "; past N queries: score, β b, d x".
+            var heavy = ""
+            let manifestPath = URL(fileURLWithPath: directory).appendingPathComponent("manifest.json").path
+            let heavyPath = URL(fileURLWithPath: directory).appendingPathComponent("heavy-calibration.json").path
+            if let m = FileManager.default.contents(atPath: manifestPath), let h = FileManager.default.contents(atPath: heavyPath),
+               let after = (try? JSONDecoder().decode(ExperimentManifest.self, from: m))?.configuration.heavyClient?.afterQueries,
+               let c = try? JSONDecoder().decode(CalibrationResult.self, from: h) {
+                heavy = String(format: "; past %d queries: %@, β %g, d %.3f", after, c.configuration.score.rawValue,
+                               c.configuration.flippingPower, c.configuration.offset)
+            }
             for r in records {
                 let defended = r.defense != "none"
                 let d = key?.defense
                 rows.append([
                     setting, key.map(recipeLabel) ?? "?",
-                    defended ? (d.map { "\($0.score.rawValue), \($0.featureSpace.rawValue)" + ($0.outOfDistributionGate.map { ", OOD gate \($0)" } ?? "") } ?? "?") : "—",
+                    defended ? (d.map { "\($0.score.rawValue), \($0.featureSpace.rawValue)" + ($0.outOfDistributionGate.map { ", OOD gate \($0)" } ?? "") + heavy } ?? "?") : "—",
                     defended ? (d.map { String(format: "%g / %g / %.3f", $0.mixingPower, $0.flippingPower, $0.offset) } ?? "?") : "—",
-                    r.pool, r.rowLabel, r.defense, pct(r.extractedAccuracy), pct(r.wsrRaw), pct(r.wsrExclusive), pct(r.wsrSpecific),
-                    pct(r.controlTargetRate), pct(r.cleanTargetRate),
+                    r.pool, r.rowLabel, r.defense, pct(r.extractedAccuracy), pct(r.fidelity), pct(r.wsrSpecific),
+                    pct(r.cleanTargetRate), pct(r.wsrRaw), pct(r.wsrExclusive), pct(r.controlTargetRate),
                     r.attackQueriesMixed.map { "\(pct($0)) / \(pct(r.attackQueriesFlipped ?? 0))" } ?? "—",
                     String(format: "%.1e / %.1e", r.pValueBinomial, r.pValueMcNemar), r.verdict,
                 ])

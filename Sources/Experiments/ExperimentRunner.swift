@@ -132,8 +132,10 @@ public final class ExperimentRunner {
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
         let protectedAccuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
         let nullAnswers = try nullPoolAnswers(verifier)
+        let heavy = try prepareHeavyClient(victim: victim, key: key, data: data)
         let context = Context(victim: victim, key: key, defended: defended, verifier: verifier, data: data,
-                              victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers)
+                              victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
+                              heavy: heavy)
         var records: [RunRecord] = []
         if claimsCells {
             try runClaiming(context)
@@ -189,6 +191,34 @@ public final class ExperimentRunner {
         let victimAccuracy: Double, protectedAccuracy: Double
         /// The null pool's answers on the triggers (empty without a pool).
         let nullAnswers: [OwnershipVerifier.ReferenceAnswers]
+        /// The heavy-client defense and its accuracy on the test set (nil: none).
+        let heavy: (afterQueries: Int, defended: DefendedModel, accuracy: Double)?
+    }
+
+    /// Calibrates the heavy-client defense (`ExperimentConfiguration.HeavyClient`) on the owner's
+    /// data, once: `heavy-calibration.json` keeps its settings.
+    func prepareHeavyClient(victim: TrainedModel, key: WatermarkKey, data: ExperimentData) throws
+        -> (afterQueries: Int, defended: DefendedModel, accuracy: Double)? {
+        guard let h = configuration.heavyClient else { return nil }
+        let file = path("heavy-calibration.json")
+        let result: CalibrationResult
+        if let saved = FileManager.default.contents(atPath: file) {
+            do { result = try JSONDecoder().decode(CalibrationResult.self, from: saved) } catch {
+                throw ExperimentError("\(file): not a calibration (\(error)); delete it to calibrate again")
+            }
+        } else {
+            result = try Calibration.calibrate(key: key, model: victim, inDistribution: data.ownerSide,
+                                               outOfDistribution: try data.calibrationOutliers(seed: configuration.keySeed),
+                                               configuration: h.defense,
+                                               options: Calibration.Options(budget: h.budget, confidence: configuration.calibrationConfidence))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(result), to: file)
+        }
+        let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
+        let accuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
+        log(String(format: "heavy clients (after %d queries): d = %.4f, test accuracy %.2f%%", h.afterQueries, result.chosen.offset, 100 * accuracy))
+        return (h.afterQueries, defended, accuracy)
     }
 
     /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
@@ -222,7 +252,7 @@ public final class ExperimentRunner {
         let api: PredictionAPI
         var defendedAPI: DefendedAPI?
         if cell.defense == "honeytrace" {
-            let d = DefendedAPI(defended: c.defended)
+            let d = DefendedAPI(defended: c.defended, heavy: c.heavy.map { ($0.afterQueries, $0.defended) })
             api = d
             defendedAPI = d
         } else {
@@ -295,6 +325,7 @@ public final class ExperimentRunner {
         record.victimSeed = c.victim.manifest.recipe?.seed
         record.keySeed = configuration.keySeed
         record.ownerData = configuration.ownerDataInEffect.rawValue
+        record.heavyClientAccuracy = cell.defense == "none" ? nil : c.heavy?.accuracy
         record.nullModels = c.nullAnswers.count
         record.nullRate = report.nullRate
         return record

@@ -66,6 +66,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var keySeed: UInt64?
     /// Where the owner's key and calibration data came from (`ExperimentConfiguration.OwnerData`).
     public var ownerData: String?
+    /// The API's test accuracy for a client past the heavy-client threshold (nil: no such defense).
+    public var heavyClientAccuracy: Double?
     /// Null-pool models among the verdict's references, and the binomial test's null rate p₀.
     public var nullModels: Int?
     public var nullRate: Double?

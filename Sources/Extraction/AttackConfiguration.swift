@@ -136,11 +136,8 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
     }
 
     /// Reused pool images: random crop (padding 2), flip, rotation ±15°, shift ≤ 10 %, scale
-    /// 0.85–1.15. Measured on KnockoffNet, MNIST-5k, 20,000 queries, fmnist-cnn victim (92.0 %),
-    /// 10 surrogate epochs: E-Acc 39.1 % (seed 1) and 40.0 % (seed 2) with crop and flip only,
-    /// 44.2 % (seed 1) with the affine part only, 51.2 % and 54.2 % with both (SPEC §10's PyTorch
-    /// reference: 58.6 %). Affine augmentation of the surrogate's training batches instead hurt
-    /// (38.6 %).
+    /// 0.85–1.15: together they gave the thief a better copy than either part alone, and better than
+    /// augmenting the surrogate's training batches instead (docs/results/README.md).
     public static let defaultReuseAugmentation = Augmentation(cropPadding: 2, flipProbability: 0.5, rotationDegrees: 15,
                                                               scaleMin: 0.85, scaleMax: 1.15, maxShift: 0.1)
 

@@ -223,13 +223,9 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     /// similar query toward the target teaches a thief a plain bias; with α = 8 only the most similar
     /// answers move much. Drawing flips per feature neighbourhood keeps them when the smoothing attack
     /// averages answers over augmented copies. Weighting the similarity by the key's mark probe moves
-    /// only the queries that carry what the mark carries: with 3×3 white-block keys and KnockoffNet
-    /// surrogates, the specific WSR rose from 16.2 to 29.2 points (naive) and from 3.6 to 12.2
-    /// (smoothing) on an fmnist-cnn victim, and on a resnet-8 victim from 0.4 to 10.0 points (naive).
-    /// The gate spends the accuracy budget on queries unlike the owner's data: it doubled the share of
-    /// a KnockoffNet thief's digit queries flipped on resnet-8 (5.2 → 10.1 %) and raised the smallest
-    /// exclusive WSR of the ten attack rows from 36.0 to 60.0 %; on fmnist-cnn the smoothing row rose
-    /// from 30.0 to 73.8 % (docs/results/README.md).
+    /// only the queries that carry what the mark carries, and the gate spends the accuracy budget on
+    /// queries unlike the owner's data. What each choice did, and against which thieves it falls
+    /// short, is measured in docs/results/README.md.
     public static var recommended: DefenseConfiguration {
         var d = DefenseConfiguration()
         d.mixingPower = 8

@@ -6,16 +6,15 @@ import TensorEngine
 /// into WSRs, p-values and a verdict.
 ///
 /// **Null rate of the binomial test.** H0: the suspect answers t on triggers no more often
-/// than the references do. Their pooled rate k/n is only an estimate, and it is often 0 (SPEC
-/// §10: 0–0.2 % for surrogates of the undefended API), which would make any hit "impossible".
+/// than the references do. Their pooled rate k/n is only an estimate, and it is often 0 (the
+/// undefended API's surrogates rarely answer t), which would make any hit "impossible".
 /// So p₀ is the Clopper–Pearson upper bound of the references' pooled hits at confidence 1 − γ,
 /// γ = α/10, and the reported p-value is P(X ≥ hits | m, p₀) + γ (Berger and Boos, 1994): a valid
 /// p-value for the unknown true reference rate, however few references there are and whether
 /// or not they hit, because the true rate exceeds p₀ with probability at most γ. Its least value
 /// is γ. Without references, p₀ = 1/K (chance), stated in the report; with references p₀ is never
 /// below `nullRateFloor` (default also 1/K): independent models answer t on some recipes' triggers
-/// more often than the owner's references do (5 % against 0 % measured), and a claim must not rest
-/// on that.
+/// more often than the owner's references do, and a claim must not rest on that.
 ///
 /// **Verdict.** "stolen" iff the binomial p ≤ α *and* the exact McNemar p on trigger/control pairs
 /// ≤ α. This intersection–union test has level α (to claim falsely, both tests must reject, and
@@ -43,9 +42,8 @@ public struct OwnershipVerifier: Sendable {
     public var batchSize: Int
     /// Least null rate p₀ of the binomial test when references are given (default 1/K, chance).
     /// Independently trained models answer t on some recipes' triggers more often than the
-    /// references an owner has at hand (measured: clean fmnist-cnn models answer 9 on 5 % of
-    /// 7×7 white-block triggers, the undefended API's resnet-8 surrogate on 0 %), and the mark
-    /// itself moves them, so the McNemar test alone would not protect them. Claiming theft then
+    /// references an owner has at hand (the mark itself moves them; docs/results/README.md), so
+    /// the McNemar test alone would not protect them. Claiming theft then
     /// takes a suspect that answers t on triggers more often than chance. 0 gives SPEC §4's
     /// reference-only rule.
     public var nullRateFloor: Double

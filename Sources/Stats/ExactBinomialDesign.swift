@@ -46,10 +46,8 @@ extension QueriesNeeded {
     /// a few n just above the answer can fall back below 1 − β; this returns the first n that
     /// reaches it, scanning n = 1, 2, … up to `maxQueries` (nil if none does).
     ///
-    /// SPEC §10's figures (α = 1e-4, power 0.99: WSR 11.4 % → 160, 30 % → 40, 50 % → 17) are
-    /// reproduced with p₀ = 0.014, the top of the 1.0–1.4 % t-rate of clean models, and
-    /// p₁ = WSR (not p₀ + WSR): the exclusive WSR is a lower bound on the suspect's raw hit rate,
-    /// so both choices are conservative. Any p₀ in [0.0134, 0.0140] gives the same three numbers.
+    /// With p₁ = WSR (not p₀ + WSR): the exclusive WSR is a lower bound on the suspect's raw hit
+    /// rate, so the design is conservative.
     public static func exactBinomial(
         nullRate p0: Double, alternativeRate p1: Double,
         alpha: Double = 1e-4, beta: Double = 0.01, maxQueries: Int = 1_000_000

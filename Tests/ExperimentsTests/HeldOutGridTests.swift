@@ -2,6 +2,7 @@ import Datasets
 import Experiments
 import Foundation
 import Honeytrace
+import TensorEngine
 import Training
 import XCTest
 
@@ -25,6 +26,11 @@ final class HeldOutGridTests: XCTestCase {
 
         var configuration = try ExperimentConfiguration.preset("smoke-heldout")
         configuration.nullPool = .init(directory: out + "/null", count: 3)
+        var heavyDefense = DefenseConfiguration.recommended
+        heavyDefense.outOfDistributionGate = nil
+        heavyDefense.score = .pixelMark
+        heavyDefense.flippingPower = 0.05
+        configuration.heavyClient = .init(afterQueries: 500, budget: 0.05, defense: heavyDefense)
         let grid = out + "/grid"
         let records = try ExperimentRunner(configuration: configuration, directory: grid).run()
         XCTAssertEqual(records.map(\.id).sorted(), [
@@ -41,7 +47,12 @@ final class HeldOutGridTests: XCTestCase {
             XCTAssertLessThanOrEqual(r.sequentialQueries ?? .max, 2 * configuration.triggerCount)
             XCTAssertGreaterThanOrEqual(r.nullRate ?? 0, 0.1, "the null rate never falls below chance")
             XCTAssertEqual(r.queriesSpent, configuration.budget)
+            if r.defense == "none" { XCTAssertNil(r.heavyClientAccuracy) } else {
+                let heavy = try XCTUnwrap(r.heavyClientAccuracy)
+                XCTAssertLessThan(heavy, r.protectedAccuracy, "the heavy-client defense flips more")
+            }
         }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: grid + "/heavy-calibration.json"))
         // The victim trained on the owner's training split only; the key on the owner validation split.
         let victim = try ModelDirectory.load(grid + "/victim")
         let splits = try FashionMNIST.heldOutSplits()
@@ -49,6 +60,19 @@ final class HeldOutGridTests: XCTestCase {
         let key = try WatermarkKey.load(grid + "/key.htkey")
         XCTAssertEqual(key.creation.heldOut?.sha256, DataFingerprint(splits.ownerValidation).sha256)
         XCTAssertEqual(key.creation.heldOut?.name, "fashion-mnist/owner-validation")
+        // A client is answered by the heavy-client defense from its threshold on, per batch.
+        let heavyCalibration = try JSONDecoder().decode(CalibrationResult.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/heavy-calibration.json")))
+        XCTAssertEqual(heavyCalibration.configuration.score, .pixelMark)
+        let honest = try DefendedModel(model: victim, key: key), heavy = try DefendedModel(model: victim, key: key, configuration: heavyCalibration.configuration)
+        let api = DefendedAPI(defended: honest, batchSize: 100, heavy: (afterQueries: 200, defended: heavy))
+        let images = splits.test.subset(0..<300)
+        let x = Tensor(images.pixels, shape: [300, 1, 28, 28])
+        let answered = try api.answer(x)
+        let wantHonest = try honest.query(x.slice(0..<200)), wantHeavy = try heavy.query(x.slice(200..<300))
+        for r in 0..<200 { XCTAssertEqual(answered[r], wantHonest.probabilities(row: r), "row \(r)") }
+        for r in 0..<100 { XCTAssertEqual(answered[200 + r], wantHeavy.probabilities(row: r), "row \(200 + r)") }
+        XCTAssertEqual(api.rowsAnswered, 300)
+
         // Each null model verified against the others; their false claims counted.
         let verdicts = try JSONDecoder().decode(NullPoolVerdicts.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/null-pool.json")))
         XCTAssertEqual(verdicts.members.count, 3)

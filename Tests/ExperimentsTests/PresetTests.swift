@@ -22,11 +22,38 @@ final class PresetTests: XCTestCase {
     }
 
     func testEveryPresetValidatesAndAnUnknownNameIsRefused() throws {
-        for name in ["smoke", "demo", "fmnist", "fmnist-quick"] {
+        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3"] {
             XCTAssertNoThrow(try ExperimentConfiguration.preset(name).validate(), name)
         }
         XCTAssertThrowsError(try ExperimentConfiguration.preset("fmnist-full")) { error in
             XCTAssertTrue("\(error)".contains("unknown preset 'fmnist-full'"), "\(error)")
         }
+        // The development seed (and vgg-mini, no null pool of its kind) are not report presets.
+        for name in ["heldout-fmnist-cnn-v100", "heldout-fmnist-cnn-v0", "heldout-vgg-mini-v1", "heldout-resnet-8-vx"] {
+            XCTAssertThrowsError(try ExperimentConfiguration.preset(name), name)
+        }
+    }
+
+    /// The held-out report presets: fresh seeds, owner data only, a bounded budget, the null pool,
+    /// and every kind of thief.
+    func testHeldOutPresetsUseFreshSeedsAndOwnerData() throws {
+        var victims: Set<UInt64> = [], keys: Set<UInt64> = []
+        for arch in ["fmnist-cnn", "resnet-8"] {
+            for s in ExperimentConfiguration.heldOutVictimSeeds {
+                let c = try ExperimentConfiguration.preset("heldout-\(arch)-v\(s)")
+                XCTAssertEqual(c.ownerData, .heldOut)
+                XCTAssertEqual(c.calibrationConfidence, 0.95)
+                XCTAssertEqual(c.nullPool?.count, 24)
+                XCTAssertEqual(Set(c.attacks.compactMap(\.pool)), [.fashionAttacker, .mixed, .mnist5k])
+                XCTAssertEqual(c.seeds.count, 3)
+                XCTAssertEqual(c.victim.architecture.rawValue, arch)
+                victims.insert(c.victim.seed)
+                keys.insert(c.keySeed)
+                // None of the development seeds.
+                XCTAssertFalse(c.seeds.contains(100) || c.victim.seed == 100 || c.keySeed == 100 || c.victim.seed == 0)
+            }
+        }
+        XCTAssertEqual(victims.count, 3)
+        XCTAssertEqual(keys.count, 3)
     }
 }
