@@ -1,3 +1,5 @@
+import Formats
+
 /// Labelled images held in memory: pixels in [0, 1] (uint8 / 255) as one contiguous
 /// N×C×H×W `[Float]`, one class label per image.
 ///
@@ -75,10 +77,15 @@ public struct ImageDataset: Sendable {
             throw DatasetError(kind: .invalidArgument,
                                problem: "\(name): image shape \(channels)×\(height)×\(width) must be positive")
         }
-        let size = channels * height * width
-        if valueCount != labels.count * size {
+        // Checked: a shape from a file header can overflow `Int` (an empty dataset of 2³²×2³² images).
+        guard let size = CheckedNumber.product([channels, height, width]),
+              let needed = CheckedNumber.product([labels.count, size]) else {
+            throw DatasetError(kind: .invalidData,
+                               problem: "\(name): \(labels.count) images of shape \(channels)×\(height)×\(width) overflow the addressable size")
+        }
+        if valueCount != needed {
             throw DatasetError(kind: .mismatch,
-                               problem: "\(name): \(labels.count) labels need \(labels.count * size) pixel values (\(channels)×\(height)×\(width) each), got \(valueCount)")
+                               problem: "\(name): \(labels.count) labels need \(needed) pixel values (\(channels)×\(height)×\(width) each), got \(valueCount)")
         }
         let classes = classCount ?? ((labels.max() ?? -1) + 1)
         if classCount != nil && classes <= 0 {
