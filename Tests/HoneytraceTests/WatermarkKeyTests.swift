@@ -77,6 +77,15 @@ final class WatermarkKeyTests: XCTestCase {
         XCTAssertFalse(key.summary.contains { $0.1.contains(hex) })
     }
 
+    /// `watermark inspect --json` turns the summary's labels into JSON keys: a repeated label
+    /// (the composite recipe's "classes") stopped the process.
+    func testSummaryLabelsAreUniqueForEveryRecipe() throws {
+        for recipe in [WatermarkRecipe.composite(), .whiteBlock(), .logo()] {
+            let labels = try fixture.key(recipe: recipe, count: 5).summary.map(\.0)
+            XCTAssertEqual(Set(labels).count, labels.count, "\(recipe.kind.rawValue): \(labels)")
+        }
+    }
+
     /// Rewrites the safetensors JSON header of a key file (re-padding it).
     func rewriteHeader(_ data: Data, _ transform: (String) -> String) -> Data {
         let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
