@@ -22,6 +22,12 @@ struct EngineBench: ParsableCommand {
     @Option(name: .customLong("arch"), help: "Architecture (repeatable); default all three.")
     var architectures: [String] = []
 
+    func validate() throws {
+        guard (1...ComputeOptions.maxThreads).contains(threads) else {
+            throw ValidationError("--threads must lie in 1…\(ComputeOptions.maxThreads), found \(threads)")
+        }
+    }
+
     func run() throws {
         Parallel.threadCount = threads
         let archs = try (architectures.isEmpty ? Architecture.allCases.map(\.rawValue) : architectures).map { name in

@@ -71,6 +71,12 @@ final class HostileInputCommandsTests: XCTestCase {
         try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--batch-wait-ms", "nan"],
                      mentioning: ["--batch-wait-ms"])
         try CLI.fail(["bench", "serve", "--seconds", "1e20"], mentioning: ["--seconds", "1e+20"])
+        // Thread counts: the worker pool starts every thread it is asked for.
+        try CLI.fail(["train", "--data", "synthetic", "--threads", "1000000000", "--out", path("t")],
+                     mentioning: ["--threads", "at most 256", "1000000000"])
+        try CLI.fail(["bench", "engine", "--threads", "1000000000"], mentioning: ["--threads", "1…256"])
+        try CLI.fail(["experiment", "run", "--preset", "smoke", "--out", path("grid"), "--jobs", "1000000"],
+                     mentioning: ["--jobs 1000000", "1…256"])
         let clients = path("clients.json")
         try Data(#"{"clients": [{"name": "a", "key": "0123456789abcdef0", "rate_limit": {"queries_per_second": 1e19}}]}"#.utf8)
             .write(to: URL(fileURLWithPath: clients))
