@@ -154,6 +154,12 @@ final class TrainingModuleTests: XCTestCase {
         XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
         r = TrainingRecipe(architecture: .fmnistCNN, epochs: 0)
         XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("epochs"), "\($0)") }
+        // A recipe from a configuration file: an infinite warm-up once trapped in the trainer's step count.
+        for warmup in [Float.infinity, 1e30, 3, .nan] {
+            r = TrainingRecipe(architecture: .fmnistCNN, epochs: 2, warmupEpochs: warmup)
+            XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("warm-up epochs must lie in 0…2"), "\($0)") }
+        }
+        XCTAssertNoThrow(try TrainingRecipe(architecture: .fmnistCNN, epochs: 2, warmupEpochs: 2).validate())
     }
 }
 
