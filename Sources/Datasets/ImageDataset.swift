@@ -87,7 +87,13 @@ public struct ImageDataset: Sendable {
             throw DatasetError(kind: .mismatch,
                                problem: "\(name): \(labels.count) labels need \(needed) pixel values (\(channels)×\(height)×\(width) each), got \(valueCount)")
         }
-        let classes = classCount ?? ((labels.max() ?? -1) + 1)
+        let largest = labels.max() ?? -1
+        // Labels come from files: the largest + 1 must not overflow when it becomes the class count.
+        if classCount == nil && largest == Int.max {
+            throw DatasetError(kind: .invalidData,
+                               problem: "\(name): label \(largest) of image \(labels.firstIndex(of: largest) ?? 0) is too large to count classes up to")
+        }
+        let classes = classCount ?? (largest + 1)
         if classCount != nil && classes <= 0 {
             throw DatasetError(kind: .invalidArgument, problem: "\(name): class count \(classes) must be positive")
         }

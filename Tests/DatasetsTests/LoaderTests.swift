@@ -74,6 +74,20 @@ final class LoaderTests: DatasetsTestCase {
                            kind: .invalidData, contains: ["x:", "1×4294967296×4294967296", "overflow"])
     }
 
+    /// The largest label + 1 becomes the class count: Int.max as a label is refused, not an overflow.
+    func testNPYLabelTooLargeToCountIsAClearError() throws {
+        try NPY.write(uint8: [UInt8](repeating: 0, count: 2 * 4), shape: [2, 2, 2], to: path("x.npy"))
+        // The writer makes float32 only: its header with the dtype rewritten, then int64 labels 0 and Int64.max.
+        var bytes = [UInt8](try NPY.encode(floats: [0, 0], shape: [2]).dropLast(8))
+        let at = try XCTUnwrap((0..<(bytes.count - 3)).first { Array(bytes[$0..<($0 + 3)]) == Array("<f4".utf8) })
+        bytes.replaceSubrange(at..<(at + 3), with: Array("<i8".utf8))
+        for label in [Int64(0), .max] { withUnsafeBytes(of: label.littleEndian) { bytes.append(contentsOf: $0) } }
+        try Data(bytes).write(to: URL(fileURLWithPath: path("labels.npy")))
+        XCTAssertEqual(try NPYImages.loadLabels(path("labels.npy")), [0, Int.max])
+        assertDatasetError(try NPYImages.load(path("x.npy"), labelsPath: path("labels.npy")), kind: .invalidData,
+                           contains: [path("labels.npy"), "label 9223372036854775807 of image 1", "too large"])
+    }
+
     /// A directory handed in as images is refused by name (reading it used to stop the process).
     func testImageFileRefusesADirectory() throws {
         try FileManager.default.createDirectory(atPath: path("images"), withIntermediateDirectories: true)
