@@ -71,6 +71,13 @@ final class HostileInputCommandsTests: XCTestCase {
         try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--batch-wait-ms", "nan"],
                      mentioning: ["--batch-wait-ms"])
         try CLI.fail(["bench", "serve", "--seconds", "1e20"], mentioning: ["--seconds", "1e+20"])
+        // Training data whose classes or image shape cannot size the network; a negative --limit.
+        try NPY.write(uint8: [0, 1, 0, 1], shape: [4], to: path("labels4.npy"))
+        try NPY.write(uint8: [UInt8](repeating: 7, count: 4 * 28 * 32), shape: [4, 28, 32], to: path("wide4.npy"))
+        try CLI.fail(["train", "--data", "npy", "--train-images", path("wide4.npy"), "--train-labels", path("labels4.npy"),
+                      "--out", path("t")], mentioning: [path("wide4.npy"), "fmnist-cnn", "square"])
+        try CLI.fail(["train", "--data", "synthetic", "--limit=-5", "--out", path("t")], mentioning: ["--limit", "-5"])
+
         // Thread counts: the worker pool starts every thread it is asked for.
         try CLI.fail(["train", "--data", "synthetic", "--threads", "1000000000", "--out", path("t")],
                      mentioning: ["--threads", "at most 256", "1000000000"])
