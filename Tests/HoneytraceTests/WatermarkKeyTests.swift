@@ -56,6 +56,11 @@ final class WatermarkKeyTests: XCTestCase {
         assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: noTarget, seed: 1), mentioning: ["target class 9"])
         let wrongShape = SyntheticData.make(count: 50, height: 28, width: 28)
         assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: wrongShape, seed: 1), mentioning: ["[1, 28, 28]", "[1, 16, 16]"])
+        // A count from an option that no memory holds (--count 1e12) is refused before allocating.
+        var huge = WatermarkKey.CreationOptions()
+        huge.count = 1_000_000_000_000
+        assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: fixture.heldOut, options: huge, seed: 1),
+                     mentioning: ["1000000000000 watermarks", "[1, 16, 16]", "ask for fewer"])
     }
 
     func testRoundTripKeepsEverythingAndIsOwnerOnly() throws {
