@@ -58,7 +58,14 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         // A negative count once reached a range 0..<limit, which traps.
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, found \(limit)") }
+        // Synthetic images are generated in memory, --limit of them.
+        if data == "synthetic", let limit, limit > Self.maxSyntheticImages {
+            throw ValidationError("--limit with --data synthetic must be at most \(Self.maxSyntheticImages), found \(limit)")
+        }
     }
+
+    /// Most synthetic training images generated: past this their pixels alone exhaust memory.
+    static let maxSyntheticImages = 1_000_000
 
     func source() throws -> DataSource {
         switch data {

@@ -77,6 +77,11 @@ final class HostileInputCommandsTests: XCTestCase {
         try CLI.fail(["train", "--data", "npy", "--train-images", path("wide4.npy"), "--train-labels", path("labels4.npy"),
                       "--out", path("t")], mentioning: [path("wide4.npy"), "fmnist-cnn", "square"])
         try CLI.fail(["train", "--data", "synthetic", "--limit=-5", "--out", path("t")], mentioning: ["--limit", "-5"])
+        try CLI.fail(["train", "--data", "synthetic", "--limit", "4294967296", "--out", path("t")],
+                     mentioning: ["--limit", "at most 1000000", "4294967296"])
+        // A batch as large as Int.max is one batch of everything (the batch count once overflowed).
+        _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--batch", "\(Int.max)",
+                             "--out", path("one-batch")])
 
         // Thread counts: the worker pool starts every thread it is asked for.
         try CLI.fail(["train", "--data", "synthetic", "--threads", "1000000000", "--out", path("t")],
