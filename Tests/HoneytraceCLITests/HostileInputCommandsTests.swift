@@ -87,6 +87,9 @@ final class HostileInputCommandsTests: XCTestCase {
         try CLI.fail(["train", "--data", "synthetic", "--threads", "1000000000", "--out", path("t")],
                      mentioning: ["--threads", "at most 256", "1000000000"])
         try CLI.fail(["bench", "engine", "--threads", "1000000000"], mentioning: ["--threads", "1…256"])
+        try CLI.fail(["bench", "engine", "--batch=0"], mentioning: ["--batch", "1…4096", "found 0"])
+        try CLI.fail(["bench", "engine", "--batch", "4294967296"], mentioning: ["--batch", "4294967296"])
+        try CLI.fail(["bench", "engine", "--steps=\(Int.min)"], mentioning: ["--steps", "\(Int.min)"])
         try CLI.fail(["experiment", "run", "--preset", "smoke", "--out", path("grid"), "--jobs", "1000000"],
                      mentioning: ["--jobs 1000000", "1…256"])
         let clients = path("clients.json")
