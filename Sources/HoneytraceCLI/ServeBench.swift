@@ -28,8 +28,9 @@ struct ServeBench: AsyncParsableCommand {
 
     func run() async throws {
         let levels = concurrency.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !levels.isEmpty, levels.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--concurrency '\(concurrency)': expected positive integers separated by commas")
+        // Each level starts that many clients at once: bounded so a typo cannot exhaust the machine.
+        guard !levels.isEmpty, levels.allSatisfy({ (1...4096).contains($0 ?? 0) }) else {
+            throw ValidationError("--concurrency '\(concurrency)': expected integers in 1…4096 separated by commas")
         }
         guard let format = LoadBenchmarkConfiguration.BodyFormat(rawValue: body) else {
             throw ValidationError("--body '\(body)': expected json or npy")

@@ -71,6 +71,7 @@ final class HostileInputCommandsTests: XCTestCase {
         try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--batch-wait-ms", "nan"],
                      mentioning: ["--batch-wait-ms"])
         try CLI.fail(["bench", "serve", "--seconds", "1e20"], mentioning: ["--seconds", "1e+20"])
+        try CLI.fail(["bench", "serve", "--concurrency", "1,1000000000"], mentioning: ["--concurrency", "1…4096"])
         // Training data whose classes or image shape cannot size the network; a negative --limit.
         try NPY.write(uint8: [0, 1, 0, 1], shape: [4], to: path("labels4.npy"))
         try NPY.write(uint8: [UInt8](repeating: 7, count: 4 * 28 * 32), shape: [4, 28, 32], to: path("wide4.npy"))
