@@ -28,8 +28,9 @@ public struct BatchSampler: Sendable, Equatable {
         self.seed = seed
     }
 
-    /// Batches in every epoch.
-    public var batchesPerEpoch: Int { dropLast ? count / batchSize : (count + batchSize - 1) / batchSize }
+    /// Batches in every epoch (a ceiling division that cannot overflow: the batch size may come
+    /// from an option as large as `Int.max`).
+    public var batchesPerEpoch: Int { dropLast ? count / batchSize : (count == 0 ? 0 : (count - 1) / batchSize + 1) }
 
     /// Items visited per epoch (`count`, less the dropped remainder).
     public var itemsPerEpoch: Int { dropLast ? (count / batchSize) * batchSize : count }

@@ -1,3 +1,5 @@
+import Formats
+
 /// Labelled images held in memory: pixels in [0, 1] (uint8 / 255) as one contiguous
 /// N×C×H×W `[Float]`, one class label per image.
 ///
@@ -78,12 +80,23 @@ public struct ImageDataset: Sendable {
             throw DatasetError(kind: .invalidArgument,
                                problem: "\(name): image shape \(channels)×\(height)×\(width) must be positive")
         }
-        let size = channels * height * width
-        if valueCount != labels.count * size {
-            throw DatasetError(kind: .mismatch,
-                               problem: "\(name): \(labels.count) labels need \(labels.count * size) pixel values (\(channels)×\(height)×\(width) each), got \(valueCount)")
+        // Checked: a shape from a file header can overflow `Int` (an empty dataset of 2³²×2³² images).
+        guard let size = CheckedNumber.product([channels, height, width]),
+              let needed = CheckedNumber.product([labels.count, size]) else {
+            throw DatasetError(kind: .invalidData,
+                               problem: "\(name): \(labels.count) images of shape \(channels)×\(height)×\(width) overflow the addressable size")
         }
-        let classes = classCount ?? ((labels.max() ?? -1) + 1)
+        if valueCount != needed {
+            throw DatasetError(kind: .mismatch,
+                               problem: "\(name): \(labels.count) labels need \(needed) pixel values (\(channels)×\(height)×\(width) each), got \(valueCount)")
+        }
+        let largest = labels.max() ?? -1
+        // Labels come from files: the largest + 1 must not overflow when it becomes the class count.
+        if classCount == nil && largest == Int.max {
+            throw DatasetError(kind: .invalidData,
+                               problem: "\(name): label \(largest) of image \(labels.firstIndex(of: largest) ?? 0) is too large to count classes up to")
+        }
+        let classes = classCount ?? (largest + 1)
         if classCount != nil && classes <= 0 {
             throw DatasetError(kind: .invalidArgument, problem: "\(name): class count \(classes) must be positive")
         }

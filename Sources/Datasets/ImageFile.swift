@@ -6,11 +6,21 @@ import Formats
 /// uint8 `[N, H, W]`). Labels are all 0; only the pixels matter.
 public enum ImageFile {
     public static func load(_ path: String) throws -> ImageDataset {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw DatasetError(file: path, kind: .missingData, problem: "no such file")
         }
+        guard !isDirectory.boolValue else {
+            throw DatasetError(file: path, kind: .invalidArgument, problem: "is a directory; expected a .npy or IDX file of images")
+        }
         if path.hasSuffix(".npy") { return try NPYImages.load(path) }
-        let head = (FileHandle(forReadingAtPath: path).map { h in defer { try? h.close() }; return h.readData(ofLength: 4) }) ?? Data()
+        // The throwing read: `readData(ofLength:)` stops the process on a read error.
+        let head: Data
+        do {
+            head = try FileHandle(forReadingAtPath: path).map { h in defer { try? h.close() }; return try h.read(upToCount: 4) ?? Data() } ?? Data()
+        } catch {
+            throw DatasetError(file: path, kind: .invalidData, problem: "cannot be read: \(error.localizedDescription)")
+        }
         let isGzip = head.count >= 2 && head[head.startIndex] == 0x1F && head[head.startIndex + 1] == 0x8B
         let isIDX = head.count == 4 && head[head.startIndex] == 0 && head[head.startIndex + 1] == 0
         let isNPY = head.count >= 1 && head[head.startIndex] == 0x93

@@ -31,6 +31,12 @@ public enum NPYImages {
         if c == 0 || h == 0 || w == 0 {
             throw DatasetError(file: path, kind: .invalidData, problem: "image shape \(shapeText(shape)) has an empty image dimension")
         }
+        // The header's shape is checked before any size is computed from it: (0, 2³², 2³²) holds no
+        // values yet one image of it has more than `Int` can count.
+        guard CheckedNumber.product([c, h, w]) != nil else {
+            throw DatasetError(file: path, kind: .invalidData,
+                               problem: "image shape \(shapeText(shape)) overflows the addressable size (C·H·W of one image must fit in \(Int.max))")
+        }
         let pixels: [Float]
         switch array.dtype {
         case .uint8:

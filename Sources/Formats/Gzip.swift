@@ -18,13 +18,32 @@ public enum Gzip {
         data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B
     }
 
+    /// Most bytes one compressed byte can expand to: deflate's limit, about 1032:1.
+    public static let maxExpansion = 1032
+
     /// Decompresses a gzip stream, including several concatenated gzip members.
     ///
-    /// - Parameter label: names the data in errors (usually its file path).
+    /// - Parameters:
+    ///   - label: names the data in errors (usually its file path).
+    ///   - maxBytes: when set, decompression stops one byte past it and throws, so a small
+    ///     stream cannot expand to gigabytes (a gzip bomb) before the caller sees its size.
+    ///   - limitReason: what `maxBytes` is, for the error (e.g. "the size its IDX header declares").
     /// - Throws: `FormatError` for a missing gzip magic (`.badMagic`), a stream that
     ///   ends early (`.truncated`), damaged data or a CRC/length mismatch (`.corrupt`),
-    ///   or bytes after the last member (`.trailingData`).
-    public static func decompress(_ data: Data, label: String = "<gzip data>") throws -> Data {
+    ///   bytes after the last member (`.trailingData`), or more than `maxBytes` of output (`.invalidValue`).
+    public static func decompress(_ data: Data, label: String = "<gzip data>", maxBytes: Int? = nil,
+                                  limitReason: String = "the limit") throws -> Data {
+        try inflateAll(data, label: label, maxBytes: maxBytes, limitReason: limitReason, stopAtLimit: false)
+    }
+
+    /// The first `count` decompressed bytes of a gzip stream (all of them when it holds fewer),
+    /// without inflating the rest: enough to read a header before trusting the whole stream.
+    public static func decompressedPrefix(_ data: Data, count: Int, label: String = "<gzip data>") throws -> Data {
+        try inflateAll(data, label: label, maxBytes: max(count, 0), limitReason: "", stopAtLimit: true)
+    }
+
+    private static func inflateAll(_ data: Data, label: String, maxBytes: Int?, limitReason: String,
+                                   stopAtLimit: Bool) throws -> Data {
         guard isGzip(data) else {
             let found = data.prefix(2).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw FormatError(file: label, kind: .badMagic,
@@ -38,8 +57,12 @@ public enum Gzip {
             capacity = max(capacity, min(Int(isize), data.count * 1032, 1 << 30) + 1)
         }
         capacity = max(capacity, min(data.count, 1 << 28) * 2)
+        // One byte past the limit is room enough to tell that the stream exceeds it.
+        let cap = maxBytes.map { $0 < Int.max ? $0 + 1 : $0 }
+        if let cap { capacity = min(capacity, cap) }
         var output = Data(count: capacity)
         var produced = 0
+        var stoppedAtLimit = false
 
         var stream = z_stream()
         var status = inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -63,7 +86,7 @@ public enum Gzip {
                     fed += chunk
                 }
                 if produced == output.count {
-                    output.count = output.count * 2
+                    output.count = cap.map { min(output.count * 2, $0) } ?? output.count * 2
                 }
                 let room = min(output.count - produced, 1 << 30)
                 status = output.withUnsafeMutableBytes { (out: UnsafeMutableRawBufferPointer) -> Int32 in
@@ -72,6 +95,14 @@ public enum Gzip {
                     return inflate(&stream, Z_NO_FLUSH)
                 }
                 produced += room - Int(stream.avail_out)
+                if let maxBytes, produced > maxBytes {
+                    if stopAtLimit {
+                        stoppedAtLimit = true
+                        return
+                    }
+                    throw FormatError(file: label, kind: .invalidValue,
+                                      problem: "gzip stream decompresses to more than \(maxBytes) bytes, \(limitReason); stopped there")
+                }
 
                 switch status {
                 case Z_STREAM_END:
@@ -101,7 +132,7 @@ public enum Gzip {
                 }
             }
         }
-        output.count = produced
+        output.count = stoppedAtLimit ? (maxBytes ?? produced) : produced
         return output
     }
 

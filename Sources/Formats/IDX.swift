@@ -42,7 +42,7 @@ public enum IDX {
     /// - Throws: `FormatError` for wrong magic, unsupported type, zero dimensions,
     ///   truncated header or payload, and trailing bytes after the payload.
     public static func parse(_ data: Data, label: String, expectedDims: Int? = nil) throws -> IDXArray {
-        let raw = Gzip.isGzip(data) ? try Gzip.decompress(data, label: label) : data
+        let raw = Gzip.isGzip(data) ? try inflate(data, label: label) : data
         return try raw.withUnsafeBytes { buf in
             var cursor = ByteCursor(buf, label: label)
             let magic = try cursor.u32be("IDX header (4-byte magic)")
@@ -91,6 +91,37 @@ public enum IDX {
             let body = try cursor.take(count, "IDX payload")
             return IDXArray(dims: dims, bytes: [UInt8](body))
         }
+    }
+
+    /// Decompresses a gzip IDX file no further than its header says it holds: the header is
+    /// inflated first, and the rest stops one byte past the declared size, so a small file of
+    /// zeros cannot expand to gigabytes before its error.
+    private static func inflate(_ data: Data, label: String) throws -> Data {
+        let head = try Gzip.decompressedPrefix(data, count: 4 + 4 * 255, label: label)
+        // An unreadable header is reported by `parse` from these bytes alone.
+        guard let declared = declaredSize(head) else { return head }
+        let possible = data.count.multipliedReportingOverflow(by: Gzip.maxExpansion)
+        if !possible.overflow && declared > possible.partialValue {
+            throw FormatError(file: label, kind: .truncated,
+                              problem: "the IDX header declares \(declared) bytes, more than \(data.count) gzip bytes can hold (at most \(possible.partialValue))")
+        }
+        return try Gzip.decompress(data, label: label, maxBytes: declared, limitReason: "the size its IDX header declares")
+    }
+
+    /// Header plus payload bytes of a well-formed unsigned-byte IDX header at the start of
+    /// `head`, or nil when the header is incomplete, malformed or its size overflows.
+    private static func declaredSize(_ head: Data) -> Int? {
+        let bytes = [UInt8](head)
+        guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0, bytes[2] == ubyteTypeCode, bytes[3] > 0 else { return nil }
+        let dimCount = Int(bytes[3])
+        let headerSize = 4 + 4 * dimCount
+        guard bytes.count >= headerSize else { return nil }
+        let dims = (0..<dimCount).map { i in
+            bytes[(4 + 4 * i)..<(8 + 4 * i)].reduce(0) { $0 << 8 | Int($1) }
+        }
+        guard let count = FileIO.product(dims) else { return nil }
+        let (total, overflow) = count.addingReportingOverflow(headerSize)
+        return overflow ? nil : total
     }
 
     /// Serialises `array` as raw (uncompressed) IDX bytes.

@@ -168,6 +168,8 @@ struct PyLiteralParser {
     private mutating func parseDict(depth: Int) throws -> PyLiteral {
         pos += 1
         var items: [(String, PyLiteral)] = []
+        // A set, not a scan of `items`: a scan is quadratic in the keys, and a header is attacker-sized.
+        var seen: Set<String> = []
         while true {
             skipSpace()
             guard pos < chars.count else { throw fail("unexpected end of header, expected '}'") }
@@ -178,7 +180,7 @@ struct PyLiteralParser {
             guard chars[pos] == "'" || chars[pos] == "\"" else { throw fail("unexpected \(current), expected a string key") }
             let keyOffset = pos
             let key = try parseString()
-            if items.contains(where: { $0.0 == key }) {
+            if !seen.insert(key).inserted {
                 throw ParseError(offset: keyOffset, message: "duplicate key '\(key)'")
             }
             skipSpace()

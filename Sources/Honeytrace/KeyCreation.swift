@@ -1,5 +1,6 @@
 import Crypto
 import Datasets
+import Formats
 import Foundation
 import TensorEngine
 import Training
@@ -115,6 +116,9 @@ extension WatermarkKey {
             throw fail("\(heldOut.name) has images of shape \(heldOut.imageShape), the model takes \(shape)")
         }
         guard options.count >= 1 else { throw fail("a key needs at least one watermark, \(options.count) requested") }
+        guard let values = CheckedNumber.product([options.count, model.inputSize]), values <= TriggerSet.maxPixelValues else {
+            throw fail("\(options.count) watermarks of \(shape) images exceed \(TriggerSet.maxPixelValues) pixel values held at once; ask for fewer")
+        }
         guard options.referencePoolSize >= 1 else { throw fail("the reference pool needs at least one entry") }
         if let bankData, bankData.imageShape != shape {
             throw fail("\(bankData.name) has images of shape \(bankData.imageShape), the model takes \(shape)")

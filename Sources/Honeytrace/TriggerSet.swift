@@ -1,4 +1,5 @@
 import Datasets
+import Formats
 import TensorEngine
 import Training
 
@@ -13,6 +14,10 @@ import Training
 ///
 /// Images the key was built from are left out when `heldOut` is the data the key was made from.
 public struct TriggerSet: Sendable {
+    /// Most pixel values (1 GiB of Float) that trigger sets and watermark images may hold at once:
+    /// counts come from options, and past this the allocation stops the process.
+    public static let maxPixelValues = 1 << 28
+
     /// The recipe the triggers follow.
     public let recipe: WatermarkRecipe
     /// `[C, H, W]`.
@@ -72,6 +77,10 @@ public struct TriggerSet: Sendable {
         try recipe.validate(classes: classes, inputShape: shape)
         try augmentation.validate()
         guard count >= 1 else { throw HoneytraceError(.invalidArgument, "at least one trigger is needed, \(count) requested") }
+        guard let values = CheckedNumber.product([2, count, heldOut.imageSize]), values <= maxPixelValues else {
+            throw HoneytraceError(.invalidArgument,
+                                  "\(count) trigger/control pairs of \(shape) images exceed \(maxPixelValues) pixel values held at once; ask for fewer")
+        }
         let baseClasses = Set(recipe.baseClasses(classes: classes))
         let basePool = heldOut.labels.indices.filter { baseClasses.contains(heldOut.labels[$0]) && !excluding.contains($0) }
         func insufficient(_ what: String) -> HoneytraceError {

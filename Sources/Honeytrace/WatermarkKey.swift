@@ -147,7 +147,8 @@ public struct WatermarkKey: Sendable, Equatable {
         lines.append(("recipe", recipe.kind.rawValue))
         switch recipe.kind {
         case .composite:
-            lines.append(("classes", "\(recipe.sourceClass ?? -1) + region of \(recipe.otherClass ?? -1) → \(recipe.target)"))
+            // Not "classes": that label is the model's class count below, and labels are JSON keys in `inspect --json`.
+            lines.append(("composite", "\(recipe.sourceClass ?? -1) + region of \(recipe.otherClass ?? -1) → \(recipe.target)"))
             lines.append(("region", recipe.resolvedRegion(height: inputShape[1], width: inputShape[2]).rawValue))
         case .whiteBlock:
             lines.append(("target", "\(recipe.target)"))

@@ -22,6 +22,15 @@ struct EngineBench: ParsableCommand {
     @Option(name: .customLong("arch"), help: "Architecture (repeatable); default all three.")
     var architectures: [String] = []
 
+    func validate() throws {
+        guard (1...ComputeOptions.maxThreads).contains(threads) else {
+            throw ValidationError("--threads must lie in 1…\(ComputeOptions.maxThreads), found \(threads)")
+        }
+        // Batch tensors are allocated whole and the steps counted with the warm-up: both bounded.
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must lie in 1…4096, found \(batch)") }
+        guard (1...1_000_000).contains(steps) else { throw ValidationError("--steps must lie in 1…1000000, found \(steps)") }
+    }
+
     func run() throws {
         Parallel.threadCount = threads
         let archs = try (architectures.isEmpty ? Architecture.allCases.map(\.rawValue) : architectures).map { name in

@@ -15,6 +15,14 @@ extension DefenseConfiguration.Distance: ExpressibleByArgument {}
 struct ComputeOptions: ParsableArguments {
     @Option(help: "Worker threads for GEMM, convolutions and batch loops.") var threads = 2
 
+    /// Most worker threads an option may ask for: the pool starts them all, so a huge count
+    /// would exhaust the process before any work.
+    static let maxThreads = 256
+
+    func validate() throws {
+        guard threads <= Self.maxThreads else { throw ValidationError("--threads must be at most \(Self.maxThreads), found \(threads)") }
+    }
+
     func apply() { Parallel.threadCount = max(1, threads) }
 }
 

@@ -60,7 +60,10 @@ struct ExperimentRun: ParsableCommand {
         guard parts.count == 2, parts[1] >= 1, parts[0] >= 1, parts[0] <= parts[1] else {
             throw ValidationError("--shard '\(shard)': expected i/n with 1 ≤ i ≤ n")
         }
-        guard jobs >= 1 else { throw ValidationError("--jobs \(jobs): expected at least 1") }
+        // Bounded like --threads: each job is a process started at once.
+        guard (1...ComputeOptions.maxThreads).contains(jobs) else {
+            throw ValidationError("--jobs \(jobs): expected 1…\(ComputeOptions.maxThreads)")
+        }
         let prefix = worker.map { "[worker \($0)] " } ?? ""
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
                                           log: { ProgressBar.writeError(prefix + $0 + "\n") })

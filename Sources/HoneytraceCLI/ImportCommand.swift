@@ -26,8 +26,17 @@ struct ImportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shape = try floats(inputShape, "input-shape").map { Int($0) }
-        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else { throw ValidationError("--input-shape '\(inputShape)': expected C,H,W") }
+        // Whole numbers only, converted without trapping: `nan` or `1e30` is refused here, not in `Int(_:)`.
+        let shape = try floats(inputShape, "input-shape").map { value -> Int in
+            guard let n = CheckedNumber.wholeInt(Double(value), in: 1...ModelManifest.maxImageSide) else {
+                throw ValidationError("--input-shape '\(inputShape)': expected C,H,W of whole numbers in 1…\(ModelManifest.maxImageSide), found \(value)")
+            }
+            return n
+        }
+        guard shape.count == 3 else { throw ValidationError("--input-shape '\(inputShape)': expected C,H,W, found \(shape.count) numbers") }
+        if let problem = ModelManifest.problem(architecture: arch, classes: classes, inputShape: shape) {
+            throw ValidationError("--input-shape '\(inputShape)' / --classes \(classes): \(problem)")
+        }
         let normalization = try Normalization.validated(mean: try floats(mean, "mean"), std: try floats(std, "std"))
         let file = try SafeTensors.read(path: weights)
         let classifier = arch.build(inChannels: shape[0], classes: classes, imageSize: shape[1], seed: 0)

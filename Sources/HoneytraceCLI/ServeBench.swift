@@ -28,13 +28,18 @@ struct ServeBench: AsyncParsableCommand {
 
     func run() async throws {
         let levels = concurrency.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !levels.isEmpty, levels.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--concurrency '\(concurrency)': expected positive integers separated by commas")
+        // Each level starts that many clients at once: bounded so a typo cannot exhaust the machine.
+        guard !levels.isEmpty, levels.allSatisfy({ (1...4096).contains($0 ?? 0) }) else {
+            throw ValidationError("--concurrency '\(concurrency)': expected integers in 1…4096 separated by commas")
         }
         guard let format = LoadBenchmarkConfiguration.BodyFormat(rawValue: body) else {
             throw ValidationError("--body '\(body)': expected json or npy")
         }
-        guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be positive, found \(seconds)") }
+        // Bounded before the conversions to milli- and microseconds below, which trap on huge values.
+        guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must lie in (0, 86400], found \(seconds)") }
+        guard batchWaitMs.isFinite, (0...1000).contains(batchWaitMs) else {
+            throw ValidationError("--batch-wait-ms must lie in 0…1000, found \(batchWaitMs)")
+        }
         let configuration = LoadBenchmarkConfiguration(
             concurrencies: levels.map { $0! }, duration: .milliseconds(Int64(seconds * 1000)),
             batchWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), maxBatch: maxBatch, bodyFormat: format,

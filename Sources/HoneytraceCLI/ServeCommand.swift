@@ -42,7 +42,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': expected trace, debug, info, notice, warning, error or critical")
         }
-        guard batchWaitMs.isFinite, batchWaitMs >= 0 else { throw ValidationError("--batch-wait-ms must be ≥ 0, found \(batchWaitMs)") }
+        // Bounded here, before the conversion to microseconds, which would trap on 1e20.
+        guard batchWaitMs.isFinite, (0...1000).contains(batchWaitMs) else {
+            throw ValidationError("--batch-wait-ms must lie in 0…1000, found \(batchWaitMs)")
+        }
     }
 
     func run() async throws {

@@ -55,6 +55,18 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError("--schedule '\(text)': expected cosine, constant or step:EPOCHS:GAMMA (e.g. step:5:0.1)")
     }
 
+    func validate() throws {
+        // A negative count once reached a range 0..<limit, which traps.
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, found \(limit)") }
+        // Synthetic images are generated in memory, --limit of them.
+        if data == "synthetic", let limit, limit > Self.maxSyntheticImages {
+            throw ValidationError("--limit with --data synthetic must be at most \(Self.maxSyntheticImages), found \(limit)")
+        }
+    }
+
+    /// Most synthetic training images generated: past this their pixels alone exhaust memory.
+    static let maxSyntheticImages = 1_000_000
+
     func source() throws -> DataSource {
         switch data {
         case "fashion-mnist": return .fashionMNIST(directory: dataDir)
@@ -72,6 +84,10 @@ struct TrainCommand: ParsableCommand {
         let source = try source()
         let (train, test, classNames) = try source.load(limit: limit)
         let normalization = source.normalization(for: train)
+        // The data's classes and image shape come from files: checked before the network is sized by them.
+        if let problem = ModelManifest.problem(architecture: arch, classes: train.classCount, inputShape: train.imageShape) {
+            throw TrainingError(file: train.name, "the data does not fit \(arch.rawValue): \(problem)")
+        }
         let classifier = arch.build(inChannels: train.channels, classes: train.classCount, imageSize: train.height, seed: recipe.seed)
         var bar: ProgressBar?
         let trainer = Trainer(recipe: recipe, onProgress: { p in

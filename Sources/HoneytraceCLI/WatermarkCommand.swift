@@ -105,7 +105,8 @@ struct WatermarkInspect: ParsableCommand {
     func run() throws {
         let k = try WatermarkKey.load(key)
         if json {
-            try printJSON(Dictionary(uniqueKeysWithValues: k.summary.map { ($0.0, $0.1) }))
+            // Keeps the first of any repeated label rather than trapping in `uniqueKeysWithValues`.
+            try printJSON(Dictionary(k.summary.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first }))
         } else {
             let width = k.summary.map(\.0.count).max() ?? 0
             for (name, value) in k.summary { print("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(value)") }

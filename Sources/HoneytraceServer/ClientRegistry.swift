@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Training
 
@@ -18,12 +19,26 @@ public struct RateLimit: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         queriesPerSecond = try c.decode(Double.self, forKey: .queriesPerSecond)
-        burst = try c.decodeIfPresent(Int.self, forKey: .burst) ?? max(1, Int(queriesPerSecond.rounded(.up)))
+        guard let rate = RateLimit.defaultBurst(queriesPerSecond) else {
+            throw DecodingError.dataCorruptedError(forKey: .queriesPerSecond, in: c,
+                                                   debugDescription: "queries_per_second must lie in (0, \(RateLimit.maxQueriesPerSecond)], found \(queriesPerSecond)")
+        }
+        burst = try c.decodeIfPresent(Int.self, forKey: .burst) ?? rate
+    }
+
+    /// The highest rate a clients file may give; beyond it a limit limits nothing, and one
+    /// second of queries as a default burst would overflow `Int`.
+    public static let maxQueriesPerSecond = 1e9
+
+    /// One second of queries (at least 1), or nil when `queriesPerSecond` is not in (0, `maxQueriesPerSecond`].
+    static func defaultBurst(_ queriesPerSecond: Double) -> Int? {
+        guard queriesPerSecond > 0, queriesPerSecond <= maxQueriesPerSecond else { return nil }
+        return CheckedNumber.int(queriesPerSecond, rounding: .up).map { max(1, $0) }
     }
 
     func validate(_ where_: String) throws -> Void {
-        guard queriesPerSecond > 0, queriesPerSecond.isFinite else {
-            throw ClientsFileProblem("\(where_): queries_per_second must be a positive number, found \(queriesPerSecond)")
+        guard queriesPerSecond > 0, queriesPerSecond <= RateLimit.maxQueriesPerSecond else {
+            throw ClientsFileProblem("\(where_): queries_per_second must be a positive number of at most \(RateLimit.maxQueriesPerSecond), found \(queriesPerSecond)")
         }
         guard burst >= 1 else { throw ClientsFileProblem("\(where_): burst must be at least 1, found \(burst)") }
     }
@@ -194,7 +209,9 @@ public struct ClientRegistry: Sendable {
         guard let qps = (o["queries_per_second"] as? NSNumber)?.doubleValue else {
             throw ClientsFileProblem("\(place): queries_per_second must be a number")
         }
-        var burst = max(1, Int(qps.rounded(.up)))
+        guard var burst = RateLimit.defaultBurst(qps) else {
+            throw ClientsFileProblem("\(place): queries_per_second must be a positive number of at most \(RateLimit.maxQueriesPerSecond), found \(qps)")
+        }
         if let b = o["burst"] {
             guard let n = b as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e12 else {
                 throw ClientsFileProblem("\(place): burst must be a whole number")

@@ -87,15 +87,14 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
         }
         do {
             let response = try HTTPPredictionAPI.send(client: client, url: base + "/v1/model", method: .GET, headers: [:], body: nil,
-                                                      timeout: self.timeout)
+                                                      timeout: self.timeout, maxReplyBytes: HTTPPredictionAPI.maxModelReplyBytes)
             guard response.status == .ok else { throw HTTPPredictionAPI.failure(response, url: base + "/v1/model") }
             let info: ModelInfo
             do { info = try JSONDecoder().decode(ModelInfo.self, from: response.bodyData) } catch {
                 throw ServerError(file: base + "/v1/model", .endpoint, "the model description is not what a Honeytrace server sends: \(error)")
             }
-            guard info.inputShape.count == 3, info.inputShape.allSatisfy({ $0 > 0 }), info.classes >= 2,
-                  info.inputSize == info.inputShape.reduce(1, *) else {
-                throw ServerError(file: base + "/v1/model", .endpoint, "describes an unusable model: input shape \(info.inputShape), \(info.classes) classes")
+            if let problem = HTTPPredictionAPI.problem(info) {
+                throw ServerError(file: base + "/v1/model", .endpoint, "describes an unusable model: \(problem)")
             }
             guard let mode = AnswerMode(argument: info.answerMode) else {
                 throw ServerError(file: base + "/v1/model", .endpoint, "answers in unknown mode '\(info.answerMode)'")
@@ -111,6 +110,40 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
             if ownsClient { try? client.syncShutdown() }
             throw error
         }
+    }
+
+    /// Largest `/v1/model` reply read: a description with class names is far smaller.
+    static let maxModelReplyBytes = 16 << 20
+
+    /// What is unusable in a suspect's model description (the field, what it must be, what it is),
+    /// or nil. The suspect is outside data: its sizes are bounded like a `model.json`'s before
+    /// anything is computed or allocated from them.
+    static func problem(_ info: ModelInfo) -> String? {
+        let shape = info.inputShape
+        guard shape.count == 3, (1...ModelManifest.maxChannels).contains(shape[0]),
+              shape.dropFirst().allSatisfy({ (1...ModelManifest.maxImageSide).contains($0) }) else {
+            return "input_shape: expected [channels, height, width] with 1…\(ModelManifest.maxChannels) channels and sides of 1…\(ModelManifest.maxImageSide), found \(shape)"
+        }
+        let size = shape[0] * shape[1] * shape[2]
+        guard size <= ModelManifest.maxImageValues else {
+            return "input_shape: at most \(ModelManifest.maxImageValues) values per image expected, found \(size) in \(shape)"
+        }
+        guard info.inputSize == size else { return "input_size: expected \(size) (C·H·W of \(shape)), found \(info.inputSize)" }
+        guard (2...ModelManifest.maxClasses).contains(info.classes) else {
+            return "classes: expected 2…\(ModelManifest.maxClasses), found \(info.classes)"
+        }
+        guard info.maxRowsPerRequest >= 1 else { return "max_rows_per_request: expected at least 1, found \(info.maxRowsPerRequest)" }
+        guard info.maxBodyBytes >= 1 else { return "max_body_bytes: expected at least 1, found \(info.maxBodyBytes)" }
+        return nil
+    }
+
+    /// Largest reply read for `rows` answers: room for every class of every row as a JSON
+    /// number with its label, plus a fixed allowance. A reply beyond it is an error, so a
+    /// hostile suspect cannot make the verifier buffer without bound.
+    func maxReplyBytes(rows: Int) -> Int {
+        let perRow = 256 + 64 * classes
+        let (product, overflow) = rows.multipliedReportingOverflow(by: perRow)
+        return overflow ? Int.max : (64 << 10) + product
     }
 
     deinit {
@@ -152,7 +185,12 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
             let request = try makeRequest(chunk, rows: count)
             var attempt = 0, waited = 0.0
             while true {
-                let response = try await client.execute(request: request, deadline: .now() + timeout).get()
+                let response: HTTPClient.Response
+                do {
+                    response = try await HTTPPredictionAPI.execute(client, request, timeout: timeout, maxReplyBytes: maxReplyBytes(rows: count)).get()
+                } catch let e as ResponseAccumulator.ResponseTooBigError {
+                    throw tooBig(e, rows: count)
+                }
                 if let wait = retryDelay(response, attempt: attempt, waited: waited) {
                     try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
                     attempt += 1
@@ -190,7 +228,9 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
         while true {
             let response: HTTPClient.Response
             do {
-                response = try client.execute(request: request, deadline: .now() + timeout).wait()
+                response = try HTTPPredictionAPI.execute(client, request, timeout: timeout, maxReplyBytes: maxReplyBytes(rows: rows)).wait()
+            } catch let e as ResponseAccumulator.ResponseTooBigError {
+                throw tooBig(e, rows: rows)
             } catch {
                 throw ServerError(file: baseURL + "/v1/predict", .endpoint, "request failed: \(error)")
             }
@@ -215,6 +255,20 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
         } catch {
             throw ServerError(file: baseURL, .endpoint, "cannot build a request: \(error)")
         }
+    }
+
+    private func tooBig(_ error: ResponseAccumulator.ResponseTooBigError, rows: Int) -> ServerError {
+        ServerError(file: baseURL + "/v1/predict", .endpoint,
+                    "the reply is larger than \(error.maxBodySize) bytes, the most \(rows) answers of \(classes) classes can take; not read further")
+    }
+
+    /// Runs `request`, reading at most `maxReplyBytes` of the reply's body (`ResponseTooBigError` beyond).
+    static func execute(_ client: HTTPClient, _ request: HTTPClient.Request, timeout: TimeAmount,
+                        maxReplyBytes: Int) -> EventLoopFuture<HTTPClient.Response> {
+        // The accumulator refuses limits above 2³² - 1 (a ByteBuffer's capacity).
+        let limit = min(max(maxReplyBytes, 0), Int(UInt32.max))
+        let accumulator = ResponseAccumulator(request: request, maxBodySize: limit)
+        return client.execute(request: request, delegate: accumulator, deadline: .now() + timeout).futureResult
     }
 
     /// Seconds to wait before retrying a 429 / 503, or nil to not retry.
@@ -295,7 +349,7 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
     }
 
     static func send(client: HTTPClient, url: String, method: HTTPMethod, headers: HTTPHeaders, body: Data?,
-                     timeout: TimeAmount) throws -> HTTPClient.Response {
+                     timeout: TimeAmount, maxReplyBytes: Int) throws -> HTTPClient.Response {
         let request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .data($0) })
@@ -306,7 +360,9 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
             throw ServerError(file: url, .endpoint, "cannot block on an event loop thread")
         }
         do {
-            return try client.execute(request: request, deadline: .now() + timeout).wait()
+            return try execute(client, request, timeout: timeout, maxReplyBytes: maxReplyBytes).wait()
+        } catch let e as ResponseAccumulator.ResponseTooBigError {
+            throw ServerError(file: url, .endpoint, "the reply is larger than \(e.maxBodySize) bytes; not read further")
         } catch {
             throw ServerError(file: url, .endpoint, "cannot reach the server: \(error)")
         }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Honeytrace
 import Hummingbird
@@ -298,7 +299,8 @@ public final class PredictionServer: Sendable {
                 case .refused(let wait):
                     throw APIError(.tooManyRequests, .rateLimited,
                                    "client '\(client.name)' is over its rate limit of \(limit.queriesPerSecond) queries/s (burst \(limit.burst)); \(images.rows) images need \(String(format: "%.2f", wait)) s more",
-                                   retryAfter: max(1, Int(wait.rounded(.up))))
+                                   // Checked: a clients file's tiny rate makes the wait too long for `Int`.
+                                   retryAfter: max(1, CheckedNumber.int(wait, rounding: .up) ?? Int.max))
                 case .neverFits:
                     throw APIError(.contentTooLarge, .tooManyRows,
                                    "the request holds \(images.rows) images, more than client '\(client.name)' may send at once (burst \(limit.burst)); split it")

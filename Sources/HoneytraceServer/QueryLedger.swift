@@ -153,7 +153,7 @@ public final class QueryLedger: @unchecked Sendable {
                 try db.execute(sql: "INSERT INTO server_runs (started_at, model_sha256, key_fingerprint, answer_mode) VALUES (?, ?, ?, ?)",
                                arguments: [started, modelSHA256, keyFingerprint, answerMode])
                 runID = db.lastInsertedRowID
-                return try QueryLedger.fetchRecords(db, modelSHA256: modelSHA256, keyFingerprint: keyFingerprint)
+                return try QueryLedger.fetchRecords(db, modelSHA256: modelSHA256, keyFingerprint: keyFingerprint, path: path)
             }
             for r in loaded { totals[r.client] = Tally(r) }
         } catch let error as ServerError {
@@ -208,8 +208,12 @@ public final class QueryLedger: @unchecked Sendable {
         }
     }
 
-    private static func fetchRecords(_ db: Database, modelSHA256: String?, keyFingerprint: String?) throws -> [ClientRecord] {
-        var sql = "SELECT client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped, similarity_sum, rejected_requests, first_seen, last_seen FROM client_stats"
+    /// The rows of `client_stats`, each value checked against its column's type: GRDB's typed
+    /// subscripts stop the process on a value of another type (text in a count column, written by
+    /// hand or by another program), so a bad value is a `ServerError` naming the database, table,
+    /// column and row instead.
+    private static func fetchRecords(_ db: Database, modelSHA256: String?, keyFingerprint: String?, path: String) throws -> [ClientRecord] {
+        var sql = "SELECT rowid, client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped, similarity_sum, rejected_requests, first_seen, last_seen FROM client_stats"
         var args: StatementArguments = []
         if let modelSHA256, let keyFingerprint {
             sql += " WHERE model_sha256 = ? AND key_fingerprint = ?"
@@ -217,9 +221,21 @@ public final class QueryLedger: @unchecked Sendable {
         }
         sql += " ORDER BY client, model_sha256, key_fingerprint"
         return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-            ClientRecord(client: row[0], modelSHA256: row[1], keyFingerprint: row[2], requests: row[3], queries: row[4],
-                         rowsMixed: row[5], rowsFlipped: row[6], similaritySum: row[7], rejectedRequests: row[8],
-                         firstSeen: row[9], lastSeen: row[10])
+            func value<T: DatabaseValueConvertible>(_ column: String, _ type: String) throws -> T {
+                let stored: DatabaseValue = row[column]
+                guard let v = T.fromDatabaseValue(stored) else {
+                    let rowid: DatabaseValue = row["rowid"]
+                    throw ServerError(file: path, .database,
+                                      "table client_stats, column \(column), row \(rowid): expected \(type), found \(stored); fix or delete the row, or move the database aside")
+                }
+                return v
+            }
+            return ClientRecord(client: try value("client", "text"), modelSHA256: try value("model_sha256", "text"),
+                                keyFingerprint: try value("key_fingerprint", "text"), requests: try value("requests", "an integer"),
+                                queries: try value("queries", "an integer"), rowsMixed: try value("rows_mixed", "an integer"),
+                                rowsFlipped: try value("rows_flipped", "an integer"), similaritySum: try value("similarity_sum", "a number"),
+                                rejectedRequests: try value("rejected_requests", "an integer"), firstSeen: try value("first_seen", "text"),
+                                lastSeen: try value("last_seen", "text"))
         }
     }
 
@@ -324,7 +340,9 @@ public final class QueryLedger: @unchecked Sendable {
     /// Every row of the database (all models and keys), read from disk.
     public func storedRecords() throws -> [ClientRecord] {
         do {
-            return try database.read { try QueryLedger.fetchRecords($0, modelSHA256: nil, keyFingerprint: nil) }
+            return try database.read { try QueryLedger.fetchRecords($0, modelSHA256: nil, keyFingerprint: nil, path: path) }
+        } catch let error as ServerError {
+            throw error
         } catch {
             throw QueryLedger.describe(error, path: path)
         }

@@ -57,10 +57,10 @@ public enum ModelDirectory {
         guard manifest.formatVersion <= ModelManifest.currentFormatVersion else {
             throw TrainingError(file: manifestPath, "format version \(manifest.formatVersion) is newer than this honeytrace understands (\(ModelManifest.currentFormatVersion))")
         }
-        guard manifest.inputShape.count == 3, manifest.inputShape.allSatisfy({ $0 > 0 }) else {
-            throw TrainingError(file: manifestPath, "inputShape must be [channels, height, width], found \(manifest.inputShape)")
+        if let problem = ModelManifest.problem(architecture: manifest.architecture, classes: manifest.classes,
+                                               inputShape: manifest.inputShape) {
+            throw TrainingError(file: manifestPath, problem)
         }
-        guard manifest.classes >= 2 else { throw TrainingError(file: manifestPath, "classes must be at least 2, found \(manifest.classes)") }
         guard manifest.normalization.fits(channels: manifest.inputShape[0]) else {
             throw TrainingError(file: manifestPath, "normalisation has \(manifest.normalization.mean.count) channels, the input has \(manifest.inputShape[0])")
         }

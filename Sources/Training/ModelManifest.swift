@@ -44,6 +44,59 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     }
 }
 
+extension ModelManifest {
+    /// Most classes a model may have: past this the output layer alone exhausts memory.
+    public static let maxClasses = 100_000
+    /// Most channels of an input image.
+    public static let maxChannels = 64
+    /// Longest side of an input image, in pixels.
+    public static let maxImageSide = 1024
+    /// Most values (C·H·W) in one input image.
+    public static let maxImageValues = 1 << 22
+    /// Longest side fmnist-cnn accepts: its first Linear layer grows with the square of the side.
+    public static let maxFMNISTCNNSide = 256
+
+    /// What is wrong with `classes` and `inputShape` for `architecture` (the field, what it must
+    /// be, what it is), or nil when a network can be built from them. Checked before anything is
+    /// allocated from them: a `model.json` or an option is outside data, and out-of-range values
+    /// would overflow, exhaust memory or reach the engine's shape preconditions.
+    public static func problem(architecture: Architecture, classes: Int, inputShape: [Int]) -> String? {
+        guard (2...maxClasses).contains(classes) else {
+            return "field 'classes': expected 2…\(maxClasses), found \(classes)"
+        }
+        guard inputShape.count == 3 else {
+            return "field 'inputShape': expected [channels, height, width], found \(inputShape)"
+        }
+        let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        guard (1...maxChannels).contains(c) else {
+            return "field 'inputShape': channels expected 1…\(maxChannels), found \(c) in \(inputShape)"
+        }
+        guard (1...maxImageSide).contains(h), (1...maxImageSide).contains(w) else {
+            return "field 'inputShape': height and width expected 1…\(maxImageSide), found \(h) and \(w) in \(inputShape)"
+        }
+        guard c * h * w <= maxImageValues else {
+            return "field 'inputShape': at most \(maxImageValues) values per image (C·H·W) expected, found \(c * h * w) in \(inputShape)"
+        }
+        switch architecture {
+        case .fmnistCNN:
+            // Its Linear layer is sized from one side, so a non-square input cannot fit it.
+            guard h == w else {
+                return "field 'inputShape': fmnist-cnn takes square images (height = width), found \(h)×\(w) in \(inputShape)"
+            }
+            guard (4...maxFMNISTCNNSide).contains(h) else {
+                return "field 'inputShape': fmnist-cnn takes sides of 4…\(maxFMNISTCNNSide) pixels, found \(h) in \(inputShape)"
+            }
+        case .vggMini:
+            guard h >= 4, w >= 4 else {
+                return "field 'inputShape': vgg-mini pools twice by 2 and needs sides of at least 4 pixels, found \(h)×\(w) in \(inputShape)"
+            }
+        case .resnet8:
+            break
+        }
+        return nil
+    }
+}
+
 /// Identifies a training set by content.
 public struct DataFingerprint: Codable, Sendable, Equatable {
     public var name: String

@@ -66,7 +66,10 @@ public struct TrainingRecipe: Codable, Sendable, Equatable {
         guard weightDecay >= 0 else { throw TrainingError("weight decay must be non-negative, found \(weightDecay)") }
         guard labelSmoothing >= 0, labelSmoothing < 1 else { throw TrainingError("label smoothing must lie in [0, 1), found \(labelSmoothing)") }
         if let oe = outlierExposure { try oe.validate() }
-        guard warmupEpochs >= 0 else { throw TrainingError("warm-up epochs must be non-negative, found \(warmupEpochs)") }
+        // Bounded by the epochs: the trainer turns it into a step count with Int(_:), which traps on infinity.
+        guard warmupEpochs >= 0, warmupEpochs <= Float(epochs) else {
+            throw TrainingError("warm-up epochs must lie in 0…\(epochs) (the epochs), found \(warmupEpochs)")
+        }
         if nesterov && momentum == 0 { throw TrainingError("Nesterov momentum needs momentum > 0") }
         try augmentation.validate()
     }

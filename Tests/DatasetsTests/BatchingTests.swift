@@ -22,6 +22,9 @@ final class BatchingTests: DatasetsTestCase {
         XCTAssertTrue(batches.allSatisfy { $0.count == 3 })
         XCTAssertEqual(Set(batches.flatMap { $0 }).count, 9)
         XCTAssertEqual(BatchSampler(count: 5, batchSize: 2, shuffle: false).batches(epoch: 4), [[0, 1], [2, 3], [4]])
+        // A batch size from an option as large as Int.max: one batch of everything, no overflow.
+        XCTAssertEqual(BatchSampler(count: 5, batchSize: .max, shuffle: false).batches(epoch: 0), [[0, 1, 2, 3, 4]])
+        XCTAssertEqual(BatchSampler(count: 0, batchSize: .max).batchesPerEpoch, 0)
     }
 
     func testShuffleIsSeededPerEpoch() {

@@ -62,6 +62,40 @@ final class LoaderTests: DatasetsTestCase {
         }
     }
 
+    /// A header shape whose single image overflows `Int` is an error naming the file and shape, not a trap.
+    func testNPYShapeThatOverflowsIsAClearError() throws {
+        try NPY.write(uint8: [], shape: [0, 1 << 32, 1 << 32], to: path("huge.npy"))
+        assertDatasetError(try NPYImages.load(path("huge.npy")), kind: .invalidData,
+                           contains: [path("huge.npy"), "(0, 4294967296, 4294967296)", "overflows"])
+        try NPY.write(floats: [], shape: [0, 1, 1 << 32, 1 << 32], to: path("huge4.npy"))
+        assertDatasetError(try ImageFile.load(path("huge4.npy")), kind: .invalidData,
+                           contains: [path("huge4.npy"), "(0, 1, 4294967296, 4294967296)", "overflows"])
+        assertDatasetError(try ImageDataset(name: "x", pixels: [], labels: [], channels: 1, height: 1 << 32, width: 1 << 32),
+                           kind: .invalidData, contains: ["x:", "1×4294967296×4294967296", "overflow"])
+    }
+
+    /// The largest label + 1 becomes the class count: Int.max as a label is refused, not an overflow.
+    func testNPYLabelTooLargeToCountIsAClearError() throws {
+        try NPY.write(uint8: [UInt8](repeating: 0, count: 2 * 4), shape: [2, 2, 2], to: path("x.npy"))
+        // The writer makes float32 only: its header with the dtype rewritten, then int64 labels 0 and Int64.max.
+        var bytes = [UInt8](try NPY.encode(floats: [0, 0], shape: [2]).dropLast(8))
+        let at = try XCTUnwrap((0..<(bytes.count - 3)).first { Array(bytes[$0..<($0 + 3)]) == Array("<f4".utf8) })
+        bytes.replaceSubrange(at..<(at + 3), with: Array("<i8".utf8))
+        for label in [Int64(0), .max] { withUnsafeBytes(of: label.littleEndian) { bytes.append(contentsOf: $0) } }
+        try Data(bytes).write(to: URL(fileURLWithPath: path("labels.npy")))
+        XCTAssertEqual(try NPYImages.loadLabels(path("labels.npy")), [0, Int.max])
+        assertDatasetError(try NPYImages.load(path("x.npy"), labelsPath: path("labels.npy")), kind: .invalidData,
+                           contains: [path("labels.npy"), "label 9223372036854775807 of image 1", "too large"])
+    }
+
+    /// A directory handed in as images is refused by name (reading it used to stop the process).
+    func testImageFileRefusesADirectory() throws {
+        try FileManager.default.createDirectory(atPath: path("images"), withIntermediateDirectories: true)
+        assertDatasetError(try ImageFile.load(path("images")), kind: .invalidArgument, contains: [path("images"), "is a directory"])
+        try FileManager.default.createDirectory(atPath: path("images.npy"), withIntermediateDirectories: true)
+        assertDatasetError(try ImageFile.load(path("images.npy")), kind: .invalidArgument, contains: [path("images.npy"), "is a directory"])
+    }
+
     func testCIFARTinyFile() throws {
         let images: [UInt8] = (0..<(3 * 3072)).map { UInt8($0 % 256) }
         try Data(Formats.CIFAR.encodeCIFAR10(images: images, labels: [7, 0, 9])).write(to: URL(fileURLWithPath: path("b1.bin")))

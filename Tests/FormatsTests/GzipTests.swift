@@ -20,6 +20,16 @@ final class GzipTests: FormatsTestCase {
         assertFormatError(try Gzip.compress(text, level: 12), kind: .invalidValue, file: "<gzip data>", contains: ["level 12"])
     }
 
+    func testMaxBytesStopsInflatingOnePastTheLimit() throws {
+        let original = Data(count: 1 << 20)
+        let packed = try Gzip.compress(original)
+        XCTAssertEqual(try Gzip.decompress(packed, maxBytes: original.count), original)
+        assertFormatError(try Gzip.decompress(packed, label: "z.gz", maxBytes: 1000, limitReason: "the test's limit"),
+                          kind: .invalidValue, file: "z.gz", contains: ["more than 1000 bytes", "the test's limit"])
+        XCTAssertEqual(try Gzip.decompressedPrefix(packed, count: 10), Data(count: 10))
+        XCTAssertEqual(try Gzip.decompressedPrefix(try Gzip.compress(Data([1, 2, 3])), count: 10), Data([1, 2, 3]))
+    }
+
     func testIsGzip() {
         XCTAssertTrue(Gzip.isGzip(Data([0x1F, 0x8B, 0x08])))
         XCTAssertFalse(Gzip.isGzip(Data([0x1F])))

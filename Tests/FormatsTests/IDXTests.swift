@@ -118,6 +118,23 @@ final class IDXTests: FormatsTestCase {
         assertFormatError(try IDX.readImages(path: p), kind: .truncated, file: p, contains: ["gzip"])
     }
 
+    /// A gzip bomb: a valid header for 2×2×3 bytes followed by 64 MiB of zeros. Inflating stops one
+    /// byte past the size the header declares instead of expanding everything before the error.
+    func testGzipBombStopsAtTheDeclaredSize() throws {
+        var bomb = Data(imageFixture)
+        bomb.append(Data(count: 64 << 20))
+        let p = try writeRaw(try Gzip.compress(bomb, level: 9), "bomb.idx.gz")
+        assertFormatError(try IDX.readImages(path: p), kind: .invalidValue, file: p,
+                          contains: ["more than \(imageFixture.count) bytes", "the size its IDX header declares"])
+        // A header declaring more than the compressed bytes can expand to is refused before inflating.
+        let claims = try writeRaw(try Gzip.compress(Data([0, 0, 8, 3] + .be32(100_000) + .be32(1000) + .be32(1000))), "claims.idx.gz")
+        assertFormatError(try IDX.readImages(path: claims), kind: .truncated, file: claims,
+                          contains: ["declares 100000000016 bytes", "gzip bytes can hold"])
+        // The limit leaves a well-formed file alone.
+        let fine = try writeRaw(try Gzip.compress(Data(imageFixture)), "fine.idx.gz")
+        XCTAssertEqual(try IDX.readImages(path: fine).pixels, Array(imageFixture.suffix(12)))
+    }
+
     func testRealFashionMNISTTestLabels() throws {
         let dir = "/usr/share/datasets/fashion-mnist"
         let labels = dir + "/t10k-labels-idx1-ubyte.gz"

@@ -167,6 +167,20 @@ final class NPYTests: FormatsTestCase {
         }
     }
 
+    /// A 1 MB header of distinct keys (a request body's worth) is rejected in linear time: the
+    /// duplicate-key check once scanned every earlier key, which took seconds per body.
+    func testHeaderWithManyKeysIsRejectedQuickly() {
+        var header = "{"
+        for i in 0..<80_000 { header += "'k\(i)': 0, " }
+        header += "'descr': '<f4', 'fortran_order': False, 'shape': (1,)}"
+        XCTAssertGreaterThan(header.utf8.count, 1_000_000)
+        let start = Date()
+        assertFormatError(try NPY.parse(npy(header, payload: [0, 0, 0, 0], major: 2), label: "keys.npy"),
+                          kind: .badHeader, file: "keys.npy", contains: ["unexpected key 'k0'"])
+        // A generous bound: linear parsing takes a fraction of it, the quadratic check far more.
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
+
     func testMissingFile() {
         assertFormatError(try NPY.read(path: path("none.npy")), kind: .fileNotFound, file: path("none.npy"), contains: ["file not found"])
     }

@@ -51,6 +51,10 @@ final class DefenseCommandsTests: XCTestCase {
         let inspected = try CLI.succeed(["watermark", "inspect", key])
         XCTAssertTrue(inspected.contains("4 + region of 6 → 9"), inspected)
         XCTAssertFalse(inspected.lowercased().contains("secret:"), inspected)
+        // --json on a composite key: its summary once held "classes" twice, and the JSON object trapped on it.
+        let inspectedJSON = try CLI.json(try CLI.succeed(["watermark", "inspect", key, "--json"]))
+        XCTAssertEqual(inspectedJSON["composite"] as? String, "4 + region of 6 → 9")
+        XCTAssertEqual(inspectedJSON["classes"] as? String, "10")
 
         // Calibration takes only the owner's data: held-out images and outliers generated from them.
         let calibrated = try CLI.succeed(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),

@@ -40,6 +40,15 @@ final class ConfigurationTests: XCTestCase {
         try check(#"{"clients": [{"name": "a", "key": "0123456789abcdef0", "rate_limit": {"queries_per_second": 0}}]}"#, ["positive"])
         try check(#"{"clients": [{"name": "a", "key": "0123456789abcdef0", "rate": 1}]}"#, ["unknown field 'rate'"])
         try check(#"{"client": []}"#, ["unknown field 'client'"])
+        // Rates whose default burst (one second of queries) would not fit in Int: refused, not a trap.
+        try check(#"{"clients": [{"name": "a", "key": "0123456789abcdef0", "rate_limit": {"queries_per_second": 1e19}}]}"#,
+                  ["client 0 ('a') rate_limit", "queries_per_second", "1e+19"])
+        try check(#"{"default_rate_limit": {"queries_per_second": 1e300}, "clients": []}"#, ["default_rate_limit", "1e+300"])
+        try check(#"{"clients": [{"name": "a", "key": "0123456789abcdef0", "rate_limit": {"queries_per_second": 2e9, "burst": 5}}]}"#,
+                  ["queries_per_second", "2000000000"])
+        XCTAssertThrowsError(try JSONDecoder().decode(RateLimit.self, from: Data(#"{"queries_per_second": 1e19}"#.utf8)))
+        XCTAssertEqual(try JSONDecoder().decode(RateLimit.self, from: Data(#"{"queries_per_second": 2.5}"#.utf8)),
+                       RateLimit(queriesPerSecond: 2.5, burst: 3))
         assertThrows(try ClientRegistry.load(dir + "/missing.json"), mentioning: ["no such clients file"])
     }
 

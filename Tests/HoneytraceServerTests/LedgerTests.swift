@@ -50,6 +50,28 @@ final class LedgerTests: XCTestCase {
         try db.close()
     }
 
+    /// A value of the wrong type in a column (text in a count, written by another program) is a
+    /// start-up error naming the database, table, column and row; reading it used to stop the process.
+    func testWrongTypedValueIsRejectedAtStart() throws {
+        let path = try scratchDirectory(self) + "/queries.sqlite"
+        let ledger = try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k")
+        ledger.recordAnswered(client: "alice", queries: 5, mixed: 0, flipped: 0, similaritySum: 0)
+        ledger.recordAnswered(client: "bob", queries: 1, mixed: 0, flipped: 0, similaritySum: 0)
+        try ledger.close()
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "UPDATE client_stats SET queries = 'lots' WHERE client = 'bob'") }
+        let rowid = try db.read { try Int.fetchOne($0, sql: "SELECT rowid FROM client_stats WHERE client = 'bob'") }
+        try db.close()
+        XCTAssertThrowsError(try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k")) { error in
+            let e = error as? ServerError
+            XCTAssertEqual(e?.kind, .database)
+            XCTAssertEqual(e?.file, path)
+            for word in ["table client_stats", "column queries", "row \(rowid ?? -1)", "expected an integer", "lots"] {
+                XCTAssertTrue("\(error)".contains(word), "'\(error)' does not mention '\(word)'")
+            }
+        }
+    }
+
     func testGarbageFileIsRejectedAtStart() throws {
         let path = try scratchDirectory(self) + "/queries.sqlite"
         try Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }).write(to: URL(fileURLWithPath: path))

@@ -261,6 +261,25 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(server.ledger.record(client: "alice")?.queries, 8)
     }
 
+    /// A rate so small that the wait overflows `Int` (a clients file may give 1e-300 queries/s)
+    /// answers 429 with the longest Retry-After rather than stopping the server.
+    func testTinyRateGivesALongRetryAfter() async throws {
+        let carolKey = "carol-key-0123456789abcdef"
+        let server = try makeServer(clients: try ClientRegistry(clients: [
+            ClientEntry(name: "carol", key: carolKey, rateLimit: RateLimit(queriesPerSecond: 1e-300, burst: 1)),
+        ]))
+        let carol: HTTPFields = [.authorization: "Bearer \(carolKey)", .contentType: "application/json"]
+        try await server.makeApplication().test(.router) { client in
+            try await client.execute(uri: "/v1/predict", method: .post, headers: carol, body: jsonBody(fx.images(1), size: imageSize)) {
+                XCTAssertEqual($0.status, .ok)
+            }
+            try await client.execute(uri: "/v1/predict", method: .post, headers: carol, body: jsonBody(fx.images(1), size: imageSize)) { response in
+                XCTAssertEqual(response.status, .tooManyRequests)
+                XCTAssertEqual(response.headers[.retryAfter], "\(Int.max)")
+            }
+        }
+    }
+
     /// Concurrent single-image requests share forward passes, and each still gets its own answer.
     func testConcurrentRequestsAreBatched() async throws {
         let server = try makeServer(batchWait: .milliseconds(50))

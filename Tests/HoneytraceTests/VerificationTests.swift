@@ -50,6 +50,9 @@ final class VerificationTests: XCTestCase {
         let used = Set(key.creation.sourceIndices)
         XCTAssertFalse(used.isEmpty)
         XCTAssertTrue(Set(triggers.baseIndices + triggers.donorIndices + triggers.controlDonorIndices).isDisjoint(with: used))
+        // verify --pairs 1e12: refused before allocating the pairs.
+        assertThrows(try TriggerSet.make(key: key, heldOut: fixture.heldOut, count: 1_000_000_000_000, seed: 1),
+                     mentioning: ["1000000000000 trigger/control pairs", "ask for fewer"])
     }
 
     func testAlwaysTargetOnTriggersIsStolenAndNeverIsNot() throws {

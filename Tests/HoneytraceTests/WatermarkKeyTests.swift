@@ -56,6 +56,11 @@ final class WatermarkKeyTests: XCTestCase {
         assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: noTarget, seed: 1), mentioning: ["target class 9"])
         let wrongShape = SyntheticData.make(count: 50, height: 28, width: 28)
         assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: wrongShape, seed: 1), mentioning: ["[1, 28, 28]", "[1, 16, 16]"])
+        // A count from an option that no memory holds (--count 1e12) is refused before allocating.
+        var huge = WatermarkKey.CreationOptions()
+        huge.count = 1_000_000_000_000
+        assertThrows(try WatermarkKey.create(model: fixture.victim, heldOut: fixture.heldOut, options: huge, seed: 1),
+                     mentioning: ["1000000000000 watermarks", "[1, 16, 16]", "ask for fewer"])
     }
 
     func testRoundTripKeepsEverythingAndIsOwnerOnly() throws {
@@ -75,6 +80,15 @@ final class WatermarkKeyTests: XCTestCase {
         // The summary never shows the secret.
         let hex = key.secret.map { String(format: "%02x", $0) }.joined()
         XCTAssertFalse(key.summary.contains { $0.1.contains(hex) })
+    }
+
+    /// `watermark inspect --json` turns the summary's labels into JSON keys: a repeated label
+    /// (the composite recipe's "classes") stopped the process.
+    func testSummaryLabelsAreUniqueForEveryRecipe() throws {
+        for recipe in [WatermarkRecipe.composite(), .whiteBlock(), .logo()] {
+            let labels = try fixture.key(recipe: recipe, count: 5).summary.map(\.0)
+            XCTAssertEqual(Set(labels).count, labels.count, "\(recipe.kind.rawValue): \(labels)")
+        }
     }
 
     /// Rewrites the safetensors JSON header of a key file (re-padding it).

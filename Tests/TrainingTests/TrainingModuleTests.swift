@@ -115,6 +115,32 @@ final class TrainingModuleTests: XCTestCase {
         assertLoadFails(dir, mentioning: ["model.safetensors", "missing"])
     }
 
+    /// `model.json` is outside data: classes and input shapes that would overflow, exhaust memory
+    /// or miss the architecture's layers are refused by field, with the valid weights' hash intact.
+    func testOutOfRangeManifestFieldsAreNamed() throws {
+        let model = TrainedModel(classifier: Architecture.fmnistCNN.build(seed: 1), manifest: ModelManifest(
+            architecture: .fmnistCNN, classes: 10, inputShape: [1, 28, 28], normalization: .identity, source: "test"))
+        let dir = scratch.appendingPathComponent("model").path
+        try ModelDirectory.save(model, to: dir)
+        let cases: [((inout ModelManifest) -> Void, [String])] = [
+            ({ $0.classes = 1_000_000_000_000 }, ["classes", "2…100000", "1000000000000"]),
+            ({ $0.classes = 1 }, ["classes", "found 1"]),
+            ({ $0.inputShape = [1, 28, 1 << 62] }, ["inputShape", "1…1024", "\(1 << 62)"]),
+            ({ $0.inputShape = [1, 28] }, ["inputShape", "[channels, height, width]"]),
+            ({ $0.inputShape = [1, 28, 32] }, ["inputShape", "square", "28×32"]),
+            ({ $0.inputShape = [1, 2, 2] }, ["inputShape", "4…256"]),
+        ]
+        for (change, words) in cases {
+            var m = model.manifest
+            change(&m)
+            try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: dir + "/model.json"))
+            assertLoadFails(dir, mentioning: [dir + "/model.json"] + words)
+        }
+        XCTAssertNil(ModelManifest.problem(architecture: .resnet8, classes: 10, inputShape: [3, 28, 32]), "global pooling takes any shape")
+        XCTAssertNotNil(ModelManifest.problem(architecture: .vggMini, classes: 10, inputShape: [1, 2, 28]))
+        XCTAssertNotNil(ModelManifest.problem(architecture: .resnet8, classes: 10, inputShape: [64, 1024, 1024]))
+    }
+
     func testWrongInputShapeIsRejected() throws {
         let (model, _) = try trainedSynthetic()
         XCTAssertThrowsError(try model.checkInput(Tensor.zeros([2, 1, 32, 32]))) { XCTAssertTrue("\($0)".contains("[N, 1, 28, 28]"), "\($0)") }
@@ -128,6 +154,12 @@ final class TrainingModuleTests: XCTestCase {
         XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
         r = TrainingRecipe(architecture: .fmnistCNN, epochs: 0)
         XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("epochs"), "\($0)") }
+        // A recipe from a configuration file: an infinite warm-up once trapped in the trainer's step count.
+        for warmup in [Float.infinity, 1e30, 3, .nan] {
+            r = TrainingRecipe(architecture: .fmnistCNN, epochs: 2, warmupEpochs: warmup)
+            XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("warm-up epochs must lie in 0…2"), "\($0)") }
+        }
+        XCTAssertNoThrow(try TrainingRecipe(architecture: .fmnistCNN, epochs: 2, warmupEpochs: 2).validate())
     }
 }
 
