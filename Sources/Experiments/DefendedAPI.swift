@@ -13,11 +13,12 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
     public let batchSize: Int
     public private(set) var rowsAnswered = 0, rowsMixed = 0, rowsFlipped = 0
     public private(set) var similaritySum = 0.0
-    /// The defense for this client once it has been answered `afterQueries` rows (checked per batch).
-    public let heavy: (afterQueries: Int, defended: DefendedModel)?
+    /// The defense for this client once it has been answered `afterQueries` rows (checked per batch);
+    /// with `union`, rows the honest defense flips keep its answer (`ExperimentConfiguration.HeavyClient`).
+    public let heavy: (afterQueries: Int, defended: DefendedModel, union: Bool)?
 
     public init(defended: DefendedModel, answerMode: AnswerMode = .probabilities, name: String = "Neural Honeytrace",
-                batchSize: Int = 256, heavy: (afterQueries: Int, defended: DefendedModel)? = nil) {
+                batchSize: Int = 256, heavy: (afterQueries: Int, defended: DefendedModel, union: Bool)? = nil) {
         self.defended = defended
         self.heavy = heavy
         self.answerMode = answerMode
@@ -37,8 +38,12 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
         rows.reserveCapacity(n)
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
-            let model = heavy.map { rowsAnswered >= $0.afterQueries ? $0.defended : defended } ?? defended
-            let out = try model.query(start == 0 && end == n ? pixels : pixels.slice(start..<end))
+            let batch = start == 0 && end == n ? pixels : pixels.slice(start..<end)
+            var out = try defended.query(batch)
+            if let heavy, rowsAnswered >= heavy.afterQueries {
+                let strong = try heavy.defended.query(batch)
+                out = heavy.union ? DefendedAPI.union(honest: out, heavy: strong) : strong
+            }
             for r in 0..<out.rows { rows.append(answerMode.shape(out.probabilities(row: r))) }
             rowsAnswered += out.rows
             rowsMixed += out.mixedCount
@@ -46,5 +51,18 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
             similaritySum += out.similarity.reduce(0.0) { $0 + Double($1) }
         }
         return rows
+    }
+
+    /// Each row from `honest` where it flipped the row, else from `heavy`.
+    static func union(honest: DefenseOutput, heavy: DefenseOutput) -> DefenseOutput {
+        let k = honest.classes
+        var probabilities = heavy.probabilities, similarity = heavy.similarity, mixed = heavy.mixed, flipped = heavy.flipped
+        for r in 0..<honest.rows where honest.flipped[r] {
+            probabilities.replaceSubrange((r * k)..<((r + 1) * k), with: honest.probabilities[(r * k)..<((r + 1) * k)])
+            similarity[r] = honest.similarity[r]
+            mixed[r] = true
+            flipped[r] = true
+        }
+        return DefenseOutput(rows: honest.rows, classes: k, probabilities: probabilities, similarity: similarity, mixed: mixed, flipped: flipped)
     }
 }

@@ -105,8 +105,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         public var afterQueries: Int
         public var budget: Double
         public var defense: DefenseConfiguration
-        public init(afterQueries: Int, budget: Double, defense: DefenseConfiguration) {
-            self.afterQueries = afterQueries; self.budget = budget; self.defense = defense
+        /// True: a heavy client's row keeps the honest defense's answer where that defense flipped
+        /// it, and gets the heavy defense's answer elsewhere (the flips of both); nil or false: the
+        /// heavy defense alone.
+        public var union: Bool?
+        public init(afterQueries: Int, budget: Double, defense: DefenseConfiguration, union: Bool? = nil) {
+            self.afterQueries = afterQueries; self.budget = budget; self.defense = defense; self.union = union
         }
     }
 
@@ -168,9 +172,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// protocol, 0 above all) chose the settings and is not reported.
     public static let heldOutVictimSeeds: [UInt64] = [1, 2, 3]
 
+    /// The heavy-client defense chosen on the development seeds: past 2,000 queries, the mark probe
+    /// without the out-of-distribution gate, flipping almost every query it scores (β = 0.05),
+    /// calibrated to a 10-point budget for such clients.
+    public static var heldOutHeavyClient: HeavyClient {
+        var heavy = DefenseConfiguration.recommended
+        heavy.outOfDistributionGate = nil
+        heavy.flippingPower = 0.05
+        return HeavyClient(afterQueries: 2_000, budget: 0.10, defense: heavy)
+    }
+
     /// `heldout-<architecture>-v<seed>`: one fresh victim (trained on train[0..<45000] with the
     /// architecture's recipe), its key (seed 10 + victim seed) built and calibrated on the owner
-    /// validation split with a 95 % bound on the 0.5-point budget, the held-out thieves with attack
+    /// validation split with a 95 % bound on the 0.5-point budget (and the heavy-client defense, with a
+    /// 95 % bound on its 10-point budget), the held-out thieves with attack
     /// seeds 21–23, every verdict against the null pool in runs/null-pool (24 models; build it with
     /// `honeytrace experiment null-pool --out runs/null-pool`). The defense is the one chosen on the
     /// development seeds (docs/results/README.md, "The strong thief").
@@ -188,6 +203,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
                                         recipe: recipe, keySeed: 10 + seed, defense: .recommended, ownerData: .heldOut)
         c.calibrationConfidence = 0.95
         c.nullPool = NullPoolReference(directory: "runs/null-pool", count: 24)
+        c.heavyClient = heldOutHeavyClient
         return c
     }
 

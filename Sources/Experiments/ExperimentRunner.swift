@@ -216,7 +216,12 @@ public final class ExperimentRunner {
             try AtomicFile.write(try encoder.encode(result), to: file)
         }
         let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
-        let accuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
+        // What a heavy client gets on the test set: through the same API the attacks query.
+        let honest = try DefendedModel(model: victim, key: key)
+        let api = DefendedAPI(defended: honest, heavy: (afterQueries: 0, defended: defended, union: h.union ?? false))
+        let answers = try api.answer(Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape))
+        let correct = zip(answers, data.test.labels).filter { ProbabilityRow.argmax($0) == $1 }.count
+        let accuracy = Double(correct) / Double(max(data.test.count, 1))
         log(String(format: "heavy clients (after %d queries): d = %.4f, test accuracy %.2f%%", h.afterQueries, result.chosen.offset, 100 * accuracy))
         return (h.afterQueries, defended, accuracy)
     }
@@ -252,7 +257,7 @@ public final class ExperimentRunner {
         let api: PredictionAPI
         var defendedAPI: DefendedAPI?
         if cell.defense == "honeytrace" {
-            let d = DefendedAPI(defended: c.defended, heavy: c.heavy.map { ($0.afterQueries, $0.defended) })
+            let d = DefendedAPI(defended: c.defended, heavy: c.heavy.map { ($0.afterQueries, $0.defended, configuration.heavyClient?.union ?? false) })
             api = d
             defendedAPI = d
         } else {
