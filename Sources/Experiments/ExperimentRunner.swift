@@ -374,7 +374,8 @@ public final class ExperimentRunner {
                       ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
         if cell.defense != "none" {
             checks += [("key", manifest.keyFingerprint == c.key.secretFingerprint), ("recipe", a.recipe == b.recipe),
-                       ("defense", a.defense == b.defense), ("keySize", a.keySize == b.keySize),
+                       ("defense", a.defense == b.defense), ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
+                       ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
                        ("calibrationBudget", a.calibrationBudget == b.calibrationBudget)]
         }
         let differences = checks.filter { !$0.1 }.map(\.0)

@@ -136,8 +136,8 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
     }
 
     /// Reused pool images: random crop (padding 2), flip, rotation ±15°, shift ≤ 10 %, scale
-    /// 0.85–1.15: together they gave the thief a better copy than either part alone, and better than
-    /// augmenting the surrogate's training batches instead (docs/results/README.md).
+    /// 0.85–1.15: when this default was chosen, together they gave the thief a better copy than either
+    /// part alone, and better than augmenting the surrogate's training batches instead.
     public static let defaultReuseAugmentation = Augmentation(cropPadding: 2, flipProbability: 0.5, rotationDegrees: 15,
                                                               scaleMin: 0.85, scaleMax: 1.15, maxShift: 0.1)
 
