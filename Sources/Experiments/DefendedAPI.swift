@@ -39,10 +39,12 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
             let batch = start == 0 && end == n ? pixels : pixels.slice(start..<end)
-            var out = try defended.query(batch)
+            let out: DefenseOutput
             if let heavy, rowsAnswered >= heavy.afterQueries {
                 let strong = try heavy.defended.query(batch)
-                out = heavy.union ? DefendedAPI.union(honest: out, heavy: strong) : strong
+                out = heavy.union ? DefendedAPI.union(honest: try defended.query(batch), heavy: strong) : strong
+            } else {
+                out = try defended.query(batch)
             }
             for r in 0..<out.rows { rows.append(answerMode.shape(out.probabilities(row: r))) }
             rowsAnswered += out.rows

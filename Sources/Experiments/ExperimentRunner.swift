@@ -132,7 +132,7 @@ public final class ExperimentRunner {
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
         let protectedAccuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
         let nullAnswers = try nullPoolAnswers(verifier)
-        let heavy = try prepareHeavyClient(victim: victim, key: key, data: data)
+        let heavy = try prepareHeavyClient(victim: victim, key: key, honest: defended, data: data)
         let context = Context(victim: victim, key: key, defended: defended, verifier: verifier, data: data,
                               victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
                               heavy: heavy)
@@ -197,7 +197,7 @@ public final class ExperimentRunner {
 
     /// Calibrates the heavy-client defense (`ExperimentConfiguration.HeavyClient`) on the owner's
     /// data, once: `heavy-calibration.json` keeps its settings.
-    func prepareHeavyClient(victim: TrainedModel, key: WatermarkKey, data: ExperimentData) throws
+    func prepareHeavyClient(victim: TrainedModel, key: WatermarkKey, honest: DefendedModel, data: ExperimentData) throws
         -> (afterQueries: Int, defended: DefendedModel, accuracy: Double)? {
         guard let h = configuration.heavyClient else { return nil }
         let file = path("heavy-calibration.json")
@@ -217,7 +217,6 @@ public final class ExperimentRunner {
         }
         let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
         // What a heavy client gets on the test set: through the same API the attacks query.
-        let honest = try DefendedModel(model: victim, key: key)
         let api = DefendedAPI(defended: honest, heavy: (afterQueries: 0, defended: defended, union: h.union ?? false))
         let answers = try api.answer(Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape))
         let correct = zip(answers, data.test.labels).filter { ProbabilityRow.argmax($0) == $1 }.count
