@@ -33,7 +33,7 @@ public enum QueriesPlot {
         var eq2: [String] = [], exact: [String] = []
         for i in 0...200 {
             let w = pow(10, xMin + (xMax - xMin) * Double(i) / 200)
-            eq2.append("\(f(px(w))),\(f(py(QueriesNeeded.paperEq2Unrounded(wsr: w)))))")
+            eq2.append("\(f(px(w))),\(f(py(QueriesNeeded.paperEq2Unrounded(wsr: w))))")
             if w > 0.02, i % 4 == 0, let d = QueriesNeeded.exactBinomial(nullRate: 0.014, alternativeRate: w) {
                 exact.append("\(f(px(w))),\(f(py(Double(d.queries))))")
             }
@@ -54,8 +54,8 @@ public enum QueriesPlot {
                 }
             }
             let ly = top + 16 + Double(i) * 16
-            s += "<circle cx=\"\(f(width - 190))\" cy=\"\(f(ly - 4))\" r=\"4\" fill=\"\(c)\"/>"
-            s += "<text x=\"\(f(width - 180))\" y=\"\(f(ly))\">\(escape(summary.defense)): ● average, □ worst case</text>\n"
+            s += "<circle cx=\"\(f(width - 290))\" cy=\"\(f(ly - 4))\" r=\"4\" fill=\"\(c)\"/>"
+            s += "<text x=\"\(f(width - 280))\" y=\"\(f(ly))\">\(escape(summary.defense)): ● average, □ worst case</text>\n"
         }
         return s + "</svg>\n"
     }

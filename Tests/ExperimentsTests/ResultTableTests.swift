@@ -39,6 +39,19 @@ final class ResultTableTests: XCTestCase {
         XCTAssertTrue(csv[0].hasPrefix("attack,pool,victim,victim_seed,key_seed,attack_seed,defense,e_acc,fidelity,wsr,specific_wsr,clean_bias,verdict,queries_to_verdict,"))
         let svg = QueriesPlot.svg(summaries: [table.summary("honeytrace")], title: "Fig. 6")
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("<circle"))
+        // Every polyline point is an "x,y" pair of numbers inside the canvas (a stray ")" once left
+        // the Eq. 2 curve undrawn).
+        let lines = svg.components(separatedBy: "points=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        XCTAssertEqual(lines.count, 2)
+        for line in lines {
+            let points = line.split(separator: " ")
+            XCTAssertGreaterThan(points.count, 10)
+            for p in points {
+                let xy = p.split(separator: ",").compactMap { Double($0) }
+                XCTAssertEqual(xy.count, 2, "point '\(p)'")
+                XCTAssertTrue(xy.allSatisfy { $0 >= 0 && $0 <= 640 }, "point '\(p)'")
+            }
+        }
     }
 
     func testComparisonListsEveryRunOfEveryDirectory() throws {
