@@ -1,4 +1,4 @@
-/// The role an image plays in an evaluation (SPEC §11): every image has exactly one, and each
+/// The role an image plays in an evaluation: every image has exactly one, and each
 /// record names the role of every input it used.
 ///
 /// The owner builds keys, probes, feature banks and calibrations only from owner-side data

@@ -32,7 +32,7 @@ public enum FashionMNIST {
     public static let victimTrainRange = 0..<50_000
     /// The attacker's in-distribution pool: train[50000..<60000].
     public static let attackerPoolRange = 50_000..<60_000
-    /// Under the held-out protocol (SPEC §11) the victim trains on train[0..<45000] only ...
+    /// Under the held-out protocol the victim trains on train[0..<45000] only ...
     public static let ownerTrainingRange = 0..<45_000
     /// ... and the owner's validation split, train[45000..<50000], never trained on, feeds keys,
     /// probes, banks and calibration.
@@ -76,7 +76,7 @@ public enum FashionMNIST {
                 try load(split: .test, directory: directory))
     }
 
-    /// The held-out protocol's splits (SPEC §11): owner training train[0..<45000], owner
+    /// The held-out protocol's splits: owner training train[0..<45000], owner
     /// validation train[45000..<50000], the attacker's pool train[50000..<60000], and the test set;
     /// each dataset carries its role, and no image is in two of them.
     public static func heldOutSplits(directory: String = defaultDirectory) throws -> HeldOutSplits {

@@ -1,6 +1,6 @@
 import TensorEngine
 
-/// Out-of-distribution images the owner makes from its own data (SPEC §11): the stand-in for
+/// Out-of-distribution images the owner makes from its own data: the stand-in for
 /// attack queries when calibrating, since the owner never has an attacker's pool. Half are
 /// uniform noise, half are owner images with their pixels permuted (each image its own
 /// permutation: the same pixel statistics, no object). Labels are 0 and carry no meaning.

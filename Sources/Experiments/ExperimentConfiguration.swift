@@ -44,7 +44,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         /// before the held-out protocol was run (kept so those runs reproduce; the owner then saw
         /// the data of the reported figures and the weak thief's pool).
         case testSet = "test-set"
-        /// SPEC §11: the victim trains on train[0..<45000]; keys, probe, bank and calibration use the
+        /// The held-out protocol (docs/results/README.md): the victim trains on train[0..<45000]; keys, probe, bank and calibration use the
         /// owner validation split train[45000..<50000] and outliers generated from it; the test set
         /// is used only for reported figures.
         case heldOut = "held-out"
@@ -158,7 +158,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         if let twice = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) { throw fail("attack row \(twice) appears twice") }
     }
 
-    /// The thieves of the held-out report (SPEC §11): the strong thief (Fashion-MNIST train[50000..<60000],
+    /// The thieves of the held-out report: the strong thief (Fashion-MNIST train[50000..<60000],
     /// reused under augmentation) with KnockoffNet and JBDA-TR and the adaptive variants a label- or
     /// probability-API thief would try, the mixed thief, and the weak MNIST-5k thief.
     public static let heldOutRows: [AttackRow] =

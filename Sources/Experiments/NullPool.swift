@@ -5,7 +5,7 @@ import NeuralNet
 import TensorEngine
 import Training
 
-/// Models that never saw the API (SPEC §8b): the null distribution every verdict is measured
+/// Models that never saw the API: the null distribution every verdict is measured
 /// against. Built once into a directory and reused by every grid that names it.
 ///
 /// The pool varies what an honest competitor could vary: architecture (fmnist-cnn and resnet-8,

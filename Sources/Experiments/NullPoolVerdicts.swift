@@ -3,7 +3,7 @@ import Formats
 import Honeytrace
 import Stats
 
-/// What the owner's verifier says of each null-pool model (SPEC §8b): every member is verified as a
+/// What the owner's verifier says of each null-pool model: every member is verified as a
 /// suspect against the others (leave one out), so a "stolen" here is a false claim; and the specific
 /// WSR's threshold at false-claim rate α from a normal fit to the members' values.
 public struct NullPoolVerdicts: Codable, Sendable {

@@ -3,7 +3,7 @@ import TensorEngine
 import XCTest
 @testable import Datasets
 
-/// Every image has one role (SPEC §11), the owner never takes an attacker's pool, and the
+/// Every image has one role, the owner never takes an attacker's pool, and the
 /// owner's outlier proxy is generated from its own data.
 final class DataRoleTests: DatasetsTestCase {
     private func toy(_ n: Int, role: DataRole?, name: String = "toy") -> ImageDataset {

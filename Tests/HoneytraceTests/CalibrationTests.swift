@@ -116,7 +116,7 @@ final class CalibrationTests: XCTestCase {
 }
 
 
-/// The owner builds keys and calibrations only from its own data (SPEC §11).
+/// The owner builds keys and calibrations only from its own data.
 final class OwnerDataTests: XCTestCase {
     let fixture = Fixture.shared
 
