@@ -108,16 +108,11 @@ public struct NullPool: Sendable {
             recipe.learningRate = m.learningRate
             if !m.augment { recipe.augmentation = .none }
             log("[\(n + 1)/\(missing.count)] \(m.name): \(m.epochs) epochs on \(data.count) images, lr \(m.learningRate)\(m.augment ? ", augmented" : "")")
-            let classifier = m.architecture.build(seed: m.seed)
-            let start = Clock.now()
-            try Trainer(recipe: recipe, onProgress: onProgress).fit(classifier, on: data, normalization: .fashionMNIST)
-            let model = TrainedModel(classifier: classifier, manifest: ModelManifest(
-                architecture: m.architecture, classes: 10, inputShape: [1, 28, 28], normalization: .fashionMNIST,
-                source: "null-pool", recipe: recipe, data: DataFingerprint(data), classNames: FashionMNIST.classNames))
-            model.manifest.metrics["train_seconds"] = Clock.now() - start
-            model.manifest.metrics["test_accuracy"] = try model.evaluate(test).accuracy
+            let model = try FashionMNISTTraining.train(m.architecture, recipe: recipe, on: data, test: test, source: "null-pool",
+                                                       onProgress: onProgress)
             try ModelDirectory.save(model, to: path(m))
-            log(String(format: "  test accuracy %.2f%%, %.0f s", 100 * model.manifest.metrics["test_accuracy"]!, Clock.now() - start))
+            log(String(format: "  test accuracy %.2f%%, %.0f s", 100 * (model.manifest.metrics["test_accuracy"] ?? 0),
+                       model.manifest.metrics["train_seconds"] ?? 0))
         }
         return missing.count
     }
