@@ -307,10 +307,12 @@ public final class ExperimentRunner {
         if references.isEmpty { references.append(LocalSuspect(model: c.victim, name: "victim")) }
         let suspect = LocalSuspect(model: surrogate, name: cell.id)
         // Exclusive WSR and Welch's p against the paper's reference; p-values and verdicts against
-        // it and the null pool together.
-        let paperReport = try c.verifier.verify(suspect: suspect, references: references)
-        let report = c.nullAnswers.isEmpty ? paperReport : try c.verifier.verify(suspect: suspect, references: references, answered: c.nullAnswers)
-        let sequential = try c.verifier.verifySequential(suspect: suspect, references: references, answered: c.nullAnswers)
+        // it and the null pool together. Each model is asked once.
+        let referenceAnswers = try references.map { try c.verifier.answers(of: $0) }
+        let suspectAnswers = try c.verifier.answers(of: suspect)
+        let paperReport = try c.verifier.analyze(suspect: suspectAnswers, references: referenceAnswers)
+        let report = c.nullAnswers.isEmpty ? paperReport : try c.verifier.analyze(suspect: suspectAnswers, references: referenceAnswers + c.nullAnswers)
+        let sequential = try c.verifier.verifySequential(suspect: suspect, answered: referenceAnswers + c.nullAnswers)
         let predictions = surrogate.predictions(c.data.test)
         let cleanTargetRate = Double(predictions.filter { $0 == c.key.target }.count) / Double(max(predictions.count, 1))
         var record = RunRecord(
@@ -443,15 +445,9 @@ public final class ExperimentRunner {
         if let e = v.epochs { recipe.epochs = e; recipe.schedule = .cosine(epochs: e, minimum: 0) }
         if v.outlierExposure > 0 { recipe.outlierExposure = OutlierExposure(weight: v.outlierExposure) }
         log("victim: training \(v.architecture.rawValue) for \(recipe.epochs) epochs on \(train.count) images")
-        let classifier = v.architecture.build(seed: recipe.seed)
-        let start = Clock.now()
-        try Trainer(recipe: recipe, onEpoch: { e in self.log(String(format: "  epoch %d loss %.4f train accuracy %.2f%%", e.epoch, e.loss, 100 * e.trainAccuracy)) })
-            .fit(classifier, on: train, normalization: .fashionMNIST)
-        let model = TrainedModel(classifier: classifier, manifest: ModelManifest(
-            architecture: v.architecture, classes: 10, inputShape: [1, 28, 28], normalization: .fashionMNIST, source: "trained",
-            recipe: recipe, data: DataFingerprint(train), classNames: FashionMNIST.classNames))
-        model.manifest.metrics["train_seconds"] = Clock.now() - start
-        model.manifest.metrics["test_accuracy"] = try model.evaluate(test).accuracy
+        let model = try FashionMNISTTraining.train(v.architecture, recipe: recipe, on: train, test: test, source: "trained", onEpoch: { e in
+            self.log(String(format: "  epoch %d loss %.4f train accuracy %.2f%%", e.epoch, e.loss, 100 * e.trainAccuracy))
+        })
         try ModelDirectory.save(model, to: dir)
         return model
     }

@@ -30,9 +30,7 @@ public struct NullPoolVerdicts: Codable, Sendable {
     public static func make(answers: [OwnershipVerifier.ReferenceAnswers], verifier: OwnershipVerifier) throws -> NullPoolVerdicts {
         guard answers.count >= 2 else { throw ExperimentError("a null pool needs at least 2 models, found \(answers.count)") }
         let members = try answers.indices.map { i -> Member in
-            let others = answers.indices.filter { $0 != i }.map { (answers[$0].name, answers[$0].triggers, answers[$0].controls) }
-            let r = try verifier.analyze(suspect: answers[i].name, triggerHits: answers[i].triggers, controlHits: answers[i].controls,
-                                         references: others)
+            let r = try verifier.analyze(suspect: answers[i], references: answers.indices.filter { $0 != i }.map { answers[$0] })
             return Member(name: answers[i].name, wsrRaw: r.rawWSR, wsrSpecific: r.specificWSR, cleanControlRate: r.controlRate,
                           pValue: r.pValue, verdict: r.verdict.rawValue)
         }

@@ -88,15 +88,16 @@ public struct OwnershipVerifier: Sendable {
         return (t, c)
     }
 
-    /// A reference's answers on every trigger and control, asked once so that a pool of reference
+    /// A model's answers on every trigger and control, asked once so that a pool of reference
     /// models (e.g. a null pool) serves many suspects without being queried again.
-    public func answers(of reference: SuspectModel) throws -> ReferenceAnswers {
-        try reference.checkCompatible(inputShape: inputShape, classes: classes)
-        let h = try hits(reference, pairs: 0..<triggers.count, batch: batchSize)
-        return ReferenceAnswers(name: reference.name, triggers: h.triggers, controls: h.controls)
+    public func answers(of model: SuspectModel) throws -> ReferenceAnswers {
+        try model.checkCompatible(inputShape: inputShape, classes: classes)
+        let h = try hits(model, pairs: 0..<triggers.count, batch: batchSize)
+        return ReferenceAnswers(name: model.name, triggers: h.triggers, controls: h.controls)
     }
 
-    /// A reference model's t-answers on the verifier's triggers and controls, in order.
+    /// A model's t-answers on the verifier's triggers and controls, in order (a reference's, or a
+    /// suspect's that is analysed from them).
     public struct ReferenceAnswers: Sendable {
         public let name: String
         public let triggers: [Bool]
@@ -112,14 +113,9 @@ public struct OwnershipVerifier: Sendable {
     ///
     /// - Throws: `suspectMismatch` when the suspect or a reference has another input shape or
     ///   class count (naming expected and found) or answers badly.
-    /// `answered` are references whose answers were asked before (`answers(of:)`); they join `references`.
-    public func verify(suspect: SuspectModel, references: [SuspectModel] = [], answered: [ReferenceAnswers] = []) throws -> VerificationReport {
+    public func verify(suspect: SuspectModel, references: [SuspectModel] = []) throws -> VerificationReport {
         try checkAll(suspect, references)
-        let all = 0..<triggers.count
-        let s = try hits(suspect, pairs: all, batch: batchSize)
-        let refs = try references.map { try answers(of: $0) } + answered
-        return try analyze(suspect: suspect.name, triggerHits: s.triggers, controlHits: s.controls,
-                           references: refs.map { ($0.name, $0.triggers, $0.controls) })
+        return try analyze(suspect: try answers(of: suspect), references: try references.map { try answers(of: $0) })
     }
 
     /// The fixed-mode statistics from observed hits (pure; `verify` calls it).
@@ -148,6 +144,12 @@ public struct OwnershipVerifier: Sendable {
         report.pValue = max(report.binomialPValue, report.mcnemarPValue)
         report.verdict = report.binomialPValue <= alpha && report.mcnemarPValue <= alpha ? .stolen : .notStolen
         return report
+    }
+
+    /// `analyze` over answers asked before (`answers(of:)`): the suspect's and its references'.
+    public func analyze(suspect: ReferenceAnswers, references: [ReferenceAnswers]) throws -> VerificationReport {
+        try analyze(suspect: suspect.name, triggerHits: suspect.triggers, controlHits: suspect.controls,
+                    references: references.map { ($0.name, $0.triggers, $0.controls) })
     }
 
     // MARK: Sequential
