@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Honeytrace", targets: ["Honeytrace"]),
         .library(name: "Extraction", targets: ["Extraction"]),
+        .library(name: "Prediction", targets: ["Prediction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,21 +61,24 @@ let package = Package(
             "TensorEngine", "NeuralNet", "Datasets", "Formats",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // Layer 5: extraction attacks against a prediction API, through a query boundary that counts the budget.
-        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training"]),
-        // Layer 5: Neural Honeytrace — the defense, watermark keys, calibration, verification.
+        // Layer 5: the one vocabulary of "a classifier behind an API" that defenses, attacks, the verifier and
+        // the server share: the prediction-API protocol, answer rows, a model as an API, output perturbations.
+        .target(name: "Prediction", dependencies: ["TensorEngine", "Training"]),
+        // Layer 6: extraction attacks against a prediction API, through a query boundary that counts the budget.
+        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction"]),
+        // Layer 6: Neural Honeytrace — the defense, watermark keys, calibration, verification.
         .target(name: "Honeytrace", dependencies: [
-            "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training",
+            "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // Layer 6: attack × defense grids, run manifests, tables and plots.
+        // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
-            "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Extraction", "Honeytrace",
+            "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace",
         ]),
-        // Layer 6: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
+        // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite, Prometheus metrics, the load benchmark.
         .target(name: "HoneytraceServer", dependencies: [
-            "TensorEngine", "Training", "Honeytrace", "Extraction", "Formats",
+            "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -90,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "HoneytraceCLI",
             dependencies: [
-                "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Honeytrace", "Extraction", "Experiments",
+                "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Prediction", "Honeytrace", "Extraction", "Experiments",
                 "HoneytraceServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,12 +106,12 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
+        .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
         .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Stats"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
-            "HoneytraceServer", "Honeytrace", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
+            "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -4,6 +4,7 @@ import Foundation
 import Formats
 import Honeytrace
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 
@@ -217,7 +218,7 @@ public final class ExperimentRunner {
         }
         let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
         // What a heavy client gets on the test set: through the same API the attacks query.
-        let api = DefendedAPI(defended: honest, heavy: (afterQueries: 0, defended: defended, union: h.union ?? false))
+        let api = DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false))
         let answers = try api.answer(Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape))
         let correct = zip(answers, data.test.labels).filter { ProbabilityRow.argmax($0) == $1 }.count
         let accuracy = Double(correct) / Double(max(data.test.count, 1))
@@ -232,7 +233,7 @@ public final class ExperimentRunner {
         guard let reference = configuration.nullPool else { return [] }
         let models = try NullPool.existing(directory: reference.directory, count: reference.count).load()
         log("null pool: \(models.count) models from \(reference.directory)")
-        let answers = try models.map { try verifier.answers(of: LocalSuspect(model: $0, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null")) }
+        let answers = try models.map { try verifier.answers(of: ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null")) }
         try NullPoolVerdicts.make(answers: answers, verifier: verifier).write(to: path("null-pool.json"))
         return answers
     }
@@ -254,9 +255,10 @@ public final class ExperimentRunner {
     func execute(_ cell: Cell, _ c: Context) throws -> RunRecord {
         let start = Clock.now()
         let api: PredictionAPI
-        var defendedAPI: DefendedAPI?
+        var defendedAPI: DefendedClient?
         if cell.defense == "honeytrace" {
-            let d = DefendedAPI(defended: c.defended, heavy: c.heavy.map { ($0.afterQueries, $0.defended, configuration.heavyClient?.union ?? false) })
+            let d = DefendedClient(defended: c.defended,
+                                   heavy: c.heavy.map { .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false) })
             api = d
             defendedAPI = d
         } else {
@@ -296,16 +298,16 @@ public final class ExperimentRunner {
     /// the victim itself, never trained on watermarked answers, that of an undefended one).
     func verifiedRecord(_ cell: Cell, surrogate: TrainedModel, queriesSpent: Int, extractedAccuracy: Double, fidelity: Double,
                         _ c: Context) throws -> RunRecord {
-        var references: [SuspectModel] = []
+        var references: [PredictionAPI] = []
         if cell.defense != "none" {
             let partner = Cell(defense: "none", row: cell.row, seed: cell.seed)
             if configuration.defenses.contains("none") {
                 if !FileManager.default.fileExists(atPath: path("surrogates", partner.id, "model.json")) { _ = try record(for: partner, c) }
-                references.append(LocalSuspect(model: try ModelDirectory.load(path("surrogates", partner.id)), name: partner.id))
+                references.append(ModelAPI(model: try ModelDirectory.load(path("surrogates", partner.id)), answerMode: .label, name: partner.id))
             }
         }
-        if references.isEmpty { references.append(LocalSuspect(model: c.victim, name: "victim")) }
-        let suspect = LocalSuspect(model: surrogate, name: cell.id)
+        if references.isEmpty { references.append(ModelAPI(model: c.victim, answerMode: .label, name: "victim")) }
+        let suspect = ModelAPI(model: surrogate, answerMode: .label, name: cell.id)
         // Exclusive WSR and Welch's p against the paper's reference; p-values and verdicts against
         // it and the null pool together. Each model is asked once.
         let referenceAnswers = try references.map { try c.verifier.answers(of: $0) }

@@ -1,5 +1,6 @@
 import Datasets
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 

@@ -1,3 +1,4 @@
+import Prediction
 import TensorEngine
 
 /// The p-Bayes adaptive attack (SPEC §5, after ModelGuard's table recovery): a look-up table of

@@ -1,3 +1,4 @@
+import Prediction
 import TensorEngine
 import Training
 

@@ -1,9 +1,11 @@
+import Prediction
 import TensorEngine
 import Training
 
 /// A model behind Neural Honeytrace: one forward pass gives logits and features, the defense
-/// turns them into the API's answers. The unit a server or an attack simulation queries.
-public final class DefendedModel: @unchecked Sendable {
+/// turns them into the API's answers. The unit a server or an attack simulation queries; as a
+/// `PredictionAPI` it answers in the defense configuration's answer mode.
+public final class DefendedModel: PredictionAPI, @unchecked Sendable {
     public let model: TrainedModel
     public let defense: HoneytraceDefense
     public let name: String
@@ -29,14 +31,14 @@ public final class DefendedModel: @unchecked Sendable {
         return try defense.defend(pixels: pixels, logits: out.logits, features: out.features)
     }
 
-    /// The API's answers in the configured answer mode.
-    public func answers(_ pixels: Tensor) throws -> [DefendedAnswer] {
-        try query(pixels).answers(mode: defense.configuration.answer)
-    }
-}
-
-extension DefendedModel: SuspectModel {
     public var inputShape: [Int] { model.inputShape }
     public var classes: Int { model.classes }
-    public func labels(for pixels: Tensor) throws -> [Int] { try query(pixels).labels }
+    public var answerMode: AnswerMode { defense.configuration.answer }
+
+    /// Defended probability rows shaped by the answer mode.
+    public func answer(_ pixels: Tensor) throws -> [[Float]] {
+        try checkQuery(pixels)
+        let out = try query(pixels)
+        return (0..<out.rows).map { answerMode.shape(out.probabilities(row: $0)) }
+    }
 }

@@ -1,3 +1,4 @@
+import Prediction
 import Stats
 import TensorEngine
 
@@ -76,7 +77,7 @@ public struct OwnershipVerifier: Sendable {
     // MARK: Queries
 
     /// Which of pairs `range` the model answered with t, on triggers and on controls.
-    func hits(_ model: SuspectModel, pairs range: Range<Int>, batch: Int) throws -> (triggers: [Bool], controls: [Bool]) {
+    func hits(_ model: PredictionAPI, pairs range: Range<Int>, batch: Int) throws -> (triggers: [Bool], controls: [Bool]) {
         var t: [Bool] = [], c: [Bool] = []
         t.reserveCapacity(range.count)
         c.reserveCapacity(range.count)
@@ -90,7 +91,7 @@ public struct OwnershipVerifier: Sendable {
 
     /// A model's answers on every trigger and control, asked once so that a pool of reference
     /// models (e.g. a null pool) serves many suspects without being queried again.
-    public func answers(of model: SuspectModel) throws -> ReferenceAnswers {
+    public func answers(of model: PredictionAPI) throws -> ReferenceAnswers {
         try model.checkCompatible(inputShape: inputShape, classes: classes)
         let h = try hits(model, pairs: 0..<triggers.count, batch: batchSize)
         return ReferenceAnswers(name: model.name, triggers: h.triggers, controls: h.controls)
@@ -104,7 +105,7 @@ public struct OwnershipVerifier: Sendable {
         public let controls: [Bool]
     }
 
-    private func checkAll(_ suspect: SuspectModel, _ references: [SuspectModel]) throws {
+    private func checkAll(_ suspect: PredictionAPI, _ references: [PredictionAPI]) throws {
         try suspect.checkCompatible(inputShape: inputShape, classes: classes)
         for r in references { try r.checkCompatible(inputShape: inputShape, classes: classes) }
     }
@@ -113,7 +114,7 @@ public struct OwnershipVerifier: Sendable {
     ///
     /// - Throws: `suspectMismatch` when the suspect or a reference has another input shape or
     ///   class count (naming expected and found) or answers badly.
-    public func verify(suspect: SuspectModel, references: [SuspectModel] = []) throws -> VerificationReport {
+    public func verify(suspect: PredictionAPI, references: [PredictionAPI] = []) throws -> VerificationReport {
         try checkAll(suspect, references)
         return try analyze(suspect: try answers(of: suspect), references: try references.map { try answers(of: $0) })
     }
@@ -156,7 +157,7 @@ public struct OwnershipVerifier: Sendable {
 
     /// Sequential verification: pairs in batches of `batchSize` (default 20) up to `maxPairs`
     /// (default: all m), stopping as soon as both always-valid tests reject at α.
-    public func verifySequential(suspect: SuspectModel, references: [SuspectModel] = [], answered: [ReferenceAnswers] = [],
+    public func verifySequential(suspect: PredictionAPI, references: [PredictionAPI] = [], answered: [ReferenceAnswers] = [],
                                  batchSize batch: Int = 20, maxPairs: Int? = nil) throws -> VerificationReport {
         guard batch >= 1 else { throw HoneytraceError(.invalidArgument, "sequential batch size must be at least 1, found \(batch)") }
         let budget = min(maxPairs ?? triggers.count, triggers.count)

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Honeytrace
 import HoneytraceServer
+import Prediction
 import Training
 
 struct VerifyCommand: ParsableCommand {
@@ -31,10 +32,10 @@ struct VerifyCommand: ParsableCommand {
     }
 
     /// A local model directory, or an HTTP endpoint when `location` is an http(s) URL.
-    private func openSuspect(_ location: String) throws -> SuspectModel {
+    private func openSuspect(_ location: String) throws -> PredictionAPI {
         let lower = location.lowercased()
         if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return try HTTPPredictionAPI(url: location, apiKey: apiKey) }
-        return try LocalSuspect(directory: location)
+        return try ModelAPI(directory: location, answerMode: .label)
     }
 
     func run() throws {
@@ -46,7 +47,7 @@ struct VerifyCommand: ParsableCommand {
             guard nullFloor >= 0 && nullFloor < 1 else { throw ValidationError("--null-floor \(nullFloor) must lie in [0, 1)") }
             verifier.nullRateFloor = nullFloor
         }
-        let suspectModel: SuspectModel = try endpoint.map { try HTTPPredictionAPI(url: $0, apiKey: apiKey) }
+        let suspectModel: PredictionAPI = try endpoint.map { try HTTPPredictionAPI(url: $0, apiKey: apiKey) }
             ?? openSuspect(suspect!)
         let references = try reference.map(openSuspect)
         let report = sequential ? try verifier.verifySequential(suspect: suspectModel, references: references)

@@ -1,23 +1,22 @@
-import Training
 import AsyncHTTPClient
-import Extraction
 import Formats
 import Foundation
-import Honeytrace
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Prediction
 import TensorEngine
+import Training
 
 /// A defended model behind a Honeytrace server (or any server speaking its `/v1/predict`), as
-/// a `PredictionAPI` for attacks and as a `SuspectModel` for `verify --endpoint`.
+/// a `PredictionAPI`: what attacks query and what `verify --endpoint` asks for labels.
 ///
 /// `init` reads `GET /v1/model` (input shape, classes, answer mode, request limits). `answer`
 /// sends the images as a float32 `.npy` body (exact values, compact), split into requests of at
 /// most `max_rows_per_request` images, and turns each answer into rows of `classes` floats the
 /// way `AnswerMode` defines them (probabilities; one-hot label; top-k in place).
 ///
-/// Synchronous bridge: `PredictionAPI.answer` and `SuspectModel.labels` are synchronous, so
+/// Synchronous bridge: `PredictionAPI.answer` is synchronous, so
 /// each request is started on AsyncHTTPClient's event loops and the calling thread blocks on
 /// the resulting `EventLoopFuture` (`wait()`). No Swift-concurrency task is involved, so the
 /// wait cannot starve the cooperative pool that would have to run it; calling from an event
@@ -26,7 +25,7 @@ import TensorEngine
 /// 429 answers are retried after their `Retry-After` (at most `maxRetries` times, waiting at
 /// most `maxRetryWait` in all); any other error answer throws `ServerError(.endpoint)` with the
 /// server's status, code and message.
-public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Sendable {
+public final class HTTPPredictionAPI: PredictionAPI, @unchecked Sendable {
     /// The base URL, for reports.
     public let name: String
     public let baseURL: String
@@ -163,17 +162,6 @@ public final class HTTPPredictionAPI: PredictionAPI, SuspectModel, @unchecked Se
         var rows: [[Float]] = []
         for chunk in try requestChunks(pixels) { rows += try predictBlocking(chunk.values, rows: chunk.rows) }
         return rows
-    }
-
-    // MARK: SuspectModel
-
-    /// Top-1 labels of the images (blocking).
-    public func labels(for pixels: Tensor) throws -> [Int] {
-        do {
-            return try answer(pixels).map { ProbabilityRow.argmax($0) }
-        } catch let e as ExtractionError {
-            throw HoneytraceError(.suspectMismatch, "suspect '\(name)': \(e.problem)")
-        }
     }
 
     // MARK: Async

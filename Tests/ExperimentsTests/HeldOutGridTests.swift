@@ -2,6 +2,7 @@ import Datasets
 import Experiments
 import Foundation
 import Honeytrace
+import Prediction
 import TensorEngine
 import Training
 import XCTest
@@ -64,7 +65,7 @@ final class HeldOutGridTests: XCTestCase {
         let heavyCalibration = try JSONDecoder().decode(CalibrationResult.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/heavy-calibration.json")))
         XCTAssertEqual(heavyCalibration.configuration.score, .pixelMark)
         let honest = try DefendedModel(model: victim, key: key), heavy = try DefendedModel(model: victim, key: key, configuration: heavyCalibration.configuration)
-        let api = DefendedAPI(defended: honest, batchSize: 100, heavy: (afterQueries: 200, defended: heavy, union: false))
+        let api = DefendedClient(defended: honest, heavy: .init(afterQueries: 200, defended: heavy), batchSize: 100)
         let images = splits.test.subset(0..<300)
         let x = Tensor(images.pixels, shape: [300, 1, 28, 28])
         let answered = try api.answer(x)

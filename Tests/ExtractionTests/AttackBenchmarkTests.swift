@@ -2,6 +2,7 @@ import Datasets
 import Extraction
 import Foundation
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 import XCTest

@@ -1,6 +1,7 @@
 import Datasets
 import Extraction
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 import XCTest

@@ -1,6 +1,7 @@
 import Datasets
 import Extraction
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 import XCTest
@@ -86,6 +87,17 @@ func assertExtractionError<T>(_ body: @autoclosure () throws -> T, _ kind: Extra
     XCTAssertThrowsError(try body(), file: file, line: line) { error in
         guard let e = error as? ExtractionError else {
             return XCTFail("expected ExtractionError, got \(type(of: error)): \(error)", file: file, line: line)
+        }
+        XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line)
+        for w in words { XCTAssertTrue(e.problem.contains(w), "'\(e.problem)' does not mention '\(w)'", file: file, line: line) }
+    }
+}
+
+func assertPredictionError<T>(_ body: @autoclosure () throws -> T, _ kind: PredictionError.Kind, mentioning words: [String] = [],
+                              file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try body(), file: file, line: line) { error in
+        guard let e = error as? PredictionError else {
+            return XCTFail("expected PredictionError, got \(type(of: error)): \(error)", file: file, line: line)
         }
         XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line)
         for w in words { XCTAssertTrue(e.problem.contains(w), "'\(e.problem)' does not mention '\(w)'", file: file, line: line) }

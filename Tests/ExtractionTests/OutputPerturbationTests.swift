@@ -1,6 +1,7 @@
 import Datasets
 import Extraction
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 import XCTest
@@ -60,9 +61,9 @@ final class OutputPerturbationTests: XCTestCase {
     }
 
     func testValidationAndCodableRoundTrip() throws {
-        assertExtractionError(try OutputPerturbation.rounding(decimals: 9).validate(), .invalidConfiguration)
-        assertExtractionError(try OutputPerturbation.reverseSigmoid(beta: 0, gamma: 0.4).validate(), .invalidConfiguration)
-        assertExtractionError(try OutputPerturbation.gaussianNoise(std: -1).validate(), .invalidConfiguration)
+        assertPredictionError(try OutputPerturbation.rounding(decimals: 9).validate(), .invalidConfiguration)
+        assertPredictionError(try OutputPerturbation.reverseSigmoid(beta: 0, gamma: 0.4).validate(), .invalidConfiguration)
+        assertPredictionError(try OutputPerturbation.gaussianNoise(std: -1).validate(), .invalidConfiguration)
         let all = OutputPerturbation.dDAEDefaults + [.top1]
         let back = try JSONDecoder().decode([OutputPerturbation].self, from: JSONEncoder().encode(all))
         XCTAssertEqual(back, all)
@@ -95,7 +96,7 @@ final class OutputPerturbationTests: XCTestCase {
         XCTAssertEqual(top1.answerMode, .label)
         XCTAssertEqual(try top1.answer(x), labels)
         // Perturbations need probability rows.
-        assertExtractionError(try PerturbedAPI(base: ModelAPI(model: victim, answerMode: .label), perturbation: .top1),
+        assertPredictionError(try PerturbedAPI(base: ModelAPI(model: victim, answerMode: .label), perturbation: .top1),
                               .invalidConfiguration, mentioning: ["probabilities"])
         // Noise is seeded.
         let a = try PerturbedAPI(base: plain, perturbation: .gaussianNoise(std: 0.1), seed: 3).answer(x)

@@ -1,5 +1,6 @@
 import Datasets
 import Extraction
+import Prediction
 import TensorEngine
 import Training
 import XCTest
@@ -37,11 +38,11 @@ final class QueryBoundaryTests: XCTestCase {
     func testBadQueriesAndMalformedAnswersAreRefusedClearly() throws {
         let api = RecordingAPI()
         let boundary = try QueryBoundary(api: api, budget: 100)
-        assertExtractionError(try boundary.query(Tensor.zeros([2, 1, 3, 3])), .invalidQuery, mentioning: ["[2, 1, 3, 3]"])
-        assertExtractionError(try boundary.query(images(2, value: 1.5)), .invalidQuery, mentioning: ["1.5", "[0, 1]"])
+        assertPredictionError(try boundary.query(Tensor.zeros([2, 1, 3, 3])), .invalidQuery, mentioning: ["[2, 1, 3, 3]"])
+        assertPredictionError(try boundary.query(images(2, value: 1.5)), .invalidQuery, mentioning: ["1.5", "[0, 1]"])
         XCTAssertEqual(boundary.queriesSpent, 0)
         api.malformed = true
-        assertExtractionError(try boundary.query(images(3)), .malformedAnswer, mentioning: ["2 answers for 3 images"])
+        assertPredictionError(try boundary.query(images(3)), .malformedAnswer, mentioning: ["2 answers for 3 images"])
         // The endpoint saw the batch: it counts.
         XCTAssertEqual(boundary.queriesSpent, 3)
     }

@@ -5,6 +5,7 @@ import Honeytrace
 @testable import HoneytraceServer
 import Hummingbird
 import HummingbirdTesting
+import Prediction
 import TensorEngine
 import XCTest
 
@@ -174,7 +175,7 @@ final class LiveTests: XCTestCase {
         let dir = try scratchDirectory(self)
         let triggers = try TriggerSet.make(key: fx.key, heldOut: fx.data, count: 40, seed: 11)
         let verifier = try OwnershipVerifier(key: fx.key, triggers: triggers, batchSize: 32)
-        let local = try verifier.verify(suspect: LocalSuspect(model: fx.model, name: "local"))
+        let local = try verifier.verify(suspect: ModelAPI(model: fx.model, answerMode: .label, name: "local"))
         let defendedLocal = try verifier.verify(suspect: try fx.defended())
         for defended in [false, true] {
             try FileManager.default.createDirectory(atPath: dir + "/\(defended)", withIntermediateDirectories: true)

@@ -1,12 +1,14 @@
 import Datasets
 import Honeytrace
+import Prediction
 import Stats
 import TensorEngine
 import Training
 import XCTest
 
-/// A suspect that answers by a rule on each image.
-final class ScriptedSuspect: SuspectModel {
+/// A suspect that answers by a rule on each image: a one-hot row of the rule's label, or, for a
+/// label outside the classes, a malformed row of that many values.
+final class ScriptedSuspect: PredictionAPI {
     let name: String
     let inputShape: [Int]
     let classes: Int
@@ -20,10 +22,17 @@ final class ScriptedSuspect: SuspectModel {
         self.rule = rule
     }
 
-    func labels(for pixels: Tensor) throws -> [Int] {
+    var answerMode: AnswerMode { .label }
+
+    func answer(_ pixels: Tensor) throws -> [[Float]] {
         let size = pixels.count / max(pixels.shape[0], 1), values = pixels.scalars
         queries += pixels.shape[0]
-        return (0..<pixels.shape[0]).map { rule(Array(values[($0 * size)..<(($0 + 1) * size)])) }
+        return (0..<pixels.shape[0]).map {
+            let label = rule(Array(values[($0 * size)..<(($0 + 1) * size)]))
+            var row = [Float](repeating: 0, count: (0..<classes).contains(label) ? classes : max(label, 0))
+            if row.indices.contains(label) { row[label] = 1 }
+            return row
+        }
     }
 }
 
@@ -162,19 +171,19 @@ final class VerificationTests: XCTestCase {
         assertThrows(try verifier.verify(suspect: five), mentioning: ["five-classes", "5 classes", "10"])
         assertThrows(try verifier.verifySequential(suspect: five), mentioning: ["5 classes"])
         // A real model directory of another shape.
-        let other = LocalSuspect(model: Fixture.trainModel(on: SyntheticData.make(count: 32, height: 28, width: 28), seed: 3), name: "dir-28")
+        let other = ModelAPI(model: Fixture.trainModel(on: SyntheticData.make(count: 32, height: 28, width: 28), seed: 3), answerMode: .label, name: "dir-28")
         assertThrows(try verifier.verify(suspect: other), mentioning: ["dir-28", "[1, 28, 28]"])
         // A suspect answering garbage.
         let liar = ScriptedSuspect("liar") { _ in 42 }
-        assertThrows(try verifier.verify(suspect: liar), mentioning: ["liar", "label 42"])
+        assertThrows(try verifier.verify(suspect: liar), mentioning: ["liar", "42 values", "expected 10 classes"])
     }
 
     func testLocalModelsRunThroughTheVerifier() throws {
         let key = try fixture.key()
         let triggers = try TriggerSet.make(key: key, heldOut: fixture.heldOut, count: 60, seed: 2)
         let verifier = try OwnershipVerifier(key: key, triggers: triggers)
-        let suspect = LocalSuspect(model: fixture.victim, name: "victim")
-        let reference = LocalSuspect(model: fixture.independent, name: "independent")
+        let suspect = ModelAPI(model: fixture.victim, answerMode: .label, name: "victim")
+        let reference = ModelAPI(model: fixture.independent, answerMode: .label, name: "independent")
         let report = try verifier.verify(suspect: suspect, references: [reference])
         XCTAssertEqual(report.pairs, 60)
         XCTAssertEqual(report.queriesSpent, 120)

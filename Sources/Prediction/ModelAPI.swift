@@ -1,14 +1,18 @@
+import Foundation
 import TensorEngine
 import Training
 
 /// An undefended model as a prediction API: softmax of the logits, shaped by the answer mode.
-/// The surrogates stolen from it are SPEC §4.3's non-protected reference models.
-public final class ModelAPI: PredictionAPI {
+/// The surrogates stolen from it are SPEC §4.3's non-protected reference models; a local
+/// suspect is one in `.label` mode. Counts the images it answers.
+public final class ModelAPI: PredictionAPI, @unchecked Sendable {
     public let model: TrainedModel
     public let answerMode: AnswerMode
     public let name: String
     /// Images per forward pass.
     public let batchSize: Int
+    private let lock = NSLock()
+    private var answered = 0
 
     public init(model: TrainedModel, answerMode: AnswerMode = .probabilities, name: String = "undefended model",
                 batchSize: Int = 256) {
@@ -18,12 +22,21 @@ public final class ModelAPI: PredictionAPI {
         self.batchSize = max(1, batchSize)
     }
 
+    /// The model of the model directory `directory` (its weights' hash is checked), named after it.
+    public convenience init(directory: String, answerMode: AnswerMode = .probabilities) throws {
+        self.init(model: try ModelDirectory.load(directory), answerMode: answerMode, name: directory)
+    }
+
     public var inputShape: [Int] { model.inputShape }
     public var classes: Int { model.classes }
+    /// Images answered so far.
+    public var queriesAnswered: Int { lock.lock(); defer { lock.unlock() }; return answered }
 
     public func answer(_ pixels: Tensor) throws -> [[Float]] {
         try checkQuery(pixels)
-        return ModelAPI.probabilityRows(model, pixels, batchSize: batchSize).map { answerMode.shape($0) }
+        let rows = ModelAPI.probabilityRows(model, pixels, batchSize: batchSize).map { answerMode.shape($0) }
+        lock.lock(); answered += rows.count; lock.unlock()
+        return rows
     }
 
     /// softmax(logits) of every image of a raw-pixel batch, as rows, forwarding `batchSize`

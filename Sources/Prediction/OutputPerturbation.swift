@@ -1,10 +1,10 @@
 #if canImport(Glibc)
 import Glibc
-import Training
 #elseif canImport(Darwin)
 import Darwin
 #endif
 import TensorEngine
+import Training
 
 /// The output perturbations of SPEC §6 (weak reference defenses, and what D-DAE's attacker
 /// simulates). Each maps one probability row to the row the API returns; rows are independent.
@@ -68,15 +68,15 @@ public enum OutputPerturbation: Codable, Sendable, Equatable, Hashable, CustomSt
         switch self {
         case .reverseSigmoid(let b, let g):
             guard b > 0, b.isFinite, g > 0, g.isFinite else {
-                throw ExtractionError(.invalidConfiguration, "reverse sigmoid needs β > 0 and γ > 0, found β = \(b), γ = \(g)")
+                throw PredictionError(.invalidConfiguration, "reverse sigmoid needs β > 0 and γ > 0, found β = \(b), γ = \(g)")
             }
         case .rounding(let d):
             guard (0...6).contains(d) else {
-                throw ExtractionError(.invalidConfiguration, "rounding needs 0…6 decimals, found \(d)")
+                throw PredictionError(.invalidConfiguration, "rounding needs 0…6 decimals, found \(d)")
             }
         case .gaussianNoise(let s):
             guard s >= 0, s.isFinite else {
-                throw ExtractionError(.invalidConfiguration, "Gaussian noise needs a finite std ≥ 0, found \(s)")
+                throw PredictionError(.invalidConfiguration, "Gaussian noise needs a finite std ≥ 0, found \(s)")
             }
         case .none, .top1, .topPreservingShuffle:
             break

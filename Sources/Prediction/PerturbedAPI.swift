@@ -15,7 +15,7 @@ public final class PerturbedAPI: PredictionAPI {
     ///   perturbation needs them) or the perturbation's parameters are out of range.
     public init(base: PredictionAPI, perturbation: OutputPerturbation, seed: UInt64 = 0, name: String? = nil) throws {
         guard base.answerMode == .probabilities else {
-            throw ExtractionError(.invalidConfiguration,
+            throw PredictionError(.invalidConfiguration,
                                   "\(perturbation) needs an API that returns probabilities; \(base.name) returns \(base.answerMode)")
         }
         try perturbation.validate()

@@ -1,24 +1,36 @@
-import Extraction
-import Honeytrace
+import Prediction
 import TensorEngine
 import Training
 
-/// Neural Honeytrace in front of a model, as a prediction API an attack can query: the
-/// defended probabilities shaped by the answer mode. Counts what the defense did to the
-/// attacker's queries (rows mixed and flipped, mean similarity) for the run record.
-public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
+/// One API client's view of a defended model: its answers in an answer mode, a tally of what
+/// the defense did to its rows (mixed, flipped, mean similarity), and, for a client that has
+/// queried a lot, a stronger defense that takes over (`HeavyClient`).
+public final class DefendedClient: PredictionAPI, @unchecked Sendable {
+    /// The defense a client gets once it has been answered `afterQueries` rows (checked per
+    /// batch). With `union`, rows the honest defense flips keep the honest answer, so the heavy
+    /// client sees every flip of both defenses.
+    public struct HeavyClient {
+        public var afterQueries: Int
+        public var defended: DefendedModel
+        public var union: Bool
+
+        public init(afterQueries: Int, defended: DefendedModel, union: Bool = false) {
+            self.afterQueries = afterQueries
+            self.defended = defended
+            self.union = union
+        }
+    }
+
     public let defended: DefendedModel
+    public let heavy: HeavyClient?
     public let answerMode: AnswerMode
     public let name: String
     public let batchSize: Int
     public private(set) var rowsAnswered = 0, rowsMixed = 0, rowsFlipped = 0
     public private(set) var similaritySum = 0.0
-    /// The defense for this client once it has been answered `afterQueries` rows (checked per batch);
-    /// with `union`, rows the honest defense flips keep its answer (`ExperimentConfiguration.HeavyClient`).
-    public let heavy: (afterQueries: Int, defended: DefendedModel, union: Bool)?
 
-    public init(defended: DefendedModel, answerMode: AnswerMode = .probabilities, name: String = "Neural Honeytrace",
-                batchSize: Int = 256, heavy: (afterQueries: Int, defended: DefendedModel, union: Bool)? = nil) {
+    public init(defended: DefendedModel, heavy: HeavyClient? = nil, answerMode: AnswerMode = .probabilities,
+                name: String = "Neural Honeytrace", batchSize: Int = 256) {
         self.defended = defended
         self.heavy = heavy
         self.answerMode = answerMode
@@ -39,13 +51,7 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
             let batch = start == 0 && end == n ? pixels : pixels.slice(start..<end)
-            let out: DefenseOutput
-            if let heavy, rowsAnswered >= heavy.afterQueries {
-                let strong = try heavy.defended.query(batch)
-                out = heavy.union ? DefendedAPI.union(honest: try defended.query(batch), heavy: strong) : strong
-            } else {
-                out = try defended.query(batch)
-            }
+            let out = try DefendedClient.output(batch, honest: defended, heavy: heavy, answeredBefore: rowsAnswered)
             for r in 0..<out.rows { rows.append(answerMode.shape(out.probabilities(row: r))) }
             rowsAnswered += out.rows
             rowsMixed += out.mixedCount
@@ -53,6 +59,15 @@ public final class DefendedAPI: PredictionAPI, @unchecked Sendable {
             similaritySum += out.similarity.reduce(0.0) { $0 + Double($1) }
         }
         return rows
+    }
+
+    /// The defended output of `batch` for a client that has been answered `answeredBefore` rows:
+    /// the honest defense's, or the heavy-client defense's once the client has reached its
+    /// threshold. Stateless, so a server can call it with a client's count from its ledger.
+    public static func output(_ batch: Tensor, honest: DefendedModel, heavy: HeavyClient?, answeredBefore: Int) throws -> DefenseOutput {
+        guard let heavy, answeredBefore >= heavy.afterQueries else { return try honest.query(batch) }
+        let strong = try heavy.defended.query(batch)
+        return heavy.union ? union(honest: try honest.query(batch), heavy: strong) : strong
     }
 
     /// Each row from `honest` where it flipped the row, else from `heavy`.
