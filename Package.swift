@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Honeytrace", targets: ["Honeytrace"]),
         .library(name: "Extraction", targets: ["Extraction"]),
         .library(name: "Prediction", targets: ["Prediction"]),
+        .library(name: "Baselines", targets: ["Baselines"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -71,6 +72,12 @@ let package = Package(
             "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Layer 6: the baselines Neural Honeytrace is compared with (SPEC §6, §8): DAWN, the composite backdoor,
+        // MEA-Defender, EWE and PROWN, each with its own trigger set, statistic and verdict.
+        .target(name: "Baselines", dependencies: [
+            "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace",
@@ -117,5 +124,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
+        .testTarget(name: "BaselinesTests", dependencies: [
+            "Baselines", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine", "TestSupport",
+        ]),
     ]
 )
