@@ -64,7 +64,7 @@ let package = Package(
         ]),
         // Layer 5: the one vocabulary of "a classifier behind an API" that defenses, attacks, the verifier and
         // the server share: the prediction-API protocol, answer rows, a model as an API, output perturbations.
-        .target(name: "Prediction", dependencies: ["TensorEngine", "Training"]),
+        .target(name: "Prediction", dependencies: ["TensorEngine", "Datasets", "Training"]),
         // Layer 6: extraction attacks against a prediction API, through a query boundary that counts the budget.
         .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction"]),
         // Layer 6: Neural Honeytrace — the defense, watermark keys, calibration, verification.

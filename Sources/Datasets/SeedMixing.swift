@@ -25,4 +25,12 @@ public enum SeedMixing {
         for p in parts { h = scramble(h ^ scramble(p &+ 0x632B_E59B_D9B4_E019)) }
         return h
     }
+
+    /// A stable 64-bit seed for a text (FNV-1a): a purpose or a client name mixed into a seed
+    /// without depending on Swift's per-process hash seed.
+    public static func salt(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
+    }
 }

@@ -53,7 +53,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var name: String
     public var victim: Victim
     public var attacks: [AttackRow]
-    /// "none" and/or "honeytrace".
+    /// The grid's columns, by `GridDefense.names` ("none", "honeytrace", the output perturbations).
     public var defenses: [String]
     public var pool: PoolKind
     public var budget: Int
@@ -135,9 +135,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         func fail(_ p: String) -> ExperimentError { ExperimentError("experiment '\(name)': \(p)") }
         guard !attacks.isEmpty else { throw fail("no attack rows") }
         guard !defenses.isEmpty else { throw fail("no defenses") }
-        for d in defenses where !["none", "honeytrace"].contains(d) {
-            throw fail("unknown defense '\(d)'; expected none or honeytrace")
+        for d in defenses where !GridDefense.names.contains(d) {
+            throw fail("unknown defense '\(d)'; expected one of \(GridDefense.names.joined(separator: ", "))")
         }
+        guard Set(defenses).count == defenses.count else { throw fail("a defense is listed twice in \(defenses)") }
         guard budget >= 1 else { throw fail("budget must be positive, found \(budget)") }
         guard surrogateEpochs >= 1 else { throw fail("surrogate epochs must be positive, found \(surrogateEpochs)") }
         guard !seeds.isEmpty else { throw fail("no seeds") }

@@ -131,10 +131,19 @@ public final class ExperimentRunner {
         let verifier = try OwnershipVerifier(key: key, triggers: triggers, alpha: configuration.alpha)
         let victimAccuracy = try victim.evaluate(data.test).accuracy
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
-        let protectedAccuracy = try DefenseStatistics.measure(defense: defended.defense, model: victim, on: data.test).defendedAccuracy
         let nullAnswers = try nullPoolAnswers(verifier)
         let heavy = try prepareHeavyClient(victim: victim, key: key, honest: defended, data: data)
-        let context = Context(victim: victim, key: key, defended: defended, verifier: verifier, data: data,
+        let honeytrace = NeuralHoneytrace(defended: defended, heavy: heavy.map {
+            .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false)
+        })
+        var defenses: [String: Defense] = [:], protectedAccuracy: [String: Double] = [:]
+        for name in configuration.defenses {
+            let defense = try GridDefense.make(name, victim: victim, honeytrace: honeytrace,
+                                               seed: SeedMixing.mix(configuration.keySeed, SeedMixing.salt("defense " + name)))
+            defenses[name] = defense
+            protectedAccuracy[name] = name == "none" ? victimAccuracy : try accuracy(of: defense, on: data.test)
+        }
+        let context = Context(victim: victim, key: key, verifier: verifier, data: data, defenses: defenses,
                               victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
                               heavy: heavy)
         var records: [RunRecord] = []
@@ -187,9 +196,13 @@ public final class ExperimentRunner {
     }
 
     struct Context {
-        let victim: TrainedModel, key: WatermarkKey, defended: DefendedModel, verifier: OwnershipVerifier
+        let victim: TrainedModel, key: WatermarkKey, verifier: OwnershipVerifier
         let data: ExperimentData
-        let victimAccuracy: Double, protectedAccuracy: Double
+        /// Each column's defense in front of the victim.
+        let defenses: [String: Defense]
+        /// The bare victim's test accuracy, and each column's API's (top-1 of its answers; for Neural
+        /// Honeytrace a client below the heavy-client threshold).
+        let victimAccuracy: Double, protectedAccuracy: [String: Double]
         /// The null pool's answers on the triggers (empty without a pool).
         let nullAnswers: [OwnershipVerifier.ReferenceAnswers]
         /// The heavy-client defense and its accuracy on the test set (nil: none).
@@ -218,12 +231,20 @@ public final class ExperimentRunner {
         }
         let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
         // What a heavy client gets on the test set: through the same API the attacks query.
-        let api = DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false))
-        let answers = try api.answer(Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape))
-        let correct = zip(answers, data.test.labels).filter { ProbabilityRow.argmax($0) == $1 }.count
-        let accuracy = Double(correct) / Double(max(data.test.count, 1))
+        let accuracy = try accuracy(of: DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false)),
+                                    on: data.test)
         log(String(format: "heavy clients (after %d queries): d = %.4f, test accuracy %.2f%%", h.afterQueries, result.chosen.offset, 100 * accuracy))
         return (h.afterQueries, defended, accuracy)
+    }
+
+    /// Top-1 accuracy of an API's answers on `data` (a fresh client of a defense).
+    func accuracy(of api: PredictionAPI, on data: ImageDataset) throws -> Double {
+        let labels = try api.labels(for: Tensor(data.pixels, shape: [data.count] + data.imageShape))
+        return Double(zip(labels, data.labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
+    }
+
+    func accuracy(of defense: Defense, on data: ImageDataset) throws -> Double {
+        try accuracy(of: try defense.api(client: "accuracy", answerMode: .probabilities), on: data)
     }
 
     /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
@@ -254,16 +275,8 @@ public final class ExperimentRunner {
 
     func execute(_ cell: Cell, _ c: Context) throws -> RunRecord {
         let start = Clock.now()
-        let api: PredictionAPI
-        var defendedAPI: DefendedClient?
-        if cell.defense == "honeytrace" {
-            let d = DefendedClient(defended: c.defended,
-                                   heavy: c.heavy.map { .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false) })
-            api = d
-            defendedAPI = d
-        } else {
-            api = ModelAPI(model: c.victim, name: "undefended victim")
-        }
+        guard let defense = c.defenses[cell.defense] else { throw ExperimentError("\(cell.id): no defense '\(cell.defense)' in this grid") }
+        let api = try defense.api(client: cell.id, answerMode: .probabilities)
         var surrogateRecipe = SurrogateRecipe()
         surrogateRecipe.epochs = configuration.surrogateEpochs
         var jbda = JBDASettings()
@@ -285,7 +298,7 @@ public final class ExperimentRunner {
         record.seconds = Clock.now() - start
         record.machine = ComputeEnvironment.summary
         record.threads = Parallel.threadCount
-        if let d = defendedAPI {
+        if let d = api as? DefendedClient {
             record.attackQueriesMixed = Double(d.rowsMixed) / Double(max(d.rowsAnswered, 1))
             record.attackQueriesFlipped = Double(d.rowsFlipped) / Double(max(d.rowsAnswered, 1))
             record.attackMeanSimilarity = d.meanSimilarity
@@ -320,7 +333,7 @@ public final class ExperimentRunner {
         var record = RunRecord(
             id: cell.id, strategy: cell.row.strategy.rawValue, variant: cell.row.variant.rawValue, pool: configuration.pool(of: cell.row).rawValue,
             defense: cell.defense, seed: cell.seed, budget: configuration.budget, queriesSpent: queriesSpent,
-            victimAccuracy: c.victimAccuracy, protectedAccuracy: cell.defense == "none" ? c.victimAccuracy : c.protectedAccuracy,
+            victimAccuracy: c.victimAccuracy, protectedAccuracy: c.protectedAccuracy[cell.defense] ?? c.victimAccuracy,
             extractedAccuracy: extractedAccuracy, fidelity: fidelity, wsrRaw: report.rawWSR,
             wsrExclusive: paperReport.exclusiveWSR ?? paperReport.rawWSR, wsrSpecific: report.specificWSR,
             controlTargetRate: report.controlRate, cleanTargetRate: cleanTargetRate,
@@ -333,7 +346,7 @@ public final class ExperimentRunner {
         record.victimSeed = c.victim.manifest.recipe?.seed
         record.keySeed = configuration.keySeed
         record.ownerData = configuration.ownerDataInEffect.rawValue
-        record.heavyClientAccuracy = cell.defense == "none" ? nil : c.heavy?.accuracy
+        record.heavyClientAccuracy = cell.defense == "honeytrace" ? c.heavy?.accuracy : nil
         record.nullModels = c.nullAnswers.count
         record.nullRate = report.nullRate
         return record

@@ -1,4 +1,5 @@
 import NeuralNet
+import Prediction
 import Training
 
 /// What one attack run measured (SPEC §7's attacker-side metrics), ready to write as JSON.

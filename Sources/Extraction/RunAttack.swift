@@ -79,24 +79,19 @@ final class AttackRun {
         let smoothing = configuration.variant == .smoothing
         collector = try QueryCollector(boundary: boundary, copies: smoothing ? configuration.smoothing.copies : 1,
                                        augmentation: smoothing ? configuration.smoothing.augmentation : .none,
-                                       seed: SeedMixing.mix(configuration.seed, AttackRun.salt("smoothing")),
+                                       seed: SeedMixing.mix(configuration.seed, SeedMixing.salt("smoothing")),
                                        batchSize: configuration.queryBatchSize)
-        schedule = PoolSchedule(pool: pool, seed: SeedMixing.mix(configuration.seed, AttackRun.salt("pool")),
+        schedule = PoolSchedule(pool: pool, seed: SeedMixing.mix(configuration.seed, SeedMixing.salt("pool")),
                                 reuseAugmentation: configuration.reuseAugmentation)
     }
 
     /// A sub-seed for one purpose (stable names keep runs reproducible across code changes).
     func seed(_ purpose: String, _ parts: UInt64...) -> UInt64 {
-        var s = SeedMixing.mix(config.seed, AttackRun.salt(purpose))
+        var s = SeedMixing.mix(config.seed, SeedMixing.salt(purpose))
         for p in parts { s = SeedMixing.mix(s, p) }
         return s
     }
 
-    static func salt(_ text: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
-    }
 
     func execute() throws -> (surrogate: TrainedModel, result: AttackResult) {
         let start = Clock.now()

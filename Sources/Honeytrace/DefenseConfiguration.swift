@@ -1,3 +1,4 @@
+import Prediction
 import Training
 
 /// Every setting of the Neural Honeytrace defense (SPEC §2), stored in the key file so a
@@ -127,7 +128,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     }
 
     /// What the API returns per query (shared with the attacks and the server).
-    public typealias AnswerMode = Training.AnswerMode
+    public typealias AnswerMode = Prediction.AnswerMode
 
     /// Per-dimension distance (default: mean squared, Eq. 7).
     public var distance: Distance

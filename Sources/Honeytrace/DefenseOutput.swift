@@ -1,3 +1,4 @@
+import Prediction
 /// One class with its probability, as top-k answers list them.
 public struct ClassProbability: Sendable, Equatable, Codable {
     public var label: Int

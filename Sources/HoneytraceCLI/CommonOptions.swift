@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Honeytrace
 import NeuralNet
+import Prediction
 import TensorEngine
 import Training
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HoneytraceServer
 import Logging
+import Prediction
 import Training
 
 

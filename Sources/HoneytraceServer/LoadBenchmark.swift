@@ -6,6 +6,7 @@ import Honeytrace
 import Logging
 import NIOCore
 import NIOHTTP1
+import Prediction
 import ServiceLifecycle
 import TensorEngine
 import Training

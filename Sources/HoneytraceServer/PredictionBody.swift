@@ -2,6 +2,7 @@ import Foundation
 import Formats
 import Honeytrace
 import NIOCore
+import Prediction
 
 /// Request and answer bodies of `POST /v1/predict`.
 ///

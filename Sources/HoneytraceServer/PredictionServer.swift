@@ -4,6 +4,7 @@ import Honeytrace
 import Hummingbird
 import Logging
 import NIOCore
+import Prediction
 import ServiceLifecycle
 import TensorEngine
 import Training

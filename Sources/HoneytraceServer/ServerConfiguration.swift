@@ -1,6 +1,7 @@
 import Foundation
 import Honeytrace
 import Logging
+import Prediction
 
 /// Everything `honeytrace serve` needs: what to serve, where, for whom, and the limits.
 ///

@@ -67,6 +67,29 @@ final class SmokePresetTests: XCTestCase {
             bare.reusedFrom = nil
             XCTAssertEqual(bare, o)
         }
+        // The output perturbations as columns: the same attack against each, verified like any
+        // defended cell. top-1 keeps every label, so its API is exactly as accurate as the victim;
+        // neither perturbation carries a watermark, so the key finds no evidence in their copies.
+        var perturbed = configuration
+        perturbed.attacks = [configuration.attacks[0]]
+        perturbed.defenses = ["none", "top-1-only", "gaussian-noise"]
+        perturbed.victim.directory = out + "/victim"
+        let columns = try ExperimentRunner(configuration: perturbed, directory: reuse + "-columns")
+        defer { try? FileManager.default.removeItem(atPath: reuse + "-columns") }
+        columns.attackSource = out
+        columns.undefendedOnly = true
+        let columnRecords = try columns.run()
+        XCTAssertEqual(Set(columnRecords.map(\.defense)), ["none", "top-1-only", "gaussian-noise"])
+        for r in columnRecords {
+            XCTAssertEqual(r.queriesSpent, configuration.budget, r.id)
+            XCTAssertGreaterThan(r.extractedAccuracy, 0.3, r.id)
+            XCTAssertEqual(r.verdict, "not stolen", r.id)
+            XCTAssertNil(r.heavyClientAccuracy, r.id)
+        }
+        let top1 = try XCTUnwrap(columnRecords.first { $0.defense == "top-1-only" })
+        XCTAssertEqual(top1.protectedAccuracy, top1.victimAccuracy)
+        XCTAssertTrue(try ExperimentReport.render(directory: reuse + "-columns").contains("gaussian-noise"))
+
         // A defended attack is not reused under another key.
         var rekeyedBoth = rekeyed
         rekeyedBoth.defenses = configuration.defenses

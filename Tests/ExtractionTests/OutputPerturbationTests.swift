@@ -103,4 +103,28 @@ final class OutputPerturbationTests: XCTestCase {
         let b = try PerturbedAPI(base: plain, perturbation: .gaussianNoise(std: 0.1), seed: 3).answer(x)
         XCTAssertEqual(a, b)
     }
+
+    /// The perturbations as defenses: each client gets its own API; a random one is seeded per
+    /// defense and client, a deterministic one answers every client alike.
+    func testPerturbationDefensesAnswerEachClientFromItsOwnSeed() throws {
+        let victim = Fixtures.victim
+        let x = Fixtures.testSet.batchTensor(Array(0..<6)).images
+        let model = ModelAPI(model: victim)
+        let rows = try model.answer(x)
+        let noise = try PerturbationDefense(model: model, perturbation: .gaussianNoise(std: 0.1), name: "gaussian-noise", seed: 5)
+        XCTAssertEqual(noise.kind, .apiSide)
+        let alice = try noise.api(client: "alice", answerMode: .probabilities).answer(x)
+        XCTAssertEqual(try noise.api(client: "alice", answerMode: .probabilities).answer(x), alice)
+        XCTAssertNotEqual(try noise.api(client: "bob", answerMode: .probabilities).answer(x), alice)
+        XCTAssertNotEqual(alice, rows)
+        let rounding = try PerturbationDefense(model: model, perturbation: .rounding(decimals: 2), name: "rounding-2", seed: 5)
+        XCTAssertEqual(try rounding.api(client: "alice", answerMode: .probabilities).answer(x),
+                       try rounding.api(client: "bob", answerMode: .probabilities).answer(x))
+        // top-1 answers labels whatever mode is asked; the undefended API answers in the mode asked.
+        let top1 = try PerturbationDefense(model: model, perturbation: .top1, name: "top-1-only", seed: 0).api(client: "a", answerMode: .probabilities)
+        XCTAssertEqual(top1.answerMode, .label)
+        XCTAssertEqual(try top1.answer(x), rows.map(ProbabilityRow.oneHot))
+        XCTAssertEqual(try Undefended(model: model).api(client: "a", answerMode: .label).answer(x), rows.map(ProbabilityRow.oneHot))
+        XCTAssertThrowsError(try PerturbationDefense(model: model, perturbation: .rounding(decimals: 9), name: "rounding-9", seed: 0))
+    }
 }

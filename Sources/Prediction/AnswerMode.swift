@@ -1,3 +1,5 @@
+import Training
+
 /// What a prediction API returns per image: the full probability vector, the top-1 label only
 /// (a hard-label API), or the k most probable classes with their probabilities. One type for
 /// the defense, the attacks and the server, so a mode parsed in one place means the same in all.

@@ -1,0 +1,40 @@
+import Honeytrace
+import Prediction
+import Training
+
+/// The defenses a grid's columns may name, and how each column's `Defense` is built for the
+/// grid's victim. Adding a defense to the grid is one case here.
+public enum GridDefense {
+    /// Every column name a configuration may use: the undefended API, Neural Honeytrace, and the
+    /// output perturbations as weak references (SPEC §6: reverse sigmoid β 0.7 γ 0.4, rounding to
+    /// 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised).
+    public static let names = ["none", "honeytrace", "reverse-sigmoid", "rounding-1", "rounding-2", "top-1-only", "gaussian-noise"]
+
+    /// The output perturbation a column applies, for the columns that are one.
+    static func perturbation(_ name: String) -> OutputPerturbation? {
+        switch name {
+        case "reverse-sigmoid": return .defaultReverseSigmoid
+        case "rounding-1": return .rounding(decimals: 1)
+        case "rounding-2": return .rounding(decimals: 2)
+        case "top-1-only": return .top1
+        case "gaussian-noise": return .defaultGaussianNoise
+        default: return nil
+        }
+    }
+
+    /// The column `name` in front of `victim`; `honeytrace` is the grid's Neural Honeytrace
+    /// (built once with its key and calibration); random perturbations draw from `seed` mixed
+    /// with the client's name.
+    static func make(_ name: String, victim: TrainedModel, honeytrace: @autoclosure () -> NeuralHoneytrace, seed: UInt64) throws -> Defense {
+        let model = ModelAPI(model: victim, name: "victim")
+        switch name {
+        case "none": return Undefended(model: model)
+        case "honeytrace": return honeytrace()
+        default:
+            guard let p = perturbation(name) else {
+                throw ExperimentError("unknown defense '\(name)'; expected one of \(names.joined(separator: ", "))")
+            }
+            return try PerturbationDefense(model: model, perturbation: p, name: name, seed: seed)
+        }
+    }
+}
