@@ -8,12 +8,7 @@ enum BatchedForward {
         let rows = values.count / max(k, 1)
         var out = [Int](repeating: 0, count: rows)
         values.withUnsafeBufferPointer { v in
-            for r in 0..<rows {
-                let row = v.baseAddress! + r * k
-                var best = 0
-                for j in 1..<k where row[j] > row[best] { best = j }
-                out[r] = best
-            }
+            for r in 0..<rows { out[r] = RowMath.argmax(v.baseAddress! + r * k, count: k) }
         }
         return out
     }

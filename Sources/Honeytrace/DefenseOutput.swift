@@ -1,4 +1,5 @@
 import Prediction
+import TensorEngine
 /// One class with its probability, as top-k answers list them.
 public struct ClassProbability: Sendable, Equatable, Codable {
     public var label: Int
@@ -41,9 +42,7 @@ public enum DefendedAnswer: Sendable, Equatable {
         case .label(let l): return l
         case .topK(let top): return top.first?.label ?? 0
         case .probabilities(let p):
-            var best = 0
-            for j in p.indices where p[j] > p[best] { best = j }
-            return best
+            return RowMath.argmax(p)
         }
     }
 }
@@ -90,14 +89,10 @@ public struct DefenseOutput: Sendable {
         switch mode {
         case .probabilities: return .probabilities(probabilities(row: r))
         case .label:
-            let p = probabilities[(r * classes)..<((r + 1) * classes)]
-            var best = p.startIndex
-            for j in p.indices where p[j] > p[best] { best = j }
-            return .label(best - p.startIndex)
+            return .label(probabilities.withUnsafeBufferPointer { RowMath.argmax($0.baseAddress! + r * classes, count: classes) })
         case .topK(let k):
             let p = probabilities(row: r)
-            let order = p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
-            return .topK(order.prefix(max(1, min(k, classes))).map { ClassProbability(label: $0, probability: p[$0]) })
+            return .topK(ProbabilityRow.ranking(p).prefix(max(1, min(k, classes))).map { ClassProbability(label: $0, probability: p[$0]) })
         }
     }
 

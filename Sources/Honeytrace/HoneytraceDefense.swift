@@ -353,7 +353,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
                           references: UnsafePointer<Float>, configuration c: DefenseConfiguration,
                           scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) -> (mixed: Bool, flipped: Bool) {
         guard s > 0 else {
-            softmax(z, k, into: out)
+            RowMath.softmax(z, count: k, into: out)
             return (false, false)
         }
         let ref = references + draw.referenceIndex * k
@@ -369,18 +369,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
             let w = powf(s, c.mixingPower)
             for j in 0..<k { scratch[j] = (1 - w) * z[j] + w * ref[j] }
         }
-        softmax(UnsafePointer(scratch), k, into: out)
+        RowMath.softmax(UnsafePointer(scratch), count: k, into: out)
         return (true, flipped)
-    }
-
-    @inline(__always)
-    static func softmax(_ z: UnsafePointer<Float>, _ k: Int, into out: UnsafeMutablePointer<Float>) {
-        var m = z[0]
-        for j in 1..<k where z[j] > m { m = z[j] }
-        var s: Float = 0
-        for j in 0..<k { let e = expf(z[j] - m); out[j] = e; s += e }
-        let inv = 1 / s
-        for j in 0..<k { out[j] *= inv }
     }
 
     // MARK: Draws

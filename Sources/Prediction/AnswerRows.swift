@@ -1,3 +1,4 @@
+import TensorEngine
 import Training
 
 /// Every answer mode is delivered to attacks as a row of `classes` floats, so they handle all
@@ -28,11 +29,7 @@ extension AnswerMode {
 /// Small helpers on one answer row.
 public enum ProbabilityRow {
     /// Index of the largest value (first on ties).
-    public static func argmax(_ row: [Float]) -> Int {
-        var best = 0
-        for j in row.indices where row[j] > row[best] { best = j }
-        return best
-    }
+    public static func argmax(_ row: [Float]) -> Int { RowMath.argmax(row) }
 
     /// Class indices from most to least probable (lower index first on ties).
     public static func ranking(_ row: [Float]) -> [Int] {

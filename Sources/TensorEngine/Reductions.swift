@@ -94,14 +94,7 @@ extension Tensor {
         var result = [Int](repeating: 0, count: outer * inner)
         let x = data
         for a in 0..<outer {
-            for i in 0..<inner {
-                var best = x[a * len * inner + i], bestL = 0
-                for l in 1..<len {
-                    let v = x[(a * len + l) * inner + i]
-                    if v > best { best = v; bestL = l }
-                }
-                result[a * inner + i] = bestL
-            }
+            for i in 0..<inner { result[a * inner + i] = RowMath.argmax(x + a * len * inner + i, count: len, stride: inner) }
         }
         return result
     }

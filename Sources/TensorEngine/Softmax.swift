@@ -60,14 +60,6 @@ extension Tensor {
     }
 
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, k: Int) {
-        for r in 0..<rows {
-            let xr = x + r * k, o = out + r * k
-            var m = -Float.infinity
-            for j in 0..<k { m = Swift.max(m, xr[j]) }
-            var s: Float = 0
-            for j in 0..<k { let e = expf(xr[j] - m); o[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<k { o[j] *= inv }
-        }
+        for r in 0..<rows { RowMath.softmax(x + r * k, count: k, into: out + r * k) }
     }
 }
