@@ -173,14 +173,11 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// protocol, 0 above all) chose the settings and is not reported.
     public static let heldOutVictimSeeds: [UInt64] = [1, 2, 3]
 
-    /// The heavy-client defense chosen on the development seeds: past 2,000 queries, the mark probe
-    /// without the out-of-distribution gate, flipping almost every query it scores (β = 0.05),
-    /// calibrated to a 10-point budget for such clients.
+    /// The heavy-client defense chosen on the development seeds: past 2,000 queries, the
+    /// recommended defense as `HeavyClientPolicy.recommendedDefense` makes it stronger, calibrated
+    /// to a 10-point budget for such clients.
     public static var heldOutHeavyClient: HeavyClient {
-        var heavy = DefenseConfiguration.recommended
-        heavy.outOfDistributionGate = nil
-        heavy.flippingPower = 0.05
-        return HeavyClient(afterQueries: 2_000, budget: 0.10, defense: heavy)
+        HeavyClient(afterQueries: 2_000, budget: 0.10, defense: HeavyClientPolicy.recommendedDefense(from: .recommended))
     }
 
     /// `heldout-<architecture>-v<seed>`: one fresh victim (trained on train[0..<45000] with the

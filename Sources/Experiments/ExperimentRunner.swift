@@ -230,6 +230,13 @@ public final class ExperimentRunner {
             try AtomicFile.write(try encoder.encode(result), to: file)
         }
         let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
+        // The key carries the policy too, so `serve` with this key answers as the grid measured.
+        let policy = HeavyClientPolicy(afterQueries: h.afterQueries, defense: result.configuration, union: h.union ?? false)
+        if key.heavyClient != policy {
+            var withPolicy = key
+            withPolicy.heavyClient = policy
+            try withPolicy.save(to: path("key.htkey"))
+        }
         // What a heavy client gets on the test set: through the same API the attacks query.
         let accuracy = try accuracy(of: DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false)),
                                     on: data.test)

@@ -39,6 +39,8 @@ public struct WatermarkKey: Sendable, Equatable {
     public let model: ModelBinding
     /// The defense's settings (the offset d among them, once calibrated).
     public var defense: DefenseConfiguration
+    /// The defense for clients past a query count (nil: every client gets `defense`).
+    public var heavyClient: HeavyClientPolicy?
     /// Where and how the key was made.
     public var creation: KeyCreation
 
@@ -170,6 +172,11 @@ public struct WatermarkKey: Sendable, Equatable {
         let d = defense
         lines.append(("defense", "d = \(d.offset), α = \(d.mixingPower), β = \(d.flippingPower), σ = \(d.flipNoiseStd), distance \(d.distance.rawValue), aggregate \(d.aggregate), features \(d.featureSpace.rawValue), score \(d.score.rawValue), randomness \(d.randomness), answers \(d.answer)"
                             + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? "")))
+        if let h = heavyClient {
+            let hd = h.defense
+            lines.append(("heavy clients", "after \(h.afterQueries) queries: d = \(hd.offset), α = \(hd.mixingPower), β = \(hd.flippingPower), score \(hd.score.rawValue)"
+                          + (hd.outOfDistributionGateDescription.map { ", \($0)" } ?? ", no gate") + (h.union ? ", with the key's own flips" : "")))
+        }
         lines.append(("confidence rules", "≥ \(d.confidentThreshold.map { "\($0) → s^\(d.confidentExponent)" } ?? "off"); < \(d.unconfidentThreshold.map { "\($0) → s^\(d.unconfidentExponent)" } ?? "off")"))
         lines.append(("created", "\(creation.createdAt) by \(creation.tool), seed \(creation.seed)"))
         if let held = creation.heldOut { lines.append(("held-out data", "\(held.name) (\(held.count) images, SHA-256 \(held.sha256.prefix(16))…)")) }

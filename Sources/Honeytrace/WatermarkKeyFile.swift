@@ -36,12 +36,15 @@ public enum WatermarkKeyFile {
         var secret: String
         var model: ModelBinding
         var defense: DefenseConfiguration
+        /// Absent in keys without a heavy-client defense.
+        var heavyClient: HeavyClientPolicy?
         var creation: KeyCreation
         var tensorsSHA256: String
 
         enum CodingKeys: String, CodingKey {
             case formatVersion = "format_version", recipe, inputShape = "input_shape", classes, featureWidth = "feature_width"
-            case watermarks, referenceCount = "reference_count", secret, model, defense, creation, tensorsSHA256 = "tensors_sha256"
+            case watermarks, referenceCount = "reference_count", secret, model, defense, heavyClient = "heavy_client", creation
+            case tensorsSHA256 = "tensors_sha256"
         }
     }
 
@@ -100,7 +103,7 @@ public enum WatermarkKeyFile {
         let meta = Metadata(formatVersion: formatVersion, recipe: recipe, inputShape: key.inputShape, classes: key.classes,
                             featureWidth: key.featureWidth, watermarks: key.count, referenceCount: key.referenceCount,
                             secret: key.secret.map { String(format: "%02x", $0) }.joined(), model: key.model,
-                            defense: key.defense, creation: key.creation, tensorsSHA256: checksum(tensors))
+                            defense: key.defense, heavyClient: key.heavyClient, creation: key.creation, tensorsSHA256: checksum(tensors))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(meta), as: UTF8.self)
@@ -233,11 +236,14 @@ public enum WatermarkKeyFile {
         }
         do {
             let markProbe = try probeTensor.map { try MarkProbe(weights: Array($0.floats.dropLast()), bias: $0.floats[f]) }
-            return try WatermarkKey(recipe: recipe, inputShape: meta.inputShape, classes: k, images: images.floats,
-                                    features: features.floats, referenceLogits: refs.floats, secret: secret, model: meta.model,
-                                    defense: meta.defense, featureStd: std?.floats, dataFeatures: dataFeatures?.floats,
-                                    dataLabels: dataLabels.map { ($0.int64s ?? []).map { Int($0) } }, markProbe: markProbe,
-                                    creation: meta.creation)
+            try meta.heavyClient?.validate()
+            var key = try WatermarkKey(recipe: recipe, inputShape: meta.inputShape, classes: k, images: images.floats,
+                                       features: features.floats, referenceLogits: refs.floats, secret: secret, model: meta.model,
+                                       defense: meta.defense, featureStd: std?.floats, dataFeatures: dataFeatures?.floats,
+                                       dataLabels: dataLabels.map { ($0.int64s ?? []).map { Int($0) } }, markProbe: markProbe,
+                                       creation: meta.creation)
+            key.heavyClient = meta.heavyClient
+            return key
         } catch let e as HoneytraceError {
             throw fail(e.problem)
         }

@@ -27,6 +27,12 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Aggregate over watermarks: mean or nearest-K (default: the key's).") var aggregate: String?
     @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.97), or off (default: the key's).")
     var oodGate: String?
+    @Option(help: ArgumentHelp("Give clients past this many queries a stronger defense (or 'off' to remove it from the key).", discussion: """
+        The key's defense without the out-of-distribution gate and with β = 0.05, its d calibrated to --heavy-client-budget; \
+        `serve` counts each client's queries and switches it once it passes the threshold.
+        """)) var heavyClientAfter: String?
+    @Option(help: "Largest accepted accuracy drop for heavy clients, in points.") var heavyClientBudget = 10.0
+    @Flag(help: "Heavy clients also keep the flips of the key's own defense.") var heavyClientUnion = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
@@ -70,8 +76,34 @@ struct CalibrateCommand: ParsableCommand {
         let result = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut,
                                                outOfDistribution: outliers, options: options, force: force)
         k.defense = result.configuration
+        var heavyResult: CalibrationResult?
+        if let heavyClientAfter {
+            if heavyClientAfter.lowercased() == "off" {
+                k.heavyClient = nil
+            } else {
+                guard let after = Int(heavyClientAfter), after >= 0 else {
+                    throw ValidationError("--heavy-client-after '\(heavyClientAfter)': expected a number of queries ≥ 0, or off")
+                }
+                guard heavyClientBudget > 0, heavyClientBudget <= 100 else {
+                    throw ValidationError("--heavy-client-budget \(heavyClientBudget): expected points in (0, 100]")
+                }
+                let heavy = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut, outOfDistribution: outliers,
+                                                      configuration: HeavyClientPolicy.recommendedDefense(from: k.defense),
+                                                      options: Calibration.Options(budget: heavyClientBudget / 100, confidence: confidence), force: force)
+                k.heavyClient = HeavyClientPolicy(afterQueries: after, defense: heavy.configuration, union: heavyClientUnion)
+                heavyResult = heavy
+            }
+        }
         try k.save(to: out ?? key)
-        if json { try printJSON(result); return }
+        if json {
+            if let heavyResult {
+                struct Both: Encodable { let calibration: CalibrationResult; let heavyClient: CalibrationResult }
+                try printJSON(Both(calibration: result, heavyClient: heavyResult))
+            } else {
+                try printJSON(result)
+            }
+            return
+        }
         let d = result.configuration
         print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)"
               + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? ""))
@@ -85,5 +117,10 @@ struct CalibrateCommand: ParsableCommand {
                          100 * (c.oodFractionFlipped ?? 0)))
         }
         print("chose d = \(result.chosen.offset), α = \(result.chosen.mixingPower), β = \(result.chosen.flippingPower); wrote \(out ?? key)")
+        if let heavyResult, let policy = k.heavyClient {
+            print(String(format: "heavy clients (after %d queries): d = %.4f, β = %.2f, defended accuracy %.2f%% (budget %.1f points)",
+                         policy.afterQueries, heavyResult.chosen.offset, heavyResult.chosen.flippingPower,
+                         100 * heavyResult.chosen.defendedAccuracy, heavyClientBudget))
+        }
     }
 }

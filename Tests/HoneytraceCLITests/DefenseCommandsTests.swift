@@ -58,9 +58,14 @@ final class DefenseCommandsTests: XCTestCase {
 
         // Calibration takes only the owner's data: held-out images and outliers generated from them.
         let calibrated = try CLI.succeed(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),
-                                          "--budget", "1", "--confidence", "0.95"])
+                                          "--budget", "1", "--confidence", "0.95", "--heavy-client-after", "500"])
         XCTAssertTrue(calibrated.contains("generated outliers") && !calibrated.contains("mnist-5k"), calibrated)
         XCTAssertTrue(calibrated.contains("at confidence 0.95 on unseen data"), calibrated)
+        // The heavy-client defense is calibrated to its own budget and written into the key.
+        XCTAssertTrue(calibrated.contains("heavy clients (after 500 queries)"), calibrated)
+        XCTAssertTrue(try CLI.succeed(["watermark", "inspect", path("calibrated.htkey")]).contains("after 500 queries"))
+        try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--heavy-client-after=-3"],
+                     mentioning: ["--heavy-client-after '-3'"])
         try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--confidence", "2"],
                      mentioning: ["confidence 2"])
         _ = try CLI.succeed(["protect", path("a"), "--key", key])

@@ -82,6 +82,28 @@ final class WatermarkKeyTests: XCTestCase {
         XCTAssertFalse(key.summary.contains { $0.1.contains(hex) })
     }
 
+    /// The heavy-client policy travels in the key: absent keys stay as they were, a set one comes
+    /// back equal and shows in the summary, and a negative threshold is refused by name.
+    func testHeavyClientPolicyRoundTripsAndIsChecked() throws {
+        var key = try fixture.key()
+        let dir = try scratchDirectory(self)
+        try key.save(to: dir + "/plain.key")
+        XCTAssertNil(try WatermarkKey.load(dir + "/plain.key").heavyClient)
+        XCTAssertFalse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/plain.key")), as: UTF8.self).contains("heavy_client"))
+        key.heavyClient = HeavyClientPolicy(afterQueries: 2_000, defense: HeavyClientPolicy.recommendedDefense(from: key.defense), union: true)
+        try key.save(to: dir + "/heavy.key")
+        let loaded = try WatermarkKey.load(dir + "/heavy.key")
+        XCTAssertEqual(loaded.heavyClient, key.heavyClient)
+        XCTAssertEqual(loaded.heavyClient?.defense.flippingPower, 0.05)
+        XCTAssertNil(loaded.heavyClient?.defense.outOfDistributionGate)
+        XCTAssertTrue(loaded.summary.contains { $0.0 == "heavy clients" && $0.1.contains("after 2000 queries") })
+        let good = try Data(contentsOf: URL(fileURLWithPath: dir + "/heavy.key"))
+        let negative = rewriteHeader(good) { $0.replacingOccurrences(of: "\\\"after_queries\\\":2000", with: "\\\"after_queries\\\":-5") }
+        XCTAssertNotEqual(negative, good)
+        try negative.write(to: URL(fileURLWithPath: dir + "/negative.key"))
+        assertThrows(try WatermarkKey.load(dir + "/negative.key"), mentioning: ["negative.key", "after_queries", "-5"])
+    }
+
     /// `watermark inspect --json` turns the summary's labels into JSON keys: a repeated label
     /// (the composite recipe's "classes") stopped the process.
     func testSummaryLabelsAreUniqueForEveryRecipe() throws {
