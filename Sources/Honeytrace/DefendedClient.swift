@@ -9,7 +9,7 @@ public final class DefendedClient: PredictionAPI, @unchecked Sendable {
     /// The defense a client gets once it has been answered `afterQueries` rows (checked per
     /// batch). With `union`, rows the honest defense flips keep the honest answer, so the heavy
     /// client sees every flip of both defenses.
-    public struct HeavyClient {
+    public struct HeavyClient: Sendable {
         public var afterQueries: Int
         public var defended: DefendedModel
         public var union: Bool
@@ -51,7 +51,9 @@ public final class DefendedClient: PredictionAPI, @unchecked Sendable {
         for start in stride(from: 0, to: n, by: batchSize) {
             let end = min(start + batchSize, n)
             let batch = start == 0 && end == n ? pixels : pixels.slice(start..<end)
-            let out = try DefendedClient.output(batch, honest: defended, heavy: heavy, answeredBefore: rowsAnswered)
+            let isHeavy = heavy.map { rowsAnswered >= $0.afterQueries } ?? false
+            let out = try DefendedClient.output(batch, honest: defended, heavy: heavy,
+                                                heavyRows: [Bool](repeating: isHeavy, count: end - start))
             for r in 0..<out.rows { rows.append(answerMode.shape(out.probabilities(row: r))) }
             rowsAnswered += out.rows
             rowsMixed += out.mixedCount
@@ -61,24 +63,27 @@ public final class DefendedClient: PredictionAPI, @unchecked Sendable {
         return rows
     }
 
-    /// The defended output of `batch` for a client that has been answered `answeredBefore` rows:
-    /// the honest defense's, or the heavy-client defense's once the client has reached its
-    /// threshold. Stateless, so a server can call it with a client's count from its ledger.
-    public static func output(_ batch: Tensor, honest: DefendedModel, heavy: HeavyClient?, answeredBefore: Int) throws -> DefenseOutput {
-        guard let heavy, answeredBefore >= heavy.afterQueries else { return try honest.query(batch) }
-        let strong = try heavy.defended.query(batch)
-        return heavy.union ? union(honest: try honest.query(batch), heavy: strong) : strong
+    /// The defended output of `batch` whose rows marked in `heavyRows` come from clients past the
+    /// heavy-client threshold: the honest defense's rows elsewhere, the heavy-client defense's
+    /// there (with `union`, the honest row wherever the honest defense flipped it). One forward
+    /// pass; stateless, so a server batching many clients marks each client's rows from its ledger.
+    public static func output(_ batch: Tensor, honest: DefendedModel, heavy: HeavyClient?, heavyRows: [Bool]) throws -> DefenseOutput {
+        guard let heavy, heavyRows.contains(true) else { return try honest.query(batch) }
+        precondition(heavyRows.count == batch.shape[0], "\(heavyRows.count) heavy-row marks for \(batch.shape[0]) rows")
+        let (plain, strong) = try honest.query(batch, alongside: heavy.defended.defense)
+        return merge(honest: plain, heavy: strong, heavyRows: heavyRows, union: heavy.union)
     }
 
-    /// Each row from `honest` where it flipped the row, else from `heavy`.
-    static func union(honest: DefenseOutput, heavy: DefenseOutput) -> DefenseOutput {
+    /// `heavy`'s rows where `heavyRows` is set (unless `union` and `honest` flipped the row),
+    /// `honest`'s elsewhere.
+    static func merge(honest: DefenseOutput, heavy: DefenseOutput, heavyRows: [Bool], union: Bool) -> DefenseOutput {
         let k = honest.classes
-        var probabilities = heavy.probabilities, similarity = heavy.similarity, mixed = heavy.mixed, flipped = heavy.flipped
-        for r in 0..<honest.rows where honest.flipped[r] {
-            probabilities.replaceSubrange((r * k)..<((r + 1) * k), with: honest.probabilities[(r * k)..<((r + 1) * k)])
-            similarity[r] = honest.similarity[r]
-            mixed[r] = true
-            flipped[r] = true
+        var probabilities = honest.probabilities, similarity = honest.similarity, mixed = honest.mixed, flipped = honest.flipped
+        for r in 0..<honest.rows where heavyRows[r] && !(union && honest.flipped[r]) {
+            probabilities.replaceSubrange((r * k)..<((r + 1) * k), with: heavy.probabilities[(r * k)..<((r + 1) * k)])
+            similarity[r] = heavy.similarity[r]
+            mixed[r] = heavy.mixed[r]
+            flipped[r] = heavy.flipped[r]
         }
         return DefenseOutput(rows: honest.rows, classes: k, probabilities: probabilities, similarity: similarity, mixed: mixed, flipped: flipped)
     }

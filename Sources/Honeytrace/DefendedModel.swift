@@ -31,6 +31,17 @@ public final class DefendedModel: PredictionAPI, @unchecked Sendable {
         return try defense.defend(pixels: pixels, logits: out.logits, features: out.features)
     }
 
+    /// This defense's output and `other`'s (a second defense over the same model, e.g. the
+    /// heavy-client one) from one forward pass.
+    public func query(_ pixels: Tensor, alongside other: HoneytraceDefense) throws -> (DefenseOutput, DefenseOutput) {
+        do { try model.checkInput(pixels) } catch let e as TrainingError {
+            throw HoneytraceError(.invalidArgument, e.problem)
+        }
+        let out = model.forward(pixels: pixels)
+        return (try defense.defend(pixels: pixels, logits: out.logits, features: out.features),
+                try other.defend(pixels: pixels, logits: out.logits, features: out.features))
+    }
+
     public var inputShape: [Int] { model.inputShape }
     public var classes: Int { model.classes }
     public var answerMode: AnswerMode { defense.configuration.answer }

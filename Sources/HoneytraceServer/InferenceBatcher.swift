@@ -3,25 +3,27 @@ import Honeytrace
 import TensorEngine
 import Training
 
-/// The model a server runs: behind the Honeytrace defense, or bare (a suspect's surrogate, a
-/// baseline), answering softmax(logits) with no defense diagnostics.
+/// The model a server runs: behind the Honeytrace defense (with its heavy-client defense, when
+/// the key has one), or bare (a suspect's surrogate, a baseline), answering softmax(logits) with
+/// no defense diagnostics.
 enum ServedModel: Sendable {
-    case defended(DefendedModel)
+    case defended(DefendedModel, heavy: DefendedClient.HeavyClient? = nil)
     case plain(TrainedModel)
 
     var trained: TrainedModel {
         switch self {
-        case .defended(let d): return d.model
+        case .defended(let d, _): return d.model
         case .plain(let m): return m
         }
     }
 
-    /// The answer for raw [0, 1] images `[B, C, H, W]`: the defense's output, or the bare
-    /// probabilities with similarity 0 and nothing mixed or flipped.
-    func query(_ pixels: Tensor) throws -> DefenseOutput {
+    /// The answer for raw [0, 1] images `[B, C, H, W]`: the defense's output (the heavy-client
+    /// defense's on the rows marked in `heavyRows`), or the bare probabilities with similarity 0
+    /// and nothing mixed or flipped.
+    func query(_ pixels: Tensor, heavyRows: [Bool]) throws -> DefenseOutput {
         switch self {
-        case .defended(let d):
-            return try d.query(pixels)
+        case .defended(let d, let heavy):
+            return try DefendedClient.output(pixels, honest: d, heavy: heavy, heavyRows: heavyRows)
         case .plain(let m):
             try m.checkInput(pixels)
             let p = Autograd.inference { m.forward(pixels: pixels).logits.softmax() }
@@ -52,6 +54,8 @@ final class InferenceBatcher: @unchecked Sendable {
     private struct Job {
         let rows: Int
         let pixels: [Float]
+        /// The rows come from a client past the heavy-client threshold.
+        let heavy: Bool
         let arrived: ContinuousClock.Instant
         let completion: Completion
     }
@@ -148,11 +152,12 @@ final class InferenceBatcher: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The defended output for `rows` images (`pixels` holds them back to back, row-major).
+    /// The defended output for `rows` images (`pixels` holds them back to back, row-major), by
+    /// the heavy-client defense when `heavy`.
     ///
     /// - Throws: `APIError` 503 when the queue is full or the server is stopping; the model's
     ///   error (as 500) if the forward pass fails.
-    func submit(pixels: [Float], rows: Int) async throws -> DefenseOutput {
+    func submit(pixels: [Float], rows: Int, heavy: Bool = false) async throws -> DefenseOutput {
         try await withCheckedThrowingContinuation { (completion: Completion) in
             condition.lock()
             guard state == .running else {
@@ -168,7 +173,7 @@ final class InferenceBatcher: @unchecked Sendable {
                                                      retryAfter: 1))
                 return
             }
-            queue.append(Job(rows: rows, pixels: pixels, arrived: clock.now, completion: completion))
+            queue.append(Job(rows: rows, pixels: pixels, heavy: heavy, arrived: clock.now, completion: completion))
             pendingRows += rows
             condition.signal()
             condition.unlock()
@@ -253,7 +258,7 @@ final class InferenceBatcher: @unchecked Sendable {
                 }
                 offset += job.rows * size
             }
-            output = try model.query(x)
+            output = try model.query(x, heavyRows: jobs.flatMap { [Bool](repeating: $0.heavy, count: $0.rows) })
         } catch {
             let failure = APIError(.internalServerError, .internalError, "the model failed on this batch: \(error)")
             for job in jobs { job.completion.resume(throwing: failure) }

@@ -77,6 +77,8 @@ public final class PredictionServer: Sendable {
     public let configuration: ServerConfiguration
     /// The model behind the defense; nil when the server runs without a key.
     public let defended: DefendedModel?
+    /// The heavy-client defense and its threshold (from the key), nil without one.
+    public let heavyClient: DefendedClient.HeavyClient?
     /// The model answering (defended or not).
     public let trainedModel: TrainedModel
     /// What `/v1/predict` answers.
@@ -117,13 +119,22 @@ public final class PredictionServer: Sendable {
         var defense = key.defense
         if let mode = configuration.answerMode { defense.answer = mode }
         let defended: DefendedModel
+        let heavy: DefendedClient.HeavyClient?
         do {
             defended = try DefendedModel(model: trained, key: key, configuration: defense, force: configuration.force,
                                          name: configuration.modelDirectory)
+            heavy = try key.heavyClient.map { policy in
+                var strong = policy.defense
+                strong.answer = defense.answer
+                return .init(afterQueries: policy.afterQueries,
+                             defended: try DefendedModel(model: trained, key: key, configuration: strong, force: configuration.force,
+                                                         name: configuration.modelDirectory + " (heavy clients)"),
+                             union: policy.union)
+            }
         } catch {
             throw ServerError(file: keyPath, .model, "\(error)")
         }
-        try self.init(served: .defended(defended), configuration: configuration, clients: clients, logger: logger)
+        try self.init(served: .defended(defended, heavy: heavy), configuration: configuration, clients: clients, logger: logger)
     }
 
     /// Serves `model` (already behind its defense; its configuration's answer mode, unless
@@ -150,11 +161,17 @@ public final class PredictionServer: Sendable {
         let model = served.trained
         self.trainedModel = model
         switch served {
-        case .defended(let d):
+        case .defended(let d, let heavy):
             self.defended = d
+            self.heavyClient = heavy
             self.answerMode = configuration.answerMode ?? d.defense.configuration.answer
+            if let heavy {
+                let note = clients == nil ? "; with no clients file every request counts as the one client 'anonymous'" : ""
+                log.info("clients past \(heavy.afterQueries) queries get the key's heavy-client defense\(note)")
+            }
         case .plain:
             self.defended = nil
+            self.heavyClient = nil
             self.answerMode = configuration.answerMode ?? .probabilities
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
@@ -307,8 +324,10 @@ public final class PredictionServer: Sendable {
                                    "the request holds \(images.rows) images, more than client '\(client.name)' may send at once (burst \(limit.burst)); split it")
                 }
             }
-            let output = try await batcher.submit(pixels: images.pixels, rows: images.rows)
             let name = client?.name ?? ClientRegistry.anonymous
+            // A client is a heavy client from the request at which its answered count has reached the threshold.
+            let heavy = heavyClient.map { (ledger.record(client: name)?.queries ?? 0) >= $0.afterQueries } ?? false
+            let output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }

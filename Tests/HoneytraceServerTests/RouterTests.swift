@@ -68,6 +68,44 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(record.queries, 3)
     }
 
+    /// A key with a heavy-client policy: each client is answered by the key's defense until its
+    /// answered count in the ledger reaches the threshold, then by the heavy-client defense.
+    func testClientsPastTheThresholdGetTheHeavyClientDefense() async throws {
+        let dir = try scratchDirectory(self)
+        var key = fx.key
+        var strong = HeavyClientPolicy.recommendedDefense(from: key.defense)
+        strong.offset = -1e4  // s = 0 on every image (the fixture key mixes all of them): nothing mixed
+        key.heavyClient = HeavyClientPolicy(afterQueries: 3, defense: strong)
+        try key.save(to: dir + "/heavy.htkey")
+        var configuration = testConfiguration(dir)
+        configuration.modelDirectory = fx.directory
+        configuration.keyPath = dir + "/heavy.htkey"
+        configuration.clientsFile = nil
+        let server = try PredictionServer(configuration: configuration)
+        let pixels = fx.images(3, from: 20)
+        let honest = try fx.defended().query(fx.tensor(pixels))
+        let heavy = try DefendedModel(model: fx.model, key: key, configuration: strong).query(fx.tensor(pixels))
+        XCTAssertNotEqual(honest.probabilities, heavy.probabilities, "the two defenses must answer these images differently")
+        @Sendable func rows(_ response: TestResponse) throws -> [[Double]] {
+            XCTAssertEqual(response.status, .ok, String(buffer: response.body))
+            return try XCTUnwrap((response.json as? [String: Any])?["probabilities"] as? [[Double]])
+        }
+        @Sendable func assertRows(_ got: [[Double]], _ want: DefenseOutput, _ note: String) {
+            for r in 0..<3 { for j in 0..<10 { XCTAssertEqual(Float(got[r][j]), want.probabilities(row: r)[j], accuracy: 1e-6, "\(note) row \(r)") } }
+        }
+        try await server.makeApplication().test(.router) { client in
+            let body = jsonBody(pixels, size: imageSize)
+            // Queries 1–3: below the threshold; 4–6: past it.
+            try await client.execute(uri: "/v1/predict", method: .post, headers: [.contentType: "application/json"], body: body) {
+                assertRows(try rows($0), honest, "first request")
+            }
+            try await client.execute(uri: "/v1/predict", method: .post, headers: [.contentType: "application/json"], body: body) {
+                assertRows(try rows($0), heavy, "second request")
+            }
+        }
+        XCTAssertEqual(server.ledger.record(client: ClientRegistry.anonymous)?.queries, 6)
+    }
+
     func testPredictNPYFloatAndUInt8() async throws {
         let server = try makeServer()  // no clients file: anonymous
         let pixels = fx.images(2, from: 5)
