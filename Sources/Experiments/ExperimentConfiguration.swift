@@ -183,8 +183,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// `heldout-<architecture>-v<seed>`: one fresh victim (trained on train[0..<45000] with the
     /// architecture's recipe), its key (seed 10 + victim seed) built and calibrated on the owner
     /// validation split with a 95 % bound on the 0.5-point budget (and the heavy-client defense, with a
-    /// 95 % bound on its 10-point budget), the held-out thieves with attack
-    /// seeds 21–23, every verdict against the null pool in runs/null-pool (24 models; build it with
+    /// 95 % bound on its 10-point budget), the held-out thieves with attack seed 20 + s (victim s,
+    /// key 10 + s and attack 20 + s form one fresh triple; three victims give three), every verdict against the null pool in runs/null-pool (24 models; build it with
     /// `honeytrace experiment null-pool --out runs/null-pool`). The defense is the one chosen on the
     /// development seeds (docs/results/README.md, "The strong thief").
     static func heldOut(_ name: String) throws -> ExperimentConfiguration {
@@ -197,7 +197,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         // The marks chosen on the seed-0 victims: 3 px bottom-right for fmnist-cnn, 7 px top-left for resnet-8.
         let recipe: WatermarkRecipe = architecture == .resnet8 ? .whiteBlock(size: 7, corner: .topLeft) : .whiteBlock()
         var c = ExperimentConfiguration(name: name, victim: Victim(architecture: architecture, seed: seed), attacks: heldOutRows,
-                                        pool: .fashionAttacker, budget: 20_000, surrogateEpochs: 10, seeds: [21, 22, 23],
+                                        pool: .fashionAttacker, budget: 20_000, surrogateEpochs: 10, seeds: [20 + seed],
                                         recipe: recipe, keySeed: 10 + seed, defense: .recommended, ownerData: .heldOut)
         c.calibrationConfidence = 0.95
         c.nullPool = NullPoolReference(directory: "runs/null-pool", count: 24)
