@@ -83,6 +83,8 @@ public final class PredictionServer: Sendable {
     /// nil = no authentication (every request is client `anonymous`).
     public let clients: ClientRegistry?
     public let ledger: QueryLedger
+    /// DAWN over the answers, when `configuration.dawnSecretPath` is set.
+    public let dawn: DAWNLedger?
     public let metrics: ServerMetrics
     public let logger: Logger
     let batcher: InferenceBatcher
@@ -165,9 +167,12 @@ public final class PredictionServer: Sendable {
         do { modelHash = try ModelBinding.weightsSHA256(of: model) } catch {
             throw ServerError(.model, "cannot hash the model's weights: \(error)")
         }
-        self.ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
-                                      keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
-                                      answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+        let dawnMarker = try configuration.dawnSecretPath.map { try DAWNLedger.marker(secretPath: $0, rate: configuration.dawnRate) }
+        let ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
+                                     keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
+                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+        self.ledger = ledger
+        self.dawn = dawnMarker.map { DAWNLedger(marker: $0, ledger: ledger, inputShape: model.inputShape, logger: log) }
         self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
                                         maxPendingRows: configuration.maxPendingRows,
                                         computeThreads: configuration.computeThreads) { metrics.batch($0) }
@@ -306,8 +311,9 @@ public final class PredictionServer: Sendable {
                                    "the request holds \(images.rows) images, more than client '\(client.name)' may send at once (burst \(limit.burst)); split it")
                 }
             }
-            let output = try await batcher.submit(pixels: images.pixels, rows: images.rows)
+            var output = try await batcher.submit(pixels: images.pixels, rows: images.rows)
             let name = client?.name ?? ClientRegistry.anonymous
+            if let dawn { output = await dawn.mark(output, pixels: images.pixels, client: name) }
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }
