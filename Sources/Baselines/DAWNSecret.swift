@@ -25,7 +25,7 @@ public struct DAWNSecret: Sendable, Equatable {
         var hasher = SHA256()
         hasher.update(data: Array("honeytrace/baseline/dawn/fingerprint".utf8))
         hasher.update(data: bytes)
-        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+        return DAWNSecret.hex(hasher.finalize().prefix(8))
     }
 
     /// Reads a secret file.
@@ -45,8 +45,12 @@ public struct DAWNSecret: Sendable, Equatable {
 
     /// Writes the secret atomically, readable by its owner only.
     public func save(to path: String) throws {
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        try AtomicFile.write(Data((hex + "\n").utf8), to: path, permissions: 0o600)
+        try AtomicFile.write(Data((DAWNSecret.hex(bytes) + "\n").utf8), to: path, permissions: 0o600)
+    }
+
+    /// Lower-case hex digits of `bytes`.
+    static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     static func parseHex(_ text: String) -> [UInt8]? {

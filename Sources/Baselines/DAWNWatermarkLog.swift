@@ -24,7 +24,7 @@ public struct DAWNLogEntry: Sendable, Equatable {
     /// The entry of a query DAWN marked.
     public init(image: [UInt8], mark: DAWNMark) {
         self.init(image: image, originalLabel: mark.originalLabel, answeredLabel: mark.answeredLabel,
-                  digest: mark.digest.map { String(format: "%02x", $0) }.joined())
+                  digest: DAWNSecret.hex(mark.digest))
     }
 }
 
