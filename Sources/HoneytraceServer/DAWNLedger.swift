@@ -20,8 +20,8 @@ import Logging
 /// ```
 ///
 /// A repeated query (same tag) is stored once; the order of `id` is the order of the log.
-/// Entries are written as they are answered; one that cannot be written is kept and retried
-/// with the next, and the failure is logged, never returned to the client.
+/// Entries are written as they are answered; one that cannot be written is kept (up to
+/// `maxUnwritten`) and retried with the next, and the failure is logged, never returned to the client.
 public final class DAWNLedger: @unchecked Sendable {
     public let marker: DAWNMarker
     public let modelSHA256: String
@@ -31,6 +31,8 @@ public final class DAWNLedger: @unchecked Sendable {
     let logger: Logger
     private let lock = NSLock()
     private var unwritten: [(client: String, entry: DAWNLogEntry, classes: Int, time: String)] = []
+    /// The most entries kept while the database refuses writes.
+    static let maxUnwritten = 100_000
 
     static let schema = """
         CREATE TABLE dawn_watermarks (
@@ -102,7 +104,8 @@ public final class DAWNLedger: @unchecked Sendable {
                 }
             }
         } catch {
-            lock.withLock { unwritten = batch + unwritten }
+            // Oldest first (the first 100 are the watermark); past the cap the newest are dropped.
+            lock.withLock { unwritten = Array((batch + unwritten).prefix(DAWNLedger.maxUnwritten)) }
             logger.error("cannot record DAWN watermark queries; they are kept for the next write",
                          metadata: ["error": "\(QueryLedger.describe(error, path: path))", "entries": "\(batch.count)"])
         }
