@@ -85,7 +85,7 @@ let package = Package(
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite, Prometheus metrics, the load benchmark.
         .target(name: "HoneytraceServer", dependencies: [
-            "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats",
+            "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats", "Baselines",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -102,7 +102,7 @@ let package = Package(
             name: "HoneytraceCLI",
             dependencies: [
                 "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Prediction", "Honeytrace", "Extraction", "Experiments",
-                "HoneytraceServer",
+                "HoneytraceServer", "Baselines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,6 +119,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
             "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
+            "Baselines",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -35,10 +35,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
     @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
     @Flag(help: "Serve the key even if it was made for other weights.") var force = false
+    @Option(help: "DAWN secret file (`honeytrace dawn secret`): DAWN changes its watermark queries' answers and logs them per client in the database.")
+    var dawnSecret: String?
+    @Option(help: "DAWN's watermark rate r_w.") var dawnRate = 0.005
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
-        if key == nil && !undefended { throw ValidationError("give --key KEY, or --undefended to serve the bare model") }
+        if key == nil && !undefended && dawnSecret == nil {
+            throw ValidationError("give --key KEY, --dawn-secret FILE, or --undefended to serve the bare model")
+        }
         if key != nil && undefended { throw ValidationError("--key and --undefended exclude each other") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': expected trace, debug, info, notice, warning, error or critical")
@@ -50,14 +55,16 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             modelDirectory: directory, keyPath: key, answerMode: answers, force: force, host: host, port: port,
             adminHost: adminHost, adminPort: noAdmin ? nil : adminPort, clientsFile: clients, databasePath: database,
             batchWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), maxBatch: maxBatch, maxRowsPerRequest: maxRows,
             maxBodyBytes: maxBodyBytes, computeThreads: threads, logLevel: Logger.Level(rawValue: logLevel)!)
+        configuration.dawnSecretPath = dawnSecret
+        configuration.dawnRate = dawnRate
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in
-            var line = "serving \(directory)\(key == nil ? " (undefended)" : "") on \(addresses.baseURL)"
+            var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN") on \(addresses.baseURL)"
             if let admin = addresses.adminURL { line += ", admin on \(admin)" }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

@@ -16,7 +16,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Suspect behind a Honeytrace-compatible prediction API (e.g. http://host:8080); its top-1 answers are used.")
     var endpoint: String?
     @Option(help: "API key for --endpoint and URL references (default: $HONEYTRACE_API_KEY).") var apiKey: String?
-    @Option(help: "Watermark key.") var key: String
+    @Option(help: "Watermark key.") var key: String?
+    @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
+    var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
     @Option(help: "Significance level.") var alpha = 1e-4
     @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, SPEC §4).")
@@ -29,6 +31,7 @@ struct VerifyCommand: ParsableCommand {
 
     func validate() throws {
         guard (suspect == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --suspect DIR and --endpoint URL") }
+        guard (key == nil) != (dawnLog == nil) else { throw ValidationError("give exactly one of --key KEY and --dawn-log FILE") }
     }
 
     /// A local model directory, or an HTTP endpoint when `location` is an http(s) URL.
@@ -40,7 +43,11 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let k = try WatermarkKey.load(key)
+        if let dawnLog {
+            return try verifyDAWN(logPath: dawnLog, suspect: try openSuspect(endpoint ?? suspect!), nullModels: try reference.map(openSuspect),
+                                  alpha: alpha, json: json)
+        }
+        let k = try WatermarkKey.load(key!)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
         var verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
         if let nullFloor {

@@ -86,6 +86,8 @@ public final class PredictionServer: Sendable {
     /// nil = no authentication (every request is client `anonymous`).
     public let clients: ClientRegistry?
     public let ledger: QueryLedger
+    /// DAWN over the answers, when `configuration.dawnSecretPath` is set.
+    public let dawn: DAWNLedger?
     public let metrics: ServerMetrics
     public let logger: Logger
     let batcher: InferenceBatcher
@@ -183,9 +185,12 @@ public final class PredictionServer: Sendable {
         do { modelHash = try ModelBinding.weightsSHA256(of: model) } catch {
             throw ServerError(.model, "cannot hash the model's weights: \(error)")
         }
-        self.ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
-                                      keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
-                                      answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+        let dawnMarker = try configuration.dawnSecretPath.map { try DAWNLedger.marker(secretPath: $0, rate: configuration.dawnRate) }
+        let ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
+                                     keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
+                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+        self.ledger = ledger
+        self.dawn = dawnMarker.map { DAWNLedger(marker: $0, ledger: ledger, inputShape: model.inputShape, logger: log) }
         self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
                                         maxPendingRows: configuration.maxPendingRows,
                                         computeThreads: configuration.computeThreads) { metrics.batch($0) }
@@ -327,7 +332,8 @@ public final class PredictionServer: Sendable {
             let name = client?.name ?? ClientRegistry.anonymous
             // A client is a heavy client from the request at which its answered count has reached the threshold.
             let heavy = heavyClient.map { (ledger.record(client: name)?.queries ?? 0) >= $0.afterQueries } ?? false
-            let output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
+            var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
+            if let dawn { output = await dawn.mark(output, pixels: images.pixels, client: name) }
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }

@@ -108,6 +108,8 @@ public final class QueryLedger: @unchecked Sendable {
     public let keyFingerprint: String
 
     private let database: DatabaseQueue
+    /// The database, for `DAWNLedger`'s table.
+    var databaseQueue: DatabaseQueue { database }
     private let lock = NSLock()
     private var totals: [String: Tally] = [:]
     private var pending: [String: Tally] = [:]
@@ -180,6 +182,7 @@ public final class QueryLedger: @unchecked Sendable {
                   model_sha256 TEXT NOT NULL, key_fingerprint TEXT NOT NULL, answer_mode TEXT NOT NULL);
                 """)
         }
+        m.registerMigration("v2-dawn") { db in try db.execute(sql: DAWNLedger.schema) }
         return m
     }()
 

@@ -62,6 +62,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Log level of the server's logger.
     public var logLevel: Logger.Level
 
+    /// DAWN's secret file (`DAWNSecret`); nil = no DAWN. With it, DAWN changes the answers of
+    /// its watermark queries (after the Honeytrace defense, if any) and logs them per client.
+    public var dawnSecretPath: String? = nil
+    /// DAWN's watermark rate r_w.
+    public var dawnRate: Double = 0.005
+
     public init(modelDirectory: String, keyPath: String?, answerMode: DefenseConfiguration.AnswerMode? = nil, force: Bool = false,
                 host: String = "127.0.0.1", port: Int = 8080, adminHost: String = "127.0.0.1", adminPort: Int? = 9090,
                 clientsFile: String? = nil, databasePath: String? = nil, flushInterval: Duration = .seconds(1),
@@ -119,6 +125,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard databaseBusyTimeout >= .zero else { throw fail("database busy timeout must be ≥ 0, found \(databaseBusyTimeout)") }
         if case .topK(let k) = answerMode, k < 1 { throw fail("top-k needs k ≥ 1, found \(k)") }
         if let computeThreads, !(1...256).contains(computeThreads) { throw fail("compute threads must lie in 1…256, found \(computeThreads)") }
+        guard dawnRate > 0, dawnRate <= 1 else { throw fail("DAWN's watermark rate must lie in (0, 1], found \(dawnRate)") }
     }
 }
 
