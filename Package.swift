@@ -80,7 +80,7 @@ let package = Package(
         ]),
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
-            "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace",
+            "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
         ]),
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite, Prometheus metrics, the load benchmark.

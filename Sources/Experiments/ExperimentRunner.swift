@@ -1,3 +1,4 @@
+import Baselines
 import Datasets
 import Extraction
 import Foundation
@@ -131,7 +132,8 @@ public final class ExperimentRunner {
         let verifier = try OwnershipVerifier(key: key, triggers: triggers, alpha: configuration.alpha)
         let victimAccuracy = try victim.evaluate(data.test).accuracy
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
-        let nullAnswers = try nullPoolAnswers(verifier)
+        let nullModels = try loadNullPool()
+        let nullAnswers = try nullPoolAnswers(verifier, models: nullModels)
         let heavy = try prepareHeavyClient(victim: victim, key: key, honest: defended, data: data)
         let honeytrace = NeuralHoneytrace(defended: defended, heavy: heavy.map {
             .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false)
@@ -139,7 +141,9 @@ public final class ExperimentRunner {
         var defenses: [String: Defense] = [:], protectedAccuracy: [String: Double] = [:]
         for name in configuration.defenses {
             let defense = try GridDefense.make(name, victim: victim, honeytrace: honeytrace,
-                                               seed: SeedMixing.mix(configuration.keySeed, SeedMixing.salt("defense " + name)))
+                                               seed: SeedMixing.mix(configuration.keySeed, SeedMixing.salt("defense " + name)),
+                                               honestTraffic: Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape),
+                                               nullModels: nullModels, alpha: configuration.alpha)
             defenses[name] = defense
             protectedAccuracy[name] = name == "none" ? victimAccuracy : try accuracy(of: defense, on: data.test)
         }
@@ -257,11 +261,17 @@ public final class ExperimentRunner {
     /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
     /// each member verified against the others (its false claim, if any) and the threshold of the
     /// specific WSR at false-claim rate α fitted to them.
-    func nullPoolAnswers(_ verifier: OwnershipVerifier) throws -> [OwnershipVerifier.ReferenceAnswers] {
+    /// The null pool's models as label APIs (none without a pool).
+    func loadNullPool() throws -> [PredictionAPI] {
         guard let reference = configuration.nullPool else { return [] }
         let models = try NullPool.existing(directory: reference.directory, count: reference.count).load()
         log("null pool: \(models.count) models from \(reference.directory)")
-        let answers = try models.map { try verifier.answers(of: ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null")) }
+        return models.map { ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null") }
+    }
+
+    func nullPoolAnswers(_ verifier: OwnershipVerifier, models: [PredictionAPI]) throws -> [OwnershipVerifier.ReferenceAnswers] {
+        guard !models.isEmpty else { return [] }
+        let answers = try models.map { try verifier.answers(of: $0) }
         try NullPoolVerdicts.make(answers: answers, verifier: verifier).write(to: path("null-pool.json"))
         return answers
     }
@@ -302,6 +312,9 @@ public final class ExperimentRunner {
         try ModelDirectory.save(surrogate, to: path("surrogates", cell.id))
         var record = try verifiedRecord(cell, surrogate: surrogate, queriesSpent: result.queriesSpent,
                                         extractedAccuracy: result.extractedAccuracy, fidelity: result.fidelity ?? 0, c)
+        if let own = defense as? ClientWatermarkDefense {
+            record.evidence = [try own.evidence(client: cell.id, suspect: ModelAPI(model: surrogate, answerMode: .label, name: cell.id))]
+        }
         record.seconds = Clock.now() - start
         record.machine = ComputeEnvironment.summary
         record.threads = Parallel.threadCount
@@ -422,6 +435,8 @@ public final class ExperimentRunner {
         record.attackQueriesMixed = old.attackQueriesMixed
         record.attackQueriesFlipped = old.attackQueriesFlipped
         record.attackMeanSimilarity = old.attackMeanSimilarity
+        // A per-client watermark (DAWN) was made by the attack itself: its evidence is the source's.
+        if c.defenses[cell.defense] is ClientWatermarkDefense { record.evidence = old.evidence }
         record.reusedFrom = source
         return try save(record)
     }

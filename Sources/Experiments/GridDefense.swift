@@ -1,5 +1,8 @@
+import Baselines
+import Datasets
 import Honeytrace
 import Prediction
+import TensorEngine
 import Training
 
 /// The defenses a grid's columns may name, and how each column's `Defense` is built for the
@@ -8,7 +11,9 @@ public enum GridDefense {
     /// Every column name a configuration may use: the undefended API, Neural Honeytrace, and the
     /// output perturbations as weak references (SPEC §6: reverse sigmoid β 0.7 γ 0.4, rounding to
     /// 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised).
-    public static let names = ["none", "honeytrace", "reverse-sigmoid", "rounding-1", "rounding-2", "top-1-only", "gaussian-noise"]
+    /// DAWN (r_w 0.5 %, its secret derived from the grid's seed) sees the thief's queries as half of
+    /// its traffic, the other half honest images.
+    public static let names = ["none", "honeytrace", "dawn", "reverse-sigmoid", "rounding-1", "rounding-2", "top-1-only", "gaussian-noise"]
 
     /// The output perturbation a column applies, for the columns that are one.
     static func perturbation(_ name: String) -> OutputPerturbation? {
@@ -24,12 +29,18 @@ public enum GridDefense {
 
     /// The column `name` in front of `victim`; `honeytrace` is the grid's Neural Honeytrace
     /// (built once with its key and calibration); random perturbations draw from `seed` mixed
-    /// with the client's name.
-    static func make(_ name: String, victim: TrainedModel, honeytrace: @autoclosure () -> NeuralHoneytrace, seed: UInt64) throws -> Defense {
+    /// with the client's name, DAWN's secret comes from `seed`, its verdicts from `nullModels`.
+    static func make(_ name: String, victim: TrainedModel, honeytrace: @autoclosure () -> NeuralHoneytrace, seed: UInt64,
+                     honestTraffic: @autoclosure () -> Tensor, nullModels: [PredictionAPI], alpha: Double) throws -> Defense {
         let model = ModelAPI(model: victim, name: "victim")
         switch name {
         case "none": return Undefended(model: model)
         case "honeytrace": return honeytrace()
+        case "dawn":
+            var generator = SeededGenerator(seed: seed)
+            let secret = try DAWNSecret(bytes: (0..<32).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+            return try DAWNDefense(model: model, marker: try DAWNMarker(secret: secret), honestTraffic: honestTraffic(),
+                                   nullModels: nullModels, alpha: alpha)
         default:
             guard let p = perturbation(name) else {
                 throw ExperimentError("unknown defense '\(name)'; expected one of \(names.joined(separator: ", "))")

@@ -75,7 +75,9 @@ public struct ResultTable: Sendable {
         out += "Spec.: specific WSR, the evidence (trigger t-rate − paired-control t-rate). Bias: the copy's t-rate on the clean "
         out += "test set. E-Acc: the copy's test accuracy; fid.: its agreement with the victim. WSR: exclusive watermark success "
         out += "rate (triggers the copy answers with t and the reference model does not). Stolen: the sequential test's verdicts "
-        out += "(fixed test where a record lacks it) and the queries they took. "
+        out += "(fixed test where a record lacks it) and the queries they took. Spec., bias, WSR and stolen are the Neural Honeytrace "
+        out += "key's on every column: on a column other than honeytrace a \"stolen\" is a false claim. "
+        out += "A column with a watermark of its own has its verdicts in the last table. "
         out += "Cells average \(seedsText) seed(s); ± is the standard deviation where there are several.\n\n"
         var header = "| attack |"
         var rule = "|---|"
@@ -106,6 +108,18 @@ public struct ResultTable: Sendable {
             out += "\(pct1(s.protectedAccuracy)) | \(s.worstCaseQueriesEq2.map(String.init) ?? "∞") / \(s.worstCaseQueriesExact.map(String.init) ?? "∞") | "
             out += "\(s.stolenVerdicts) of \(s.runs) |\n"
         }
+        let own = defenses.filter { d in records.contains { $0.defense == d && !($0.evidence ?? []).isEmpty } }
+        if !own.isEmpty {
+            out += "\n| defense | its watermark's statistic | per row (mean) | threshold (null models) | verdicts \"stolen\" |\n|---|---|---|---|---|\n"
+            for d in own {
+                let evidence = records.filter { $0.defense == d }.compactMap { $0.evidence?.first }
+                let values = rows.map { row in cell(row: row, defense: d).compactMap { $0.evidence?.first?.value } }.filter { !$0.isEmpty }.map(mean)
+                let thresholds = evidence.compactMap(\.threshold)
+                let threshold = thresholds.isEmpty ? "—" : pct1(mean(thresholds)) + " (\(evidence.map(\.nullModels).max() ?? 0) models, α \(evidence[0].falseClaimRate))"
+                out += "| \(d) | \(evidence[0].statistic) | \(pct1(mean(values))) (min \(pct1(values.min() ?? 0))) | \(threshold) | "
+                out += "\(evidence.filter(\.stolen).count) of \(evidence.count) |\n"
+            }
+        }
         return out
     }
 
@@ -117,16 +131,21 @@ public struct ResultTable: Sendable {
     public func csv() -> String {
         let header = "attack,pool,victim,victim_seed,key_seed,attack_seed,defense,e_acc,fidelity,wsr,specific_wsr,clean_bias,verdict,queries_to_verdict,"
             + "wsr_raw,control_target_rate,verdict_fixed,verification_queries,p_binomial,p_mcnemar,p_welch,null_models,null_rate,owner_data,"
-            + "victim_accuracy,protected_accuracy,budget,queries_spent,id,surrogate_sha256,seconds"
+            + "victim_accuracy,protected_accuracy,budget,queries_spent,id,surrogate_sha256,seconds,"
+            + "own_watermark,own_statistic,own_value,own_threshold,own_p,own_verdict"
         func opt<T>(_ x: T?) -> String { x.map { "\($0)" } ?? "" }
-        let lines = records.map { r in
-            [r.rowLabel, r.pool, opt(r.victimArchitecture), opt(r.victimSeed), opt(r.keySeed), String(r.seed), r.defense,
+        let lines = records.map { r -> String in
+            let e = r.evidence?.first
+            let own: [String] = [e?.watermark ?? "", e?.statistic ?? "", e.map { num($0.value) } ?? "", e?.threshold.map(num) ?? "",
+                                 e.map { sci($0.pValue) } ?? "", e?.verdict ?? ""]
+            let fields: [String] = [r.rowLabel, r.pool, opt(r.victimArchitecture), opt(r.victimSeed), opt(r.keySeed), String(r.seed), r.defense,
              num(r.extractedAccuracy), num(r.fidelity), num(r.wsrExclusive), num(r.wsrSpecific), num(r.cleanTargetRate),
              r.sequentialVerdict ?? r.verdict, String(r.sequentialQueries ?? r.verificationQueries),
              num(r.wsrRaw), num(r.controlTargetRate), r.verdict, String(r.verificationQueries),
              sci(r.pValueBinomial), sci(r.pValueMcNemar), sci(r.pValueWelch), opt(r.nullModels), r.nullRate.map(num) ?? "", opt(r.ownerData),
              num(r.victimAccuracy), num(r.protectedAccuracy), String(r.budget), String(r.queriesSpent), r.id, r.surrogateSHA256,
-             String(format: "%.1f", r.seconds)].joined(separator: ",")
+             String(format: "%.1f", r.seconds)]
+            return (fields + own).joined(separator: ",")
         }
         return ([header] + lines).joined(separator: "\n") + "\n"
     }

@@ -1,3 +1,5 @@
+import Prediction
+
 /// One attack × defense run as written to `<out>/runs/<id>.json`: everything a table needs,
 /// measured, never copied from a log.
 public struct RunRecord: Codable, Sendable, Equatable {
@@ -71,6 +73,9 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// Null-pool models among the verdict's references, and the binomial test's null rate p₀.
     public var nullModels: Int?
     public var nullRate: Double?
+    /// The column's own watermark's evidence when it is not the key's (DAWN's agreement with its
+    /// log, …); nil for Neural Honeytrace and the columns without a watermark.
+    public var evidence: [WatermarkEvidence]?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,
                 queriesSpent: Int, victimAccuracy: Double, protectedAccuracy: Double, extractedAccuracy: Double,

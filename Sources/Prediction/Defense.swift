@@ -63,6 +63,13 @@ public protocol Watermark: AnyObject {
     func evidence(suspect: PredictionAPI) throws -> WatermarkEvidence
 }
 
+/// A defense whose watermark is made of what it answered a client (DAWN): the evidence on a
+/// suspect comes from that client's answers.
+public protocol ClientWatermarkDefense: Defense {
+    /// The evidence on `suspect` from the watermark of what `client` was answered.
+    func evidence(client: String, suspect: PredictionAPI) throws -> WatermarkEvidence
+}
+
 /// The undefended model: softmax of the logits. Stolen copies of it are the reference models
 /// a defended copy is compared with.
 public final class Undefended: Defense {

@@ -67,19 +67,20 @@ final class SmokePresetTests: XCTestCase {
             bare.reusedFrom = nil
             XCTAssertEqual(bare, o)
         }
-        // The output perturbations as columns: the same attack against each, verified like any
-        // defended cell. top-1 keeps every label, so its API is exactly as accurate as the victim;
-        // neither perturbation carries a watermark, so the key finds no evidence in their copies.
+        // The output perturbations and DAWN as columns: the same attack against each, verified like
+        // any defended cell. top-1 keeps every label, so its API is exactly as accurate as the victim;
+        // none of them carries the key's watermark, so the key finds no evidence in their copies;
+        // DAWN's own evidence comes from what it logged over the thief's and honest traffic.
         var perturbed = configuration
         perturbed.attacks = [configuration.attacks[0]]
-        perturbed.defenses = ["none", "top-1-only", "gaussian-noise"]
+        perturbed.defenses = ["none", "top-1-only", "gaussian-noise", "dawn"]
         perturbed.victim.directory = out + "/victim"
         let columns = try ExperimentRunner(configuration: perturbed, directory: reuse + "-columns")
         defer { try? FileManager.default.removeItem(atPath: reuse + "-columns") }
         columns.attackSource = out
         columns.undefendedOnly = true
         let columnRecords = try columns.run()
-        XCTAssertEqual(Set(columnRecords.map(\.defense)), ["none", "top-1-only", "gaussian-noise"])
+        XCTAssertEqual(Set(columnRecords.map(\.defense)), ["none", "top-1-only", "gaussian-noise", "dawn"])
         for r in columnRecords {
             XCTAssertEqual(r.queriesSpent, configuration.budget, r.id)
             XCTAssertGreaterThan(r.extractedAccuracy, 0.3, r.id)
@@ -88,7 +89,13 @@ final class SmokePresetTests: XCTestCase {
         }
         let top1 = try XCTUnwrap(columnRecords.first { $0.defense == "top-1-only" })
         XCTAssertEqual(top1.protectedAccuracy, top1.victimAccuracy)
-        XCTAssertTrue(try ExperimentReport.render(directory: reuse + "-columns").contains("gaussian-noise"))
+        // DAWN changes ≈ 0.5 % of 4,000 answers (2,000 thief + 2,000 honest) and logs them.
+        let dawn = try XCTUnwrap(columnRecords.first { $0.defense == "dawn" }?.evidence?.first)
+        XCTAssertEqual(dawn.watermark, "dawn")
+        XCTAssertTrue((5...60).contains(dawn.queries), "\(dawn.queries) logged watermark queries")
+        XCTAssertNil(columnRecords.first { $0.defense != "dawn" }?.evidence)
+        let report = try ExperimentReport.render(directory: reuse + "-columns")
+        XCTAssertTrue(report.contains("gaussian-noise") && report.contains("agreement with logged labels"), report)
 
         // A defended attack is not reused under another key.
         var rekeyedBoth = rekeyed
