@@ -81,25 +81,26 @@ final class RecordingAPI: PredictionAPI {
     }
 }
 
-/// Throws-assertion helper: the error is an `ExtractionError` of `kind` whose message holds `words`.
+/// Throws-assertion helper: the error is an `E` (read by `parts` into its kind and message) of
+/// `kind` whose message holds `words`.
+func assertKindedError<T, E: Error, K: Equatable>(_ body: () throws -> T, _ type: E.Type, _ kind: K, _ parts: (E) -> (K, String),
+                                                  mentioning words: [String], file: StaticString, line: UInt) {
+    XCTAssertThrowsError(try body(), file: file, line: line) { error in
+        guard let e = error as? E else {
+            return XCTFail("expected \(E.self), got \(Swift.type(of: error)): \(error)", file: file, line: line)
+        }
+        let (k, problem) = parts(e)
+        XCTAssertEqual(k, kind, problem, file: file, line: line)
+        for w in words { XCTAssertTrue(problem.contains(w), "'\(problem)' does not mention '\(w)'", file: file, line: line) }
+    }
+}
+
 func assertExtractionError<T>(_ body: @autoclosure () throws -> T, _ kind: ExtractionError.Kind, mentioning words: [String] = [],
                               file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertThrowsError(try body(), file: file, line: line) { error in
-        guard let e = error as? ExtractionError else {
-            return XCTFail("expected ExtractionError, got \(type(of: error)): \(error)", file: file, line: line)
-        }
-        XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line)
-        for w in words { XCTAssertTrue(e.problem.contains(w), "'\(e.problem)' does not mention '\(w)'", file: file, line: line) }
-    }
+    assertKindedError(body, ExtractionError.self, kind, { ($0.kind, $0.problem) }, mentioning: words, file: file, line: line)
 }
 
 func assertPredictionError<T>(_ body: @autoclosure () throws -> T, _ kind: PredictionError.Kind, mentioning words: [String] = [],
                               file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertThrowsError(try body(), file: file, line: line) { error in
-        guard let e = error as? PredictionError else {
-            return XCTFail("expected PredictionError, got \(type(of: error)): \(error)", file: file, line: line)
-        }
-        XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line)
-        for w in words { XCTAssertTrue(e.problem.contains(w), "'\(e.problem)' does not mention '\(w)'", file: file, line: line) }
-    }
+    assertKindedError(body, PredictionError.self, kind, { ($0.kind, $0.problem) }, mentioning: words, file: file, line: line)
 }
