@@ -4,8 +4,8 @@ import Formats
 /// Fashion-MNIST from the IDX files of the Debian package `dataset-fashion-mnist`
 /// (`/usr/share/datasets/fashion-mnist`), and the splits of SPEC §9.
 public enum FashionMNIST {
-    /// Where `apt-get install dataset-fashion-mnist` puts the files.
-    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+    /// `HONEYTRACE_FASHION_MNIST`, or where `apt-get install dataset-fashion-mnist` puts the files.
+    public static var defaultDirectory: String { DataLocations.fashionMNIST() }
 
     /// The two files of the original distribution.
     public enum Split: String, Sendable, CaseIterable {

