@@ -31,13 +31,12 @@ import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(REPO, "Tests", "NeuralNetTests", "Fixtures")
-PEER = os.path.join(os.path.dirname(REPO), "shared", "bench", "peer_torch.py")
+PEER = os.path.join(REPO, "bench", "peer_torch.py")
 
 # ---------------------------------------------------------------------------
-# Architectures.  These mirror shared/bench/peer_torch.py VERBATIM (the PyTorch
-# peer of `honeytrace bench`, which follows SPEC.md "Reference architectures").
-# They are copied because shared/ may not sit beside every checkout; when it
-# does, check_against_peer() below asserts the two definitions agree.
+# Architectures.  These mirror bench/peer_torch.py VERBATIM (the PyTorch
+# peer of `honeytrace bench`, docs/algorithms.md §9.3). They are copied so this
+# script stands alone; check_against_peer() below asserts the two definitions agree.
 # ---------------------------------------------------------------------------
 
 
@@ -154,7 +153,7 @@ def assert_same(path, tensors, metadata):
 
 
 def check_against_peer():
-    """If shared/bench/peer_torch.py is reachable, assert our copies match it."""
+    """If bench/peer_torch.py is reachable, assert our copies match it."""
     if not os.path.exists(PEER):
         print(f"note: {PEER} not found; skipping drift check")
         return

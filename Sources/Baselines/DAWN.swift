@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Prediction
 
-/// DAWN's settings (SPEC §6): the share of queries turned into watermarks, the probability
+/// DAWN's settings (docs/algorithms.md §6): the share of queries turned into watermarks, the probability
 /// above which a class takes part in the permutation, and how many logged queries form a
 /// client's watermark.
 public struct DAWNConfiguration: Sendable, Equatable, Codable {
@@ -47,7 +47,7 @@ public struct DAWNMark: Sendable, Equatable {
 }
 
 /// DAWN (Szyller et al.), an API-side watermark that needs no training: a keyed, deterministic
-/// choice of a small share of queries whose answers get a wrong top-1 label (SPEC §6).
+/// choice of a small share of queries whose answers get a wrong top-1 label (docs/algorithms.md §6).
 ///
 /// Canonical input: HMAC-SHA256 under the secret of the domain tag, the image shape `[C, H, W]`
 /// as three little-endian UInt32, then every one of the C·H·W pixels quantised to a byte,

@@ -28,7 +28,7 @@ public struct DAWNVerification: Codable, Sendable, Equatable {
     public var logPValue: Double
     /// Significance level of the verdict.
     public var alpha: Double
-    /// Null models' agreements, when given (SPEC §8b).
+    /// Null models' agreements, when given (docs/algorithms.md §8b).
     public var nullModels: [NullModel]
     /// μ + z_{1−α}·σ of the null agreements, and how many null models exceed it; nil without null models.
     public var nullThreshold: Double?
@@ -48,7 +48,7 @@ public struct DAWNVerification: Codable, Sendable, Equatable {
     }
 }
 
-/// Verification of DAWN (SPEC §6): ask the suspect for the top-1 labels of a client's watermark
+/// Verification of DAWN (docs/algorithms.md §6): ask the suspect for the top-1 labels of a client's watermark
 /// queries and count how often it repeats the wrong labels that client was given. A model that
 /// never saw those answers agrees at about chance; one trained on them agrees far more often.
 public enum DAWNVerifier {

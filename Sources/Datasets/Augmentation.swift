@@ -43,7 +43,7 @@ public struct Augmentation: Codable, Sendable, Equatable {
     /// No augmentation.
     public static let none = Augmentation()
 
-    /// The verifier's light augmentation of trigger queries (SPEC §4): rotation ±5°,
+    /// The verifier's light augmentation of trigger queries (docs/algorithms.md §4): rotation ±5°,
     /// scale 0.95–1, shift up to 10 %.
     public static let verifier = Augmentation(rotationDegrees: 5, scaleMin: 0.95, scaleMax: 1, maxShift: 0.1)
 

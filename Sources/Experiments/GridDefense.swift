@@ -9,7 +9,7 @@ import Training
 /// grid's victim. Adding a defense to the grid is one case here.
 public enum GridDefense {
     /// Every column name a configuration may use: the undefended API, Neural Honeytrace, and the
-    /// output perturbations as weak references (SPEC §6: reverse sigmoid β 0.7 γ 0.4, rounding to
+    /// output perturbations as weak references (docs/algorithms.md §6: reverse sigmoid β 0.7 γ 0.4, rounding to
     /// 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised).
     /// DAWN (r_w 0.5 %, its secret derived from the grid's seed) sees the thief's queries as half of
     /// its traffic, the other half honest images.

@@ -1,7 +1,7 @@
 import Datasets
 import NeuralNet
 
-/// How queries are chosen (SPEC §5).
+/// How queries are chosen (docs/algorithms.md §5).
 public enum QueryStrategy: String, Codable, Sendable, CaseIterable {
     /// Random natural images: shuffle the pool, query the first B.
     case knockoff
@@ -9,7 +9,7 @@ public enum QueryStrategy: String, Codable, Sendable, CaseIterable {
     case jbdaTR = "jbda-tr"
 }
 
-/// How the attacker treats the answers (SPEC §5); each combines with either strategy.
+/// How the attacker treats the answers (docs/algorithms.md §5); each combines with either strategy.
 public enum AdaptiveVariant: String, Codable, Sendable, CaseIterable {
     /// Answers as returned.
     case naive

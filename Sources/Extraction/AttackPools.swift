@@ -1,7 +1,7 @@
 import Datasets
 import TensorEngine
 
-/// The attacker's sources of query images (SPEC §9).
+/// The attacker's sources of query images (docs/algorithms.md §9).
 public enum PoolKind: String, Codable, Sendable, CaseIterable {
     /// MNIST-5k: 5,000 handwritten digits, out of distribution for a Fashion-MNIST victim.
     case mnist5k = "mnist-5k"
@@ -63,7 +63,7 @@ public struct AttackPools: Sendable {
 
 /// KnockoffNet's query order over a pool: a seeded shuffle, the first B images. Past the
 /// pool's size the pool is reused in further passes, each reshuffled with its own seed and
-/// every image augmented (SPEC §9: "budgets beyond 5,000 reuse images under augmentation").
+/// every image augmented (docs/algorithms.md §9: "budgets beyond 5,000 reuse images under augmentation").
 /// Image `j` depends only on (pool, seed, augmentation, j).
 public final class PoolSchedule: @unchecked Sendable {
     public let pool: ImageDataset

@@ -2,7 +2,7 @@ import NeuralNet
 import Prediction
 import Training
 
-/// What one attack run measured (SPEC §7's attacker-side metrics), ready to write as JSON.
+/// What one attack run measured (docs/algorithms.md §7's attacker-side metrics), ready to write as JSON.
 public struct AttackResult: Codable, Sendable, Equatable {
     public var configuration: AttackConfiguration
     /// The API attacked and what it answers with.

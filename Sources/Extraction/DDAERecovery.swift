@@ -4,7 +4,7 @@ import Prediction
 import TensorEngine
 import Training
 
-/// The D-DAE adaptive attack (SPEC §5): the attacker trains shadow models on its own labelled
+/// The D-DAE adaptive attack (docs/algorithms.md §5): the attacker trains shadow models on its own labelled
 /// public data, takes their clean outputs on its query pool, perturbs them with the known
 /// output perturbations (reverse sigmoid, rounding, Gaussian noise, top-1-preserving flips,
 /// plus the identity), and fits a `RecoveryMLP` perturbed → clean. Every API answer then goes
@@ -21,7 +21,7 @@ public struct DDAERecovery {
         public var shadowEpochs: Int
         /// Shadow architecture; nil = the surrogate's.
         public var shadowArchitecture: Architecture?
-        /// The labelled data the shadows train on (SPEC: MNIST-5k with its own labels).
+        /// The labelled data the shadows train on (docs/algorithms.md §5: MNIST-5k with its own labels).
         public var shadowData: PoolKind
         /// Pool images whose shadow outputs form the clean rows, per shadow.
         public var outputsPerShadow: Int

@@ -1,7 +1,7 @@
 import Prediction
 import TensorEngine
 
-/// The p-Bayes adaptive attack (SPEC §5, after ModelGuard's table recovery): a look-up table of
+/// The p-Bayes adaptive attack (docs/algorithms.md §5, after ModelGuard's table recovery): a look-up table of
 /// (clean, perturbed) output pairs, used to replace every observed answer by the mean of the
 /// clean entries that the attacker's simulation of the defense maps near it.
 ///
@@ -9,7 +9,7 @@ import TensorEngine
 /// 1. **Table.** Clean entries are Dirichlet samples centred on estimation rows e (the answers
 ///    the attacker has observed, as the reference's estimation set): α = concentration·K·e,
 ///    each α clamped to ≥ 1e-6; the table's `size` entries are spread evenly over the rows
-///    (`concentration` = 8 is SPEC's value, the reference's `concentration_factor`). Perturbed
+///    (`concentration` = 8 is the value of docs/algorithms.md §5, the reference's `concentration_factor`). Perturbed
 ///    entries are `simulated.apply(clean)`.
 /// 2. **Recovery of an answer y.** Among entries whose clean argmax equals argmax(y), those
 ///    with L1(y, perturbed) ≤ `tolerance` (0.01) vote; y is replaced by the mean of their clean

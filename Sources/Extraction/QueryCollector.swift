@@ -3,7 +3,7 @@ import TensorEngine
 
 /// Turns attack images into answers through a `QueryBoundary`: one query per image, or, for
 /// the smoothing attack, `copies` queries per image, each under a fresh training augmentation,
-/// with the answers averaged (SPEC §5: 3 copies, random crop with padding and flip).
+/// with the answers averaged (docs/algorithms.md §5: 3 copies, random crop with padding and flip).
 ///
 /// A call spends exactly the queries it is given: with q queries for n images,
 /// (n − 1)·copies < q ≤ n·copies, the first images get `copies` queries each and the last one

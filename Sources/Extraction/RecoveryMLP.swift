@@ -1,7 +1,7 @@
 import NeuralNet
 import TensorEngine
 
-/// D-DAE's recovery network (SPEC §5): K → 128 → 64 → K, each linear layer followed by batch
+/// D-DAE's recovery network (docs/algorithms.md §5): K → 128 → 64 → K, each linear layer followed by batch
 /// normalisation and LeakyReLU(0.2), then a softmax, so it maps a perturbed answer row to a
 /// probability row (the reference's `Recover_NN`). Batch normalisation runs on `[N, C]` input
 /// through the engine's batch norm (the 2-D case of `BatchNorm2d`).

@@ -28,7 +28,7 @@ public struct SurrogateRecipe: Codable, Sendable, Equatable {
     /// Training augmentation of the query images.
     public var augmentation: Augmentation
     public var loss: SurrogateLoss
-    /// The surrogate's input normalisation (the attacker's choice; SPEC §9's default).
+    /// The surrogate's input normalisation (the attacker's choice; docs/algorithms.md §9's default).
     public var normalization: Normalization
 
     public init(architecture: Architecture? = nil, epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 0.05,

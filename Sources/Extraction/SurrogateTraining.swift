@@ -20,7 +20,7 @@ public enum SurrogateTraining {
     public struct RotationLoss {
         /// Unlabelled images (the attacker's pool) the rotation head learns on.
         public let pool: ImageDataset
-        /// Weight of the rotation cross-entropy (1.0 in SPEC §5).
+        /// Weight of the rotation cross-entropy (1.0 in docs/algorithms.md §5).
         public let weight: Float
 
         public init(pool: ImageDataset, weight: Float = 1) {

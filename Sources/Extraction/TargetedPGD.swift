@@ -3,7 +3,7 @@ import NeuralNet
 import TensorEngine
 
 /// Targeted L∞ projected gradient descent against a surrogate, on raw [0, 1] pixels: JBDA-TR's
-/// way of making new queries (SPEC §5: ε = 0.1, T = 8 steps of 1.85·ε/T, a fresh random target
+/// way of making new queries (docs/algorithms.md §5: ε = 0.1, T = 8 steps of 1.85·ε/T, a fresh random target
 /// class at every step, clipped to the valid pixel range).
 ///
 /// The surrogate sees normalised input; the normalisation is built from engine operations so

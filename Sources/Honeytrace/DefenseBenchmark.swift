@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The defense's cost next to the model's (SPEC §7 "defense overhead"; target ≤ 5 % at batch 256).
+/// The defense's cost next to the model's (docs/algorithms.md §7 "defense overhead"; target ≤ 5 % at batch 256).
 public struct DefenseBenchmarkResult: Codable, Sendable, Equatable {
     public var batchSize: Int
     public var iterations: Int

@@ -1,7 +1,7 @@
 import Prediction
 import Training
 
-/// Every setting of the Neural Honeytrace defense (SPEC §2), stored in the key file so a
+/// Every setting of the Neural Honeytrace defense (docs/algorithms.md §2), stored in the key file so a
 /// defended API can be reproduced from the key alone.
 ///
 /// The defaults are the paper's (Eq. 7–10) except the offset `d`, which depends on the raw
@@ -52,7 +52,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         case raw
         /// Each feature dimension divided by its standard deviation on the owner's
         /// in-distribution data (stored in the key as `feature_std`), so that a few wide
-        /// dimensions do not dominate the distance (beyond the paper, SPEC §10).
+        /// dimensions do not dominate the distance (beyond the paper, docs/algorithms.md §2.1).
         case standardized
     }
 
@@ -60,14 +60,14 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
     public enum Score: String, Codable, Sendable, CaseIterable {
         /// Distance to the watermarks (the paper): s = clip(d − dist_wm, 0, 1).
         case watermark
-        /// Out-of-distribution aware (beyond the paper, SPEC §10 "paper − distance to nearest
+        /// Out-of-distribution aware (beyond the paper, docs/algorithms.md §2.2 "paper − distance to nearest
         /// training feature"): s = clip(d − (dist_wm − dist_data), 0, 1), where dist_data is the
         /// distance D to the nearest in-distribution feature stored in the key. Queries far
         /// from the owner's data (attack queries) get a higher similarity than benign ones at
         /// the same distance from the watermarks.
         case relative = "relative"
         /// As `.relative`, but dist_data is measured to in-distribution images of the
-        /// recipe's source classes only (SPEC §10 "paper − distance to nearest plain class-4/6
+        /// recipe's source classes only (docs/algorithms.md §2.2 "paper − distance to nearest plain class-4/6
         /// image"): rewards being nearer the composites than the plain images they are made of.
         case relativeToSourceClasses = "relative-source"
         /// The key's mark probe (beyond the paper, `MarkProbe`): s = clip(d − (1 − probe(h)), 0, 1),
@@ -93,7 +93,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
 
     /// Where per-row random choices (flip draw, reference logits, noise) come from.
     public enum Randomness: TextCoded, Sendable, Equatable {
-        /// HMAC-SHA256 of the quantised input under the key's secret (SPEC §2.7): the same
+        /// HMAC-SHA256 of the quantised input under the key's secret (docs/algorithms.md §2.7): the same
         /// input always gets the same answer. The default.
         case keyed
         /// Fresh draws per call from a seeded stream (the authors' code), for comparison.
@@ -199,7 +199,7 @@ public struct DefenseConfiguration: Codable, Sendable, Equatable {
         self.outOfDistributionGate = outOfDistributionGate
     }
 
-    /// The paper's settings (SPEC §2) with the given offset.
+    /// The paper's settings (docs/algorithms.md §2) with the given offset.
     public static func paper(offset: Float = 0.85) -> DefenseConfiguration { DefenseConfiguration(offset: offset) }
 
     /// Throws a `HoneytraceError` naming the first invalid setting.

@@ -1,7 +1,7 @@
 import TensorEngine
 
 /// Distances between batches of feature vectors, the defense's only per-query cost beyond
-/// the model's own forward pass (SPEC §2.1).
+/// the model's own forward pass (docs/algorithms.md §2.1).
 ///
 /// The mean-squared distance of every query to every reference is one GEMM:
 /// ‖a − b‖² = ‖a‖² + ‖b‖² − 2·a·b, so a batch of B queries against n references costs one

@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Neural Honeytrace (SPEC §2): a training-free output transform in front of a classifier.
+/// Neural Honeytrace (docs/algorithms.md §2): a training-free output transform in front of a classifier.
 ///
 /// Per query row, from the logits z and penultimate features h(x) of one forward pass:
 /// 1. dist = aggregate over the key's watermarks of D(h(x), h(W_i)) (GEMM-shaped);

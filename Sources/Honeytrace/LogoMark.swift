@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The owner's mark for semantic-object watermarks (SPEC §3): a small image with an opacity
+/// The owner's mark for semantic-object watermarks (docs/algorithms.md §3): a small image with an opacity
 /// mask, pasted near the bottom-right corner of clean images.
 public struct LogoMark: Sendable, Equatable {
     /// Channels of `pixels` (1 grey or 3 RGB).

@@ -2,7 +2,7 @@ import Prediction
 import Stats
 import TensorEngine
 
-/// Ownership verification (SPEC §4): asks a suspect (and non-protected reference models) for
+/// Ownership verification (docs/algorithms.md §4): asks a suspect (and non-protected reference models) for
 /// top-1 labels on the key's fresh triggers and their paired controls, and turns the answers
 /// into WSRs, p-values and a verdict.
 ///
@@ -45,7 +45,7 @@ public struct OwnershipVerifier: Sendable {
     /// Independently trained models answer t on some recipes' triggers more often than the
     /// references an owner has at hand (the mark itself moves them; docs/results/README.md), so
     /// the McNemar test alone would not protect them. Claiming theft then
-    /// takes a suspect that answers t on triggers more often than chance. 0 gives SPEC §4's
+    /// takes a suspect that answers t on triggers more often than chance. 0 gives docs/algorithms.md §4's
     /// reference-only rule.
     public var nullRateFloor: Double
 

@@ -3,7 +3,7 @@ import Datasets
 import Foundation
 import TensorEngine
 
-/// The random choices the defense makes for one query row (SPEC §2.4–2.5): whether to flip,
+/// The random choices the defense makes for one query row (docs/algorithms.md §2.4–2.5): whether to flip,
 /// which reference logits to use, and the seed of the noise ε.
 public struct RowDraw: Sendable, Equatable {
     /// Uniform in [0, 1): the row is flipped when this is below the flip probability.
@@ -20,7 +20,7 @@ public struct RowDraw: Sendable, Equatable {
     }
 }
 
-/// Where row draws come from (SPEC §2.7).
+/// Where row draws come from (docs/algorithms.md §2.7).
 ///
 /// Keyed: HMAC-SHA256 under the key's 32-byte secret of a domain tag, the image shape and the
 /// input quantised to bytes (`round(clamp(x, 0, 1)·255)`, NaN → 0), so the same input always gets

@@ -3,7 +3,7 @@ import TensorEngine
 import Training
 
 /// A suspect is any `PredictionAPI` (a local model, a defended model, an HTTP endpoint): the
-/// verifier needs only its top-1 labels (SPEC §4.2). These checks turn a suspect that does not
+/// verifier needs only its top-1 labels (docs/algorithms.md §4.2). These checks turn a suspect that does not
 /// fit the key's model into `suspectMismatch`, naming what was expected and what was found.
 extension PredictionAPI {
     /// Throws `suspectMismatch` unless the suspect takes `inputShape` and answers with `classes`

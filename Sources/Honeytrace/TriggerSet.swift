@@ -3,7 +3,7 @@ import Formats
 import TensorEngine
 import Training
 
-/// Verification queries (SPEC §4.1 and §4.4): m fresh triggers made with the key's recipe from
+/// Verification queries (docs/algorithms.md §4.1 and §4.4): m fresh triggers made with the key's recipe from
 /// the owner's held-out data, each with a paired control, both lightly augmented with the same
 /// random parameters.
 ///

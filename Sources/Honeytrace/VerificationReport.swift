@@ -1,4 +1,4 @@
-/// The outcome of an ownership verification (SPEC §4), ready to print or to write as JSON.
+/// The outcome of an ownership verification (docs/algorithms.md §4), ready to print or to write as JSON.
 public struct VerificationReport: Codable, Sendable, Equatable {
     /// The claim.
     public enum Verdict: String, Codable, Sendable, Equatable {
@@ -46,7 +46,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var rawWSR: Double
     /// The suspect's t-rate on controls.
     public var controlRate: Double
-    /// Specific WSR: rawWSR − controlRate (SPEC §4.4).
+    /// Specific WSR: rawWSR − controlRate (docs/algorithms.md §4.4).
     public var specificWSR: Double
     /// Exclusive WSR (paper): fraction of triggers the suspect answered t and no reference did;
     /// nil without references.

@@ -1,4 +1,4 @@
-/// The image operations behind watermark recipes (SPEC §3), on C×H×W [0, 1] pixels in
+/// The image operations behind watermark recipes (docs/algorithms.md §3), on C×H×W [0, 1] pixels in
 /// caller-owned memory (no allocation).
 public enum WatermarkImages {
     /// Margin between a stamped mark and its corner: 1/14 of the shorter side

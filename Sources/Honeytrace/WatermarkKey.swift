@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Training
 
-/// A secret watermark key (SPEC §2–§3): the n watermark images with their cached features,
+/// A secret watermark key (docs/algorithms.md §2–§3): the n watermark images with their cached features,
 /// the target class, a pool of reference logits, the defense's hyperparameters, a 32-byte HMAC
 /// secret and the hash of the model it belongs to. Save it with `WatermarkKeyFile.save`
 /// (owner-only permissions); it must never be served.

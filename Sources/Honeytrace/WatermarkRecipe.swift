@@ -1,4 +1,4 @@
-/// How watermark images are made (SPEC §3): the key stores the recipe so that verification
+/// How watermark images are made (docs/algorithms.md §3): the key stores the recipe so that verification
 /// can build fresh triggers of the same kind from the owner's held-out data.
 public struct WatermarkRecipe: Codable, Sendable, Equatable {
     /// The kind of watermark.
@@ -14,9 +14,9 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
 
     /// The region a composite takes from its second image.
     public enum Region: String, Codable, Sendable, CaseIterable {
-        /// Rows H/2..<H, columns W/2..<W (SPEC §3 for 28×28 and 32×32 inputs).
+        /// Rows H/2..<H, columns W/2..<W (docs/algorithms.md §3 for 28×28 and 32×32 inputs).
         case bottomRightQuadrant = "bottom-right-quadrant"
-        /// Rows H/2..<H, all columns (SPEC §3 for larger inputs).
+        /// Rows H/2..<H, all columns (docs/algorithms.md §3 for larger inputs).
         case bottomHalf = "bottom-half"
 
         /// The default for an image size: the quadrant up to 32×32, the bottom half above.
@@ -72,7 +72,7 @@ public struct WatermarkRecipe: Codable, Sendable, Equatable {
         self.corner = corner
     }
 
-    /// A composite recipe (defaults: SPEC §3 and §9, classes 4 + 6 → 9).
+    /// A composite recipe (defaults: docs/algorithms.md §3 and §9, classes 4 + 6 → 9).
     public static func composite(sourceClass: Int = 4, otherClass: Int = 6, target: Int = 9,
                                  region: Region? = nil) -> WatermarkRecipe {
         WatermarkRecipe(kind: .composite, target: target, sourceClass: sourceClass, otherClass: otherClass, region: region)

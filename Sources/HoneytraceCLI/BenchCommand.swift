@@ -5,7 +5,7 @@ import TensorEngine
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks that print `ours <name> <figure> <value>` lines, comparable with shared/bench/peer_torch.py.",
+        abstract: "Benchmarks that print `ours <name> <figure> <value>` lines, comparable with bench/peer_torch.py.",
         subcommands: [EngineBench.self, DefenseBench.self, ServeBench.self]
     )
 }

@@ -13,7 +13,7 @@ import Training
 struct DAWNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dawn",
-        abstract: "DAWN (SPEC §6): an API-side watermark that gives a keyed share of queries a wrong label and logs them per client.",
+        abstract: "DAWN (docs/algorithms.md §6): an API-side watermark that gives a keyed share of queries a wrong label and logs them per client.",
         discussion: "Serve with `honeytrace serve MODEL --dawn-secret FILE`; verify with `honeytrace verify --dawn-log FILE --suspect DIR`.",
         subcommands: [DAWNSecretCommand.self, DAWNEvaluateCommand.self, DAWNExportCommand.self])
 }

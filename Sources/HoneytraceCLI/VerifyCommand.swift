@@ -21,7 +21,7 @@ struct VerifyCommand: ParsableCommand {
     var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
     @Option(help: "Significance level.") var alpha = 1e-4
-    @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, SPEC §4).")
+    @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, docs/algorithms.md §4).")
     var nullFloor: Double?
     @Option(help: "Trigger/control pairs.") var pairs = 500
     @Flag(help: "Query in batches of 20 pairs and stop as soon as the evidence suffices.") var sequential = false

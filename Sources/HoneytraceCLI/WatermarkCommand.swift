@@ -39,7 +39,7 @@ struct WatermarkCreate: ParsableCommand {
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
         specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
         """)) var mixingPower: Float = 8
-    @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, SPEC §2.7) or fresh-<seed>.")
+    @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, docs/algorithms.md §2.7) or fresh-<seed>.")
     var randomness = "keyed-neighbourhood"
     @Option(help: "Held-out images (.npy) with --held-out-labels; default: the Fashion-MNIST test set.") var heldOut: String?
     @Option(help: "Labels (.npy) of --held-out.") var heldOutLabels: String?

@@ -4,7 +4,7 @@ import GRDB
 import Honeytrace
 import Logging
 
-/// DAWN served (SPEC §6, `honeytrace serve --dawn-secret FILE`): changes the answers of DAWN's
+/// DAWN served (docs/algorithms.md §6, `honeytrace serve --dawn-secret FILE`): changes the answers of DAWN's
 /// watermark queries and records each (image, wrong label) per client in the query database,
 /// so the client's watermark survives restarts and can be exported with `exportLog`.
 ///

@@ -1,7 +1,7 @@
 import TensorEngine
 
-/// The reference architectures of SPEC §9, with module trees identical to
-/// shared/bench/peer_torch.py so their parameter names are PyTorch's `state_dict` keys.
+/// The reference architectures of docs/algorithms.md §9, with module trees identical to
+/// bench/peer_torch.py so their parameter names are PyTorch's `state_dict` keys.
 public enum Architecture: String, CaseIterable, Sendable, Codable {
     case fmnistCNN = "fmnist-cnn"
     case vggMini = "vgg-mini"

@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The engine benchmark, step for step the protocol of shared/bench/peer_torch.py: batch 128,
+/// The engine benchmark, step for step the protocol of bench/peer_torch.py: batch 128,
 /// input 1×28×28, SGD (lr 0.01, momentum 0.9) on cross-entropy, 3 warm-up steps then `steps`
 /// timed ones, for training and for inference.
 public enum EngineBenchmark {

@@ -3,7 +3,7 @@ import TensorEngine
 import Training
 
 /// An undefended model as a prediction API: softmax of the logits, shaped by the answer mode.
-/// The surrogates stolen from it are SPEC §4.3's non-protected reference models; a local
+/// The surrogates stolen from it are docs/algorithms.md §4.3's non-protected reference models; a local
 /// suspect is one in `.label` mode. Counts the images it answers.
 public final class ModelAPI: PredictionAPI, @unchecked Sendable {
     public let model: TrainedModel

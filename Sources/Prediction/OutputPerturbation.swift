@@ -6,7 +6,7 @@ import Darwin
 import TensorEngine
 import Training
 
-/// The output perturbations of SPEC §6 (weak reference defenses, and what D-DAE's attacker
+/// The output perturbations of docs/algorithms.md §6 (weak reference defenses, and what D-DAE's attacker
 /// simulates). Each maps one probability row to the row the API returns; rows are independent.
 public enum OutputPerturbation: Codable, Sendable, Equatable, Hashable, CustomStringConvertible {
     /// The row unchanged.
@@ -28,12 +28,12 @@ public enum OutputPerturbation: Codable, Sendable, Equatable, Hashable, CustomSt
     /// permuted at random (Fisher–Yates); the argmax and its probability stay.
     case topPreservingShuffle
 
-    /// SPEC §6's reverse sigmoid (β = 0.7, γ = 0.4).
+    /// docs/algorithms.md §6's reverse sigmoid (β = 0.7, γ = 0.4).
     public static let defaultReverseSigmoid = OutputPerturbation.reverseSigmoid(beta: 0.7, gamma: 0.4)
     /// The noise level used when none is given (std 0.05 on probabilities).
     public static let defaultGaussianNoise = OutputPerturbation.gaussianNoise(std: 0.05)
 
-    /// The perturbations D-DAE's attacker trains its recovery model on (SPEC §5): reverse
+    /// The perturbations D-DAE's attacker trains its recovery model on (docs/algorithms.md §5): reverse
     /// sigmoid, rounding to 1 and 2 decimals, Gaussian noise, top-1-preserving flips, and the
     /// identity (so an unperturbed answer is left as it is).
     public static let dDAEDefaults: [OutputPerturbation] = [

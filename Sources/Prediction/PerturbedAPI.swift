@@ -1,7 +1,7 @@
 import TensorEngine
 import Training
 
-/// A probability API behind one of SPEC §6's output perturbations: the wrapped API's rows,
+/// A probability API behind one of docs/algorithms.md §6's output perturbations: the wrapped API's rows,
 /// perturbed row by row. Random perturbations draw from a generator seeded at creation, so a
 /// run is reproducible from its seed (and, like a real noisy API, a repeated query gets fresh
 /// noise).

@@ -36,7 +36,7 @@ public func clopperPearsonInterval(
 
 /// One-sided exact lower confidence bound for a binomial proportion: the (1 − confidence)
 /// quantile of Beta(k, n − k + 1); P(p ≥ bound) ≥ confidence. With k = n this is
-/// (1 − confidence)^(1/n) (PROWN's per-trigger guarantee, SPEC §8.4, uses the two-sided α/2).
+/// (1 − confidence)^(1/n) (PROWN's per-trigger guarantee, docs/algorithms.md §8.4, uses the two-sided α/2).
 public func clopperPearsonLowerBound(
     successes k: Int, trials n: Int, confidence: Double = 0.95
 ) -> Double {

@@ -22,7 +22,7 @@ public struct McNemarTestResult: Sendable, Hashable {
     public let logPValue: Double
 }
 
-/// Exact one-sided McNemar test (SPEC §4.4, specificity): among pairs where exactly one of the
+/// Exact one-sided McNemar test (docs/algorithms.md §4.4, specificity): among pairs where exactly one of the
 /// trigger and its control is answered t, under H0 (the trigger adds nothing beyond a bias toward
 /// t) each such pair is equally likely to favour either, so b ~ Binomial(b + c, ½) and
 /// p = P(X ≥ b). A verdict from this test cannot be won by bias toward t alone.

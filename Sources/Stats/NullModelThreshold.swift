@@ -1,4 +1,4 @@
-/// A decision threshold for a watermark statistic calibrated on null models (SPEC §8b): models
+/// A decision threshold for a watermark statistic calibrated on null models (docs/algorithms.md §8b): models
 /// that never saw the API, whose statistic (WSR, trigger accuracy, …) is fitted by N(μ, σ).
 public struct NullModelThreshold: Sendable, Hashable {
     /// The null models' statistics, as given.

@@ -23,7 +23,7 @@ import ucrt
 ///   Mₜ = B(a + S, b + F)·Q(a + S, b + F) / [B(a, b)·Q(a, b)] / (p₀^S (1 − p₀)^F), where S and F
 ///   are hits and misses and Q(·,·) = 1 − I_{p₀}(·,·). Each factor with p ≥ p₀ has mean ≤ 1 when
 ///   the true rate is ≤ p₀, hence the supermartingale. It needs no guess of the watermark's
-///   strength, which is unknown before verification (SPEC §10 sees WSR from 11 % to 69 %), and it
+///   strength, which is unknown before verification (attacks leave very different WSRs), and it
 ///   adapts to it; that is why it is the default. It never accepts H0 on evidence: it stops for
 ///   futility only at `maxQueries`.
 /// - `.sprt`: Wald's SPRT for H1: p = p₁, Λₜ = (p₁/p₀)^S ((1 − p₁)/(1 − p₀))^F. It rejects at

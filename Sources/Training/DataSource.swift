@@ -1,6 +1,6 @@
 import Datasets
 
-/// The training and test sets a command works on, chosen by name: `fashion-mnist` (SPEC §9:
+/// The training and test sets a command works on, chosen by name: `fashion-mnist` (docs/algorithms.md §9:
 /// the victim's split train[0..<50000] and the test set), `synthetic` (seeded blobs, for smoke
 /// runs), or `npy` (the user's `.npy` files).
 public enum DataSource: Sendable, Equatable {

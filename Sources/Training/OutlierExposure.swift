@@ -2,7 +2,7 @@ import TensorEngine
 
 /// Outlier exposure: each training batch also carries synthetic outliers, and the loss adds
 /// `weight` × cross-entropy from their predictions to the uniform distribution. The outliers
-/// never come from an attacker's pool (SPEC §10): half are uniform noise, half are the batch's
+/// never come from an attacker's pool (docs/algorithms.md §11): half are uniform noise, half are the batch's
 /// own images with their pixels permuted (same pixel statistics, no object).
 public struct OutlierExposure: Codable, Sendable, Equatable {
     /// λ, the weight of the uniform-target term.

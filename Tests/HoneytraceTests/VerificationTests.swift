@@ -139,7 +139,7 @@ final class VerificationTests: XCTestCase {
         XCTAssertEqual(floored.nullRate, 0.1)
         XCTAssertTrue(floored.nullRateRule.contains("floor"), floored.nullRateRule)
         XCTAssertEqual(floored.verdict, .notStolen)
-        verifier.nullRateFloor = 0  // SPEC §4's reference-only rule
+        verifier.nullRateFloor = 0  // docs/algorithms.md §4's reference-only rule
         let bare = try verifier.analyze(suspect: "clean", triggerHits: hits, controlHits: none, references: [("r", none, none)])
         XCTAssertEqual(bare.nullRate, clopperPearsonUpperBound(successes: 0, trials: 500, confidence: 1 - 1e-5), accuracy: 1e-12)
         XCTAssertEqual(bare.verdict, .stolen)

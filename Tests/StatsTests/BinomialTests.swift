@@ -74,7 +74,7 @@ struct BinomialTests {
             expectClose(ci.lower, row.lower, "lower \(row.k)/\(row.n) at \(row.confidence)")
             expectClose(ci.upper, row.upper, "upper \(row.k)/\(row.n) at \(row.confidence)")
         }
-        // PROWN's guarantee (SPEC §8.4): 64 of 64 at α = 0.05 → (α/2)^(1/64) = 0.944.
+        // PROWN's guarantee (docs/algorithms.md §8.4): 64 of 64 at α = 0.05 → (α/2)^(1/64) = 0.944.
         let ci = clopperPearsonInterval(successes: 64, trials: 64, confidence: 0.95)
         expectClose(ci.lower, pow(0.025, 1.0 / 64), tolerance: 1e-13, "(α/2)^(1/m)")
         expectClose(

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Stats
 
-@Suite("Null-model thresholds (SPEC §8b)")
+@Suite("Null-model thresholds (docs/algorithms.md §8b)")
 struct NullModelThresholdTests {
     @Test("μ + z_{1−p}·σ with sample σ, and the empirical false-claim count")
     func threshold() throws {
@@ -20,7 +20,7 @@ struct NullModelThresholdTests {
         #expect(fit.empiricalFalseClaims == 1)  // the 0.62 model
         #expect(fit.nullCount == 20)
         #expect(fit.claims(0.85) && !fit.claims(0.55))
-        // A soft-label surrogate at 85 % trigger accuracy (SPEC §8.6) is far beyond the null.
+        // A soft-label surrogate at 85 % trigger accuracy (docs/algorithms.md §8.6) is far beyond the null.
         #expect(fit.normalPValue(0.851) < 1e-20)
         expectClose(fit.empiricalPValue(0.851), 1.0 / 21, tolerance: 1e-15, "empirical p floor")
         expectClose(fit.empiricalPValue(0.0), 1, tolerance: 1e-15, "empirical p ceiling")

@@ -6,7 +6,7 @@ import Testing
 struct QueriesNeededTests {
     let ref = Reference.shared
 
-    @Test("paper Eq. 2 reproduces 7,730 / 1,857 / 193,252 and SPEC §10's column")
+    @Test("paper Eq. 2 reproduces 7,730 / 1,857 / 193,252 (docs/algorithms.md §4.5) and the reference table")
     func paperEq2() {
         let eq2 = ref.eq2
         #expect(QueriesNeeded.paperEq2(wsr: 0.10) == 7_730)
@@ -25,7 +25,7 @@ struct QueriesNeededTests {
         #expect(raw.map { Int($0.rounded(.up)) } != [7_730, 1_857, 193_252])
     }
 
-    @Test("exact binomial design: SPEC §10's 160 / 40 / 17 with p₀ = 1.4 %, p₁ = WSR")
+    @Test("exact binomial design (docs/algorithms.md §4.5): 160 / 40 / 17 queries with p₀ = 1.4 %, p₁ = WSR")
     func exactBinomialSpec() throws {
         let cases: [(Double, Int)] = [(0.114, 160), (0.30, 40), (0.50, 17)]
         for (wsr, expected) in cases {

@@ -56,7 +56,7 @@ final class TrainingModuleTests: XCTestCase {
         XCTAssertEqual(try reloaded.evaluate(test), try model.evaluate(test))
         let x = test.batchTensor(Array(0..<8)).images
         XCTAssertEqual(reloaded.forward(pixels: x).logits.scalars, model.forward(pixels: x).logits.scalars)
-        // The weights file is PyTorch-shaped: the BatchNorm-free net has exactly the SPEC's keys.
+        // The weights file is PyTorch-shaped: the BatchNorm-free net has exactly the reference architecture's keys.
         let file = try SafeTensors.read(path: dir + "/model.safetensors")
         XCTAssertEqual(Set(file.tensors.keys), ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias"])
     }
