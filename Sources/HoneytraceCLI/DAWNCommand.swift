@@ -148,10 +148,11 @@ struct DAWNEvaluateCommand: ParsableCommand {
 }
 
 /// `honeytrace verify --dawn-log FILE`: the suspect's agreement with a client's DAWN watermark.
-func verifyDAWN(logPath: String, suspect: PredictionAPI, nullModels: [PredictionAPI], alpha: Double, json: Bool) throws {
+/// Prints DAWN's verdict on `suspect`; returns whether it is "stolen".
+func verifyDAWN(logPath: String, suspect: PredictionAPI, nullModels: [PredictionAPI], alpha: Double, json: Bool) throws -> Bool {
     let log = try DAWNWatermarkLog.load(logPath)
     let report = try DAWNVerifier.verify(log: log, suspect: suspect, alpha: alpha, nullModels: nullModels)
-    if json { try printJSON(report); return }
+    if json { try printJSON(report); return report.verdict == "stolen" }
     print("verdict          \(report.verdict)")
     print("agreement        \(percent(report.agreement)) (\(report.agreements) of \(report.queries) watermark queries of client '\(report.client)' answered with the logged wrong label; chance \(percent(report.chance)))")
     print("p-value          \(String(format: "%.3e", report.pValue)) (binomial against chance, α \(alpha))")
@@ -159,4 +160,5 @@ func verifyDAWN(logPath: String, suspect: PredictionAPI, nullModels: [Prediction
         print("null models      \(report.nullModels.count), threshold \(percent(t)), \(report.nullFalseClaims ?? 0) above it; empirical p \(String(format: "%.3g", report.nullEmpiricalPValue ?? 1))")
     }
     print("queries spent    \(report.queries)")
+    return report.verdict == "stolen"
 }

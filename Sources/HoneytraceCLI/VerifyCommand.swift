@@ -10,7 +10,16 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Test whether a suspect model carries the key's watermark: verdict, p-value, WSR and queries spent.",
-        discussion: "Fresh triggers and paired controls come from the Fashion-MNIST test set. \(OwnershipVerifier.decisionRule).")
+        discussion: """
+            Fresh triggers and paired controls come from the Fashion-MNIST test set. \(OwnershipVerifier.decisionRule).
+
+            Exit status: 0 when the verdict is "stolen", \(VerifyCommand.notStolen.rawValue) when it is "not stolen", 1 when \
+            verification could not run (an unreadable key or model, an unreachable endpoint), 64 for a usage error.
+            """)
+
+    /// The exit status of a completed verification whose verdict is "not stolen", so that scripts
+    /// can branch on the verdict without parsing the output.
+    static let notStolen = ExitCode(2)
 
     @Option(help: "Suspect model directory.") var suspect: String?
     @Option(help: "Suspect behind a Honeytrace-compatible prediction API (e.g. http://host:8080); its top-1 answers are used.")
@@ -44,8 +53,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         if let dawnLog {
-            return try verifyDAWN(logPath: dawnLog, suspect: try openSuspect(endpoint ?? suspect!), nullModels: try reference.map(openSuspect),
-                                  alpha: alpha, json: json)
+            let stolen = try verifyDAWN(logPath: dawnLog, suspect: try openSuspect(endpoint ?? suspect!), nullModels: try reference.map(openSuspect),
+                                        alpha: alpha, json: json)
+            if !stolen { throw VerifyCommand.notStolen }
+            return
         }
         let k = try WatermarkKey.load(key!)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
@@ -59,7 +70,15 @@ struct VerifyCommand: ParsableCommand {
         let references = try reference.map(openSuspect)
         let report = sequential ? try verifier.verifySequential(suspect: suspectModel, references: references)
                                 : try verifier.verify(suspect: suspectModel, references: references)
-        if json { try printJSON(report); return }
+        if json {
+            try printJSON(report)
+        } else {
+            show(report)
+        }
+        if report.verdict != .stolen { throw VerifyCommand.notStolen }
+    }
+
+    private func show(_ report: VerificationReport) {
         print("verdict          \(report.verdict.rawValue)")
         print("p-value          \(String(format: "%.3e", report.pValue)) (binomial \(String(format: "%.3e", report.binomialPValue)), McNemar \(String(format: "%.3e", report.mcnemarPValue))\(report.welchPValue.map { String(format: ", Welch %.3e", $0) } ?? ""))")
         print("WSR raw          \(percent(report.rawWSR)) (\(report.triggerHits) of \(report.pairs) triggers answered \(report.target))")

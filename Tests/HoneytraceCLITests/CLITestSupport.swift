@@ -35,6 +35,24 @@ enum CLI {
         return r.stdout
     }
 
+    /// Runs `verify` and requires it to complete with `verdict`: exit status 0 for "stolen", 2 for
+    /// "not stolen"; returns standard output.
+    static func verify(_ arguments: [String], verdict: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let r = try run(arguments)
+        XCTAssertEqual(r.status, verdict == "stolen" ? 0 : 2, "honeytrace \(arguments.joined(separator: " ")): \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.isEmpty || !r.stderr.contains("Error"), r.stderr, file: file, line: line)
+        return r.stdout
+    }
+
+    /// Runs `verify … --json` and requires its exit status to match the verdict it printed.
+    static func verifyJSON(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let r = try run(arguments)
+        let report = try json(r.stdout)
+        let verdict = report["verdict"] as? String ?? "missing"
+        XCTAssertEqual(r.status, verdict == "stolen" ? 0 : 2, "verdict \(verdict): \(r.stderr)", file: file, line: line)
+        return report
+    }
+
     /// Runs and requires failure with an error message containing every word.
     static func fail(_ arguments: [String], mentioning words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try run(arguments)

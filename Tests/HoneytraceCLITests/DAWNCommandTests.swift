@@ -38,12 +38,12 @@ final class DAWNCommandTests: XCTestCase {
                              "--seed", "1", "--out", path("m")])
         try writeLog("alice.json", count: 3)
         // Three queries can never reach p ≤ 1e-4 against chance 1/9: the verdict is "not stolen" whatever the model answers.
-        let report = try CLI.json(try CLI.succeed(["verify", "--dawn-log", path("alice.json"), "--suspect", path("m"), "--json"]))
+        let report = try CLI.verifyJSON(["verify", "--dawn-log", path("alice.json"), "--suspect", path("m"), "--json"])
         XCTAssertEqual(report["queries"] as? Int, 3)
         XCTAssertEqual(report["client"] as? String, "alice")
         XCTAssertEqual(report["verdict"] as? String, "not stolen")
         XCTAssertEqual(report["chance"] as? Double ?? 0, 1.0 / 9, accuracy: 1e-12)
-        let text = try CLI.succeed(["verify", "--dawn-log", path("alice.json"), "--suspect", path("m")])
+        let text = try CLI.verify(["verify", "--dawn-log", path("alice.json"), "--suspect", path("m")], verdict: "not stolen")
         XCTAssertTrue(text.contains("agreement") && text.contains("p-value"), text)
 
         try writeLog("bad.json", count: 2, answered: "12")

@@ -81,8 +81,8 @@ final class DefenseCommandsTests: XCTestCase {
         try CLI.fail(["watermark", "inspect", path("bad.htkey")], mentioning: ["bad.htkey"])
 
         // Model b was never trained on watermarked answers: not stolen, with a p-value and queries spent.
-        let report = try CLI.json(try CLI.succeed(["verify", "--suspect", path("b"), "--key", key, "--reference", path("a"),
-                                                   "--pairs", "50", "--json"]))
+        let report = try CLI.verifyJSON(["verify", "--suspect", path("b"), "--key", key, "--reference", path("a"),
+                                                   "--pairs", "50", "--json"])
         XCTAssertEqual(report["verdict"] as? String, "not stolen")
         XCTAssertEqual(report["queriesSpent"] as? Int, 100)
         XCTAssertNotNil(report["pValue"] as? Double)
@@ -136,12 +136,12 @@ final class ServeCommandTests: XCTestCase {
 
         let (server, url) = try startServer([path("b"), "--undefended", "--port", "0", "--no-admin",
                                              "--database", path("queries.sqlite")])
-        let remote = try CLI.json(try CLI.succeed(["verify", "--endpoint", url, "--key", key, "--pairs", "60", "--json"]))
+        let remote = try CLI.verifyJSON(["verify", "--endpoint", url, "--key", key, "--pairs", "60", "--json"])
         server.terminate()  // SIGTERM: graceful shutdown
         server.waitUntilExit()
         XCTAssertEqual(server.terminationStatus, 0, "SIGTERM should stop the server cleanly")
 
-        let local = try CLI.json(try CLI.succeed(["verify", "--suspect", path("b"), "--key", key, "--pairs", "60", "--json"]))
+        let local = try CLI.verifyJSON(["verify", "--suspect", path("b"), "--key", key, "--pairs", "60", "--json"])
         XCTAssertGreaterThan(local["triggerHits"] as? Int ?? 0, 0, "the comparison needs answers of the target class")
         for field in ["verdict", "triggerHits", "controlHits", "pValue", "queriesSpent"] {
             XCTAssertEqual("\(remote[field] ?? "missing")", "\(local[field] ?? "missing")", "\(field) differs: endpoint vs disk")
