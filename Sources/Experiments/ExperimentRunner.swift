@@ -254,13 +254,13 @@ public final class ExperimentRunner {
         return Double(zip(labels, data.labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
     }
 
+    /// The protected accuracy of a column: what an honest client gets (for Neural Honeytrace one that
+    /// never reaches the heavy-client threshold, whose accuracy is recorded apart).
     func accuracy(of defense: Defense, on data: ImageDataset) throws -> Double {
-        try accuracy(of: try defense.api(client: "accuracy", answerMode: .probabilities), on: data)
+        let honest = try (defense as? NeuralHoneytrace)?.defended ?? defense.api(client: "accuracy", answerMode: .probabilities)
+        return try accuracy(of: honest, on: data)
     }
 
-    /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
-    /// each member verified against the others (its false claim, if any) and the threshold of the
-    /// specific WSR at false-claim rate α fitted to them.
     /// The null pool's models as label APIs (none without a pool).
     func loadNullPool() throws -> [PredictionAPI] {
         guard let reference = configuration.nullPool else { return [] }
@@ -269,6 +269,9 @@ public final class ExperimentRunner {
         return models.map { ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null") }
     }
 
+    /// Asks every null-pool model once for its answers on the triggers, and writes `null-pool.json`:
+    /// each member verified against the others (its false claim, if any) and the threshold of the
+    /// specific WSR at false-claim rate α fitted to them.
     func nullPoolAnswers(_ verifier: OwnershipVerifier, models: [PredictionAPI]) throws -> [OwnershipVerifier.ReferenceAnswers] {
         guard !models.isEmpty else { return [] }
         let answers = try models.map { try verifier.answers(of: $0) }

@@ -65,6 +65,13 @@ final class HeldOutGridTests: XCTestCase {
         let heavyCalibration = try JSONDecoder().decode(CalibrationResult.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/heavy-calibration.json")))
         XCTAssertEqual(heavyCalibration.configuration.score, .pixelMark)
         let honest = try DefendedModel(model: victim, key: key), heavy = try DefendedModel(model: victim, key: key, configuration: heavyCalibration.configuration)
+        // The key carries the policy the grid measured, so `serve` applies it.
+        XCTAssertEqual(key.heavyClient, HeavyClientPolicy(afterQueries: 500, defense: heavyCalibration.configuration))
+        // The protected accuracy is an honest client's: the heavy-client switch never counts in it.
+        let test = splits.test.subset(0..<1_000)
+        let honestLabels = try honest.labels(for: Tensor(test.pixels, shape: [test.count] + test.imageShape))
+        let honestAccuracy = Double(zip(honestLabels, test.labels).filter { $0 == $1 }.count) / Double(test.count)
+        for r in records where r.defense == "honeytrace" { XCTAssertEqual(r.protectedAccuracy, honestAccuracy, accuracy: 1e-12, r.id) }
         let api = DefendedClient(defended: honest, heavy: .init(afterQueries: 200, defended: heavy), batchSize: 100)
         let images = splits.test.subset(0..<300)
         let x = Tensor(images.pixels, shape: [300, 1, 28, 28])
