@@ -17,7 +17,7 @@ struct ExperimentRun: ParsableCommand {
         abstract: "Run a grid (a JSON configuration or a preset) into a directory; finished runs are skipped.")
 
     @Argument(help: "Experiment configuration (JSON), unless --preset is given.") var config: String?
-    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist or fmnist-quick.") var preset: String?
+    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
