@@ -16,7 +16,11 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Suspect behind a Honeytrace-compatible prediction API (e.g. http://host:8080); its top-1 answers are used.")
     var endpoint: String?
     @Option(help: "API key for --endpoint and URL references (default: $HONEYTRACE_API_KEY).") var apiKey: String?
-    @Option(help: "Watermark key.") var key: String
+    @Option(help: "Watermark key (not with --prown).") var key: String?
+    @Option(help: "PROWN trigger set (from `honeytrace prown create`): decide by trigger accuracy against null models instead of a key.")
+    var prown: String?
+    @Argument(help: "With --prown: the suspect model directory (or --suspect / --endpoint).") var suspectDirectory: String?
+    @OptionGroup var prownOptions: PrownVerifyOptions
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
     @Option(help: "Significance level.") var alpha = 1e-4
     @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, SPEC §4).")
@@ -28,6 +32,8 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        if prown != nil { try validatePrown(); return }
+        guard key != nil, suspectDirectory == nil else { throw ValidationError("give --key FILE and --suspect DIR (a positional suspect goes with --prown FILE)") }
         guard (suspect == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --suspect DIR and --endpoint URL") }
     }
 
@@ -39,8 +45,9 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let prown { try runPrown(prown); return }
         compute.apply()
-        let k = try WatermarkKey.load(key)
+        let k = try WatermarkKey.load(key!)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
         var verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
         if let nullFloor {
