@@ -63,18 +63,29 @@ public struct PrownSettings: Codable, Sendable, Equatable {
     public var relativeNoise: Double
     /// Noise σ per parameter; nil: from `relativeNoise`.
     public var sigma: Double?
+    /// Complement proxies (SPEC §8.2, optional): copies with larger noise, none of which may answer y*; nil or 0: none.
+    public var complementProxies: Int?
+    /// ‖Δθ‖ / ‖θ‖ of the complement proxies; ignored when `complementSigma` is given.
+    public var complementRelativeNoise: Double?
+    /// Noise σ of the complement proxies.
+    public var complementSigma: Double?
     /// Pairs drawn per round of candidates.
     public var pairsPerRound: Int
     /// Most pairs drawn before giving up.
     public var maxPairs: Int
 
     public init(seed: UInt64 = 1, proxies: Int = 64, triggers: Int = 100, mixesPerPair: Int = 64, alpha: Double = 0.05,
-                relativeNoise: Double = Prown.paperRelativeNoise, sigma: Double? = nil, pairsPerRound: Int = 256,
+                relativeNoise: Double = Prown.paperRelativeNoise, sigma: Double? = nil, complementProxies: Int? = nil,
+                complementRelativeNoise: Double? = nil, complementSigma: Double? = nil, pairsPerRound: Int = 256,
                 maxPairs: Int = 20_000) {
         self.seed = seed; self.proxies = proxies; self.triggers = triggers; self.mixesPerPair = mixesPerPair
         self.alpha = alpha; self.relativeNoise = relativeNoise; self.sigma = sigma
+        self.complementProxies = complementProxies; self.complementRelativeNoise = complementRelativeNoise; self.complementSigma = complementSigma
         self.pairsPerRound = pairsPerRound; self.maxPairs = maxPairs
     }
+
+    /// Whether complement proxies are asked.
+    public var usesComplement: Bool { (complementProxies ?? 0) > 0 }
 
     public func validate() throws {
         func bad(_ problem: String) -> BaselineError { BaselineError(.invalidConfiguration, problem) }
@@ -84,6 +95,11 @@ public struct PrownSettings: Codable, Sendable, Equatable {
         guard alpha > 0 && alpha < 1 else { throw bad("alpha must lie in (0, 1), found \(alpha)") }
         if let sigma { guard sigma.isFinite && sigma >= 0 else { throw bad("sigma must be finite and non-negative, found \(sigma)") } }
         else { guard relativeNoise.isFinite && relativeNoise >= 0 else { throw bad("relative noise must be finite and non-negative, found \(relativeNoise)") } }
+        if let c = complementProxies, c != 0 {
+            guard c >= 1 && c <= 4096 else { throw bad("complement proxies must lie in 0...4096, found \(c)") }
+            let noise = complementSigma ?? complementRelativeNoise
+            guard let noise, noise.isFinite, noise > 0 else { throw bad("complement proxies need a positive complement noise (relative or σ)") }
+        }
         guard pairsPerRound >= 1 && pairsPerRound <= 65_536 else { throw bad("pairs per round must lie in 1...65536, found \(pairsPerRound)") }
         guard maxPairs >= 1 else { throw bad("max pairs must be positive, found \(maxPairs)") }
     }
@@ -189,19 +205,24 @@ extension Prown {
 
     /// SPEC §8.3: which candidates every proxy labels y*. Proxies run one after the other, each only on the
     /// candidates all earlier ones agreed on (the result is the same as asking every proxy about every candidate).
+    /// With `complement`, a candidate also needs every complement proxy to answer something other than y*.
     public static func agreement(_ candidates: [PrownCandidate], images: [Float], imageSize: Int,
-                                 proxies: PrownProxySet) throws -> [Bool] {
+                                 proxies: PrownProxySet, complement: PrownProxySet? = nil) throws -> [Bool] {
         precondition(images.count == candidates.count * imageSize, "\(images.count) values are not \(candidates.count) images of \(imageSize)")
         var alive = Array(candidates.indices)
-        for k in 0..<proxies.count where !alive.isEmpty {
+        func sieve(_ set: PrownProxySet, _ k: Int, keepAgreeing: Bool) throws {
             var batch = [Float]()
             batch.reserveCapacity(alive.count * imageSize)
             for i in alive { batch += images[(i * imageSize)..<((i + 1) * imageSize)] }
-            let labels = try proxies.labels(proxy: k, images: batch, count: alive.count)
+            let labels = try set.labels(proxy: k, images: batch, count: alive.count)
             guard labels.count == alive.count else {
                 throw BaselineError(.watermarkFailed, "proxy \(k) returned \(labels.count) labels for \(alive.count) images")
             }
-            alive = zip(alive, labels).filter { candidates[$0.0].label == $0.1 }.map(\.0)
+            alive = zip(alive, labels).filter { (candidates[$0.0].label == $0.1) == keepAgreeing }.map(\.0)
+        }
+        for k in 0..<proxies.count where !alive.isEmpty { try sieve(proxies, k, keepAgreeing: true) }
+        if let complement {
+            for k in 0..<complement.count where !alive.isEmpty { try sieve(complement, k, keepAgreeing: false) }
         }
         var keep = [Bool](repeating: false, count: candidates.count)
         for i in alive { keep[i] = true }
@@ -240,7 +261,7 @@ public struct PrownCreationStatistics: Codable, Sendable, Equatable {
     public var mixesLabelled: Int
     /// Mixes labelled outside both source classes.
     public var candidates: Int
-    /// Candidates every proxy agreed on.
+    /// Candidates every proxy agreed on (and no complement proxy, when there are some).
     public var agreedCandidates: Int
     /// Pairs with at least one agreed candidate.
     public var pairsWithTrigger: Int
@@ -251,6 +272,8 @@ public struct PrownCreationStatistics: Codable, Sendable, Equatable {
     /// Accuracy of the model and of each proxy on the owner's held-out data (nil when not measured).
     public var modelAccuracy: Double?
     public var proxyAccuracies: [Double]?
+    /// Accuracy of each complement proxy on the same data (nil when there are none or it was not measured).
+    public var complementAccuracies: [Double]?
     public var seconds: Double
 }
 
@@ -280,6 +303,14 @@ public struct PrownCreator {
         var resolved = settings
         resolved.sigma = sigma
         let proxies = PerturbedProxies(model: model, sigma: sigma, count: settings.proxies, seed: settings.seed)
+        var complement: PerturbedProxies?
+        if settings.usesComplement, let c = settings.complementProxies {
+            let s2 = settings.complementSigma
+                ?? Prown.sigma(relativeNoise: settings.complementRelativeNoise ?? 0, parameterNorm: norm, parameterCount: count)
+            resolved.complementSigma = s2
+            complement = PerturbedProxies(model: model, sigma: s2, count: c, seed: SeedMixing.mix(settings.seed, 0x636F_6D70))  // "comp"
+            log(String(format: "%d complement proxies at σ %.3e must all answer other than y*", c, s2))
+        }
         log(String(format: "‖θ‖ %.3f over %d parameters; σ %.3e (‖Δθ‖ ≈ %.3f, %.1f %% of ‖θ‖)", norm, count, sigma,
                    sigma * Double(count).squareRoot(), 100 * sigma * Double(count).squareRoot() / max(norm, .leastNonzeroMagnitude)))
         var modelAccuracy: Double?, proxyAccuracies: [Double]?
@@ -298,7 +329,8 @@ public struct PrownCreator {
         var triggers: [PrownCandidate] = [], pixels: [Float] = []
         var stats = PrownCreationStatistics(pairsDrawn: 0, mixesLabelled: 0, candidates: 0, agreedCandidates: 0, pairsWithTrigger: 0,
                                             parameterNorm: norm, parameterCount: count, perturbationNorm: sigma * Double(count).squareRoot(),
-                                            modelAccuracy: modelAccuracy, proxyAccuracies: proxyAccuracies, seconds: 0)
+                                            modelAccuracy: modelAccuracy, proxyAccuracies: proxyAccuracies,
+                                            complementAccuracies: measureProxyAccuracy ? try complement?.accuracies(on: heldOut) : nil, seconds: 0)
         while triggers.count < settings.triggers {
             let want = min(settings.pairsPerRound, settings.maxPairs - stats.pairsDrawn)
             let pairs = want > 0 ? Prown.drawPairs(labels: heldOut.labels, count: want, used: &used, generator: &g) : []
@@ -330,7 +362,7 @@ public struct PrownCreator {
             candidatePixels.reserveCapacity(candidateRows.count * size)
             for r in candidateRows { candidatePixels += mixed[(r * size)..<((r + 1) * size)] }
             stats.candidates += candidates.count
-            let keep = try Prown.agreement(candidates, images: candidatePixels, imageSize: size, proxies: proxies)
+            let keep = try Prown.agreement(candidates, images: candidatePixels, imageSize: size, proxies: proxies, complement: complement)
             stats.agreedCandidates += keep.filter { $0 }.count
             let picked = Prown.firstPerPair(candidates, keep: keep)
             stats.pairsWithTrigger += picked.count

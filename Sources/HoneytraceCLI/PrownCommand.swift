@@ -36,6 +36,10 @@ struct PrownCreateCommand: ParsableCommand {
     @Option(help: "‖Δθ‖ / ‖θ‖ of the proxies (default: the paper's share, from σ 8e-3 on its ResNet-34).")
     var relativeNoise: Double?
     @Option(help: "Noise σ per parameter (overrides --relative-noise).") var sigma: Double?
+    @Option(help: "Complement proxies: copies with larger noise that must all answer other than y* (default: none).")
+    var complementProxies: Int?
+    @Option(help: "‖Δθ‖ / ‖θ‖ of the complement proxies.") var complementRelativeNoise: Double?
+    @Option(help: "Noise σ of the complement proxies (overrides --complement-relative-noise).") var complementSigma: Double?
     @Option(help: "Most pairs to draw before giving up.") var maxPairs = 20_000
     @Flag(help: "Skip measuring each proxy's accuracy on the validation split.") var skipProxyAccuracy = false
     @Flag(help: "Print JSON.") var json = false
@@ -43,17 +47,19 @@ struct PrownCreateCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        var settings = PrownSettings(seed: seed, proxies: proxies, triggers: triggers, alpha: alpha, sigma: sigma, maxPairs: maxPairs)
+        var settings = PrownSettings(seed: seed, proxies: proxies, triggers: triggers, alpha: alpha, sigma: sigma,
+                                     complementProxies: complementProxies, complementRelativeNoise: complementRelativeNoise,
+                                     complementSigma: complementSigma, maxPairs: maxPairs)
         if let relativeNoise { settings.relativeNoise = relativeNoise }
         try settings.validate()
         let owner = try ModelDirectory.load(model)
         let heldOut = try FashionMNIST.heldOutSplits().ownerValidation
         var creator = PrownCreator(settings: settings)
         creator.measureProxyAccuracy = !skipProxyAccuracy
-        if !json { creator.log = { print($0) } }
+        creator.log = PrownCLI.progress
         var set = try creator.create(model: owner, modelName: model, heldOut: heldOut)
         if let nullPool {
-            set.nullModels = try PrownCLI.nullStatistics(pool: nullPool, on: set, log: json ? { _ in } : { print($0) })
+            set.nullModels = try PrownCLI.nullStatistics(pool: nullPool, on: set, log: PrownCLI.progress)
         }
         try set.save(to: out)
         if json { try printJSON(PrownCLI.Summary(set, file: out)); return }
@@ -73,6 +79,9 @@ struct PrownVerifyOptions: ParsableArguments {
 }
 
 enum PrownCLI {
+    /// Progress lines go to standard error, unbuffered, so stdout stays the result.
+    static func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
     /// What `prown create --json` prints: the file's settings and figures without the pixels.
     struct Summary: Encodable {
         var file: String

@@ -82,6 +82,11 @@ final class PrownTests: XCTestCase {
         // First surviving mix per pair: pair 0 → mix 0, pair 1 → mix 1, pair 2 none.
         XCTAssertEqual(Prown.firstPerPair(candidates, keep: keep), [0, 3])
         XCTAssertEqual(Prown.firstPerPair(candidates, keep: [false, true, true, true, false, false]), [1, 2])
+        // Complement proxies must all answer something other than y*: candidate 0 survives them, candidate 3 does not.
+        let complement = ScriptedProxies([[4, 2, 2, 4, 2, 2], [5, 2, 2, 5, 2, 2], [4, 2, 2, 2, 2, 2]])
+        XCTAssertEqual(try Prown.agreement(candidates, images: images, imageSize: 2, proxies: ScriptedProxies(table), complement: complement),
+                       [true, false, false, false, false, false])
+        XCTAssertEqual(complement.asked, [2, 2, 2])
     }
 
     func testCandidateRuleNeedsALabelOutsideBothSourceClasses() {
@@ -229,7 +234,7 @@ final class PrownTests: XCTestCase {
                         pixels: [0, 0.25, 0.5, 1, 0.125, 0.75, 0.3, 0.9], guarantee: Prown.guarantee(agreements: 4, alpha: 0.05),
                         creation: PrownCreationStatistics(pairsDrawn: 2, mixesLabelled: 8, candidates: 3, agreedCandidates: 2, pairsWithTrigger: 2,
                                                           parameterNorm: 1, parameterCount: 4, perturbationNorm: 0.02, modelAccuracy: nil,
-                                                          proxyAccuracies: nil, seconds: 0),
+                                                          proxyAccuracies: nil, complementAccuracies: nil, seconds: 0),
                         nullModels: PrownNullStatistics(models: [.init(name: "a", hits: 1, accuracy: 0.5), .init(name: "b", hits: 0, accuracy: 0)],
                                                         triggers: 2))
     }
