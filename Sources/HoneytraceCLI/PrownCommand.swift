@@ -113,8 +113,7 @@ enum PrownCLI {
     }
 
     /// `verify --prown FILE SUSPECT`.
-    static func verify(file: String, suspect: PredictionAPI, options: PrownVerifyOptions, json: Bool) throws {
-        let set = try PrownTriggerSet.load(file)
+    static func verify(set: PrownTriggerSet, suspect: PredictionAPI, options: PrownVerifyOptions, json: Bool) throws {
         let null = try options.nullPool.map { try nullStatistics(pool: $0, on: set, log: { _ in }) }
         let v = try PrownVerification.verify(suspect, on: set, null: null, falseClaimRate: options.falseClaimRate)
         if json { try printJSON(v); return }
@@ -137,9 +136,10 @@ extension VerifyCommand {
 
     func runPrown(_ file: String) throws {
         compute.apply()
+        let set = try PrownTriggerSet.load(file)
         let target: PredictionAPI
         if let endpoint { target = try HTTPPredictionAPI(url: endpoint, apiKey: apiKey) }
         else { target = try ModelAPI(directory: suspectDirectory ?? suspect!, answerMode: .label) }
-        try PrownCLI.verify(file: file, suspect: target, options: prownOptions, json: json)
+        try PrownCLI.verify(set: set, suspect: target, options: prownOptions, json: json)
     }
 }
