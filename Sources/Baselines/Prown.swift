@@ -331,6 +331,10 @@ public struct PrownCreator {
                                             parameterNorm: norm, parameterCount: count, perturbationNorm: sigma * Double(count).squareRoot(),
                                             modelAccuracy: modelAccuracy, proxyAccuracies: proxyAccuracies,
                                             complementAccuracies: measureProxyAccuracy ? try complement?.accuracies(on: heldOut) : nil, seconds: 0)
+        if let c = stats.complementAccuracies {
+            log(String(format: "complement proxies: %.2f %% mean accuracy (%.2f–%.2f)", 100 * c.reduce(0, +) / Double(max(c.count, 1)),
+                       100 * (c.min() ?? 0), 100 * (c.max() ?? 0)))
+        }
         while triggers.count < settings.triggers {
             let want = min(settings.pairsPerRound, settings.maxPairs - stats.pairsDrawn)
             let pairs = want > 0 ? Prown.drawPairs(labels: heldOut.labels, count: want, used: &used, generator: &g) : []
