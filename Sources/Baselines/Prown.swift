@@ -350,7 +350,8 @@ public struct PrownCreator {
                     for j in 0..<mixes {
                         let lambda = g.nextFloat()
                         let row = (p * mixes + j) * size
-                        for i in 0..<size { mixed[row + i] = lambda * src[a * size + i] + (1 - lambda) * src[b * size + i] }
+                        // Clamped: rounding could carry a mix of two pixels at 1 just past it, which an API refuses.
+                        for i in 0..<size { mixed[row + i] = min(max(lambda * src[a * size + i] + (1 - lambda) * src[b * size + i], 0), 1) }
                         all.append(PrownCandidate(pair: stats.pairsDrawn + p, mix: j, first: a, second: b, firstLabel: heldOut.labels[a],
                                                   secondLabel: heldOut.labels[b], lambda: lambda, label: -1))
                     }

@@ -196,7 +196,7 @@ final class PrownTests: XCTestCase {
         XCTAssertEqual(Set(a.sources.map { [min($0.first, $0.second), max($0.first, $0.second)] }).count, a.count)
         for (i, s) in a.sources.enumerated() {
             let x1 = f.heldOut.image(at: s.first), x2 = f.heldOut.image(at: s.second)
-            let mix = zip(x1, x2).map { s.lambda * $0 + (1 - s.lambda) * $1 }
+            let mix = zip(x1, x2).map { min(max(s.lambda * $0 + (1 - s.lambda) * $1, 0), 1) }
             XCTAssertEqual(Array(a.pixels[(i * 144)..<((i + 1) * 144)]), mix)
             XCTAssertEqual(f.heldOut.labels[s.first], s.firstLabel)
         }
