@@ -25,7 +25,11 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Suspect behind a Honeytrace-compatible prediction API (e.g. http://host:8080); its top-1 answers are used.")
     var endpoint: String?
     @Option(help: "API key for --endpoint and URL references (default: $HONEYTRACE_API_KEY).") var apiKey: String?
-    @Option(help: "Watermark key.") var key: String?
+    @Option(help: "Watermark key (not with --prown).") var key: String?
+    @Option(help: "PROWN trigger set (from `honeytrace prown create`): decide by trigger accuracy against null models instead of a key.")
+    var prown: String?
+    @Argument(help: "With --prown: the suspect model directory (or --suspect / --endpoint).") var suspectDirectory: String?
+    @OptionGroup var prownOptions: PrownVerifyOptions
     @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
     var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
@@ -39,8 +43,12 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        guard [key, dawnLog, prown].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --key KEY, --dawn-log FILE and --prown FILE")
+        }
+        if prown != nil { try validatePrown(); return }
+        guard suspectDirectory == nil else { throw ValidationError("a positional suspect goes with --prown FILE; give --suspect DIR or --endpoint URL") }
         guard (suspect == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --suspect DIR and --endpoint URL") }
-        guard (key == nil) != (dawnLog == nil) else { throw ValidationError("give exactly one of --key KEY and --dawn-log FILE") }
     }
 
     /// A local model directory, or an HTTP endpoint when `location` is an http(s) URL.
@@ -51,6 +59,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let prown { try runPrown(prown); return }
         compute.apply()
         if let dawnLog {
             let stolen = try verifyDAWN(logPath: dawnLog, suspect: try openSuspect(endpoint ?? suspect!), nullModels: try reference.map(openSuspect),

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Baselines
+import Datasets
+import Foundation
+import HoneytraceServer
+import Prediction
+import Training
+
+/// `honeytrace prown`: PROWN trigger sets (docs/algorithms.md §8), the training-free baseline that leaves the API's answers alone.
+struct PrownCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prown",
+        abstract: "PROWN trigger sets: mixes of owner images that noisy copies of the model all label alike.",
+        discussion: "Verify a suspect with `honeytrace verify --prown FILE SUSPECT`.",
+        subcommands: [PrownCreateCommand.self])
+}
+
+struct PrownCreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Make a PROWN trigger set for a model from the owner's validation split, optionally with null-model statistics.",
+        discussion: """
+            Pairs of owner-validation images of different classes are mixed with 64 random weights; a mix the model labels \
+            as neither source class is kept when all m proxies (the model with Gaussian noise on every parameter) agree. \
+            The noise σ gives the perturbation the same share of ‖θ‖ as the paper's (see --relative-noise).
+            """)
+
+    @Argument(help: "Model directory of the owner's model.") var model: String
+    @Option(help: "Trigger-set file to write.") var out: String
+    @Option(help: "Seed of pairs, mixing weights and proxy noise.") var seed: UInt64 = 1
+    @Option(help: "Null pool directory (from `honeytrace experiment null-pool`): its models' trigger accuracies go into the file.")
+    var nullPool: String?
+    @Option(help: "Proxies m.") var proxies = 64
+    @Option(help: "Triggers n.") var triggers = 100
+    @Option(help: "Confidence level of the guarantee is 1 − alpha.") var alpha = 0.05
+    @Option(help: "‖Δθ‖ / ‖θ‖ of the proxies (default: the paper's share, from σ 8e-3 on its ResNet-34).")
+    var relativeNoise: Double?
+    @Option(help: "Noise σ per parameter (overrides --relative-noise).") var sigma: Double?
+    @Option(help: "Complement proxies: copies with larger noise that must all answer other than y* (default: none).")
+    var complementProxies: Int?
+    @Option(help: "‖Δθ‖ / ‖θ‖ of the complement proxies.") var complementRelativeNoise: Double?
+    @Option(help: "Noise σ of the complement proxies (overrides --complement-relative-noise).") var complementSigma: Double?
+    @Option(help: "Most pairs to draw before giving up.") var maxPairs = 20_000
+    @Flag(help: "Skip measuring each proxy's accuracy on the validation split.") var skipProxyAccuracy = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        var settings = PrownSettings(seed: seed, proxies: proxies, triggers: triggers, alpha: alpha, sigma: sigma,
+                                     complementProxies: complementProxies, complementRelativeNoise: complementRelativeNoise,
+                                     complementSigma: complementSigma, maxPairs: maxPairs)
+        if let relativeNoise { settings.relativeNoise = relativeNoise }
+        try settings.validate()
+        let owner = try ModelDirectory.load(model)
+        let heldOut = try FashionMNIST.heldOutSplits().ownerValidation
+        var creator = PrownCreator(settings: settings)
+        creator.measureProxyAccuracy = !skipProxyAccuracy
+        creator.log = PrownCLI.progress
+        var set = try creator.create(model: owner, modelName: model, heldOut: heldOut)
+        if let nullPool {
+            set.nullModels = try PrownCLI.nullStatistics(pool: nullPool, on: set, log: PrownCLI.progress)
+        }
+        try set.save(to: out)
+        if json { try printJSON(PrownCLI.Summary(set, file: out)); return }
+        print("wrote \(out): \(set.count) triggers, σ \(String(format: "%.3e", set.settings.sigma ?? 0)), guarantee \(String(format: "%.4f", set.guarantee)) per trigger at confidence \(1 - set.settings.alpha)")
+        if let null = set.nullModels {
+            let t = try null.threshold(falseClaimRate: 0.05)
+            print("null models      \(null.models.count): trigger accuracy \(percent(t.mean)) ± \(percent(t.standardDeviation)); threshold at p 0.05 \(percent(t.threshold))")
+        }
+    }
+}
+
+/// The `--prown` side of `honeytrace verify`.
+struct PrownVerifyOptions: ParsableArguments {
+    @Option(help: "With --prown: null pool directory to measure the threshold on (default: the statistics stored in the trigger set).")
+    var nullPool: String?
+    @Option(help: "With --prown: false-claim rate p of the threshold μ + z₁₋ₚ·σ.") var falseClaimRate = 0.05
+}
+
+enum PrownCLI {
+    /// Progress lines go to standard error, unbuffered, so stdout stays the result.
+    static func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    /// What `prown create --json` prints: the file's settings and figures without the pixels.
+    struct Summary: Encodable {
+        var file: String
+        var triggers: Int
+        var settings: PrownSettings
+        var model: PrownTriggerSet.ModelIdentity
+        var guarantee: Double
+        var creation: PrownCreationStatistics
+        var nullModels: PrownNullStatistics?
+
+        init(_ set: PrownTriggerSet, file: String) {
+            self.file = file; triggers = set.count; settings = set.settings; model = set.model; guarantee = set.guarantee
+            creation = set.creation; nullModels = set.nullModels
+        }
+    }
+
+    /// Trigger accuracies of every model of a null pool, refusing the owner's own weights.
+    static func nullStatistics(pool: String, on set: PrownTriggerSet, log: (String) -> Void) throws -> PrownNullStatistics {
+        let models = try PrownNullPool.modelDirectories(pool: pool).map { entry -> PredictionAPI in
+            let m = try ModelDirectory.load(entry.path)
+            guard m.manifest.weightsSHA256 != set.model.weightsSHA256 else {
+                throw ValidationError("\(entry.path) has the owner model's weights; a null model must never have seen the API")
+            }
+            return ModelAPI(model: m, answerMode: .label, name: entry.name)
+        }
+        let null = try PrownVerification.nullStatistics(models, on: set)
+        for m in null.models { log("  \(m.name): \(m.hits)/\(set.count) triggers") }
+        return null
+    }
+
+    /// `verify --prown FILE SUSPECT`.
+    /// Prints PROWN's verdict on `suspect`; returns whether it is "stolen".
+    static func verify(set: PrownTriggerSet, suspect: PredictionAPI, options: PrownVerifyOptions, json: Bool) throws -> Bool {
+        let null = try options.nullPool.map { try nullStatistics(pool: $0, on: set, log: { _ in }) }
+        let v = try PrownVerification.verify(suspect, on: set, null: null, falseClaimRate: options.falseClaimRate)
+        if json { try printJSON(v); return v.verdict == "stolen" }
+        print("verdict          \(v.verdict)")
+        print("trigger accuracy \(percent(v.triggerAccuracy)) (\(v.hits) of \(v.triggers) triggers answered y*)")
+        print("threshold        \(percent(v.threshold)) at false-claim rate \(v.falseClaimRate) (\(v.nullModels) null models, \(percent(v.nullMean)) ± \(percent(v.nullStandardDeviation)))")
+        print("p-value          \(String(format: "%.3e", v.normalPValue)) (normal fit; empirical \(String(format: "%.3e", v.empiricalPValue)), binomial vs pooled null rate \(percent(v.pooledNullRate)): \(String(format: "%.3e", v.binomialPValue)))")
+        print("null claims      \(v.nullFalseClaims) of \(v.nullModels) null models over a threshold fitted to the others")
+        return v.verdict == "stolen"
+    }
+}
+
+extension VerifyCommand {
+    func validatePrown() throws {
+        let given = [suspectDirectory, suspect, endpoint].compactMap { $0 }
+        guard given.count == 1 else { throw ValidationError("with --prown give exactly one suspect: a model directory (SUSPECT or --suspect) or --endpoint URL") }
+        guard prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1 else {
+            throw ValidationError("--false-claim-rate \(prownOptions.falseClaimRate) must lie in (0, 1)")
+        }
+    }
+
+    func runPrown(_ file: String) throws {
+        compute.apply()
+        let set = try PrownTriggerSet.load(file)
+        let target: PredictionAPI
+        if let endpoint { target = try HTTPPredictionAPI(url: endpoint, apiKey: apiKey) }
+        else { target = try ModelAPI(directory: suspectDirectory ?? suspect!, answerMode: .label) }
+        if try !PrownCLI.verify(set: set, suspect: target, options: prownOptions, json: json) { throw VerifyCommand.notStolen }
+    }
+}
