@@ -102,7 +102,7 @@ let package = Package(
             name: "HoneytraceCLI",
             dependencies: [
                 "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Prediction", "Honeytrace", "Extraction", "Experiments",
-                "HoneytraceServer",
+                "HoneytraceServer", "Baselines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

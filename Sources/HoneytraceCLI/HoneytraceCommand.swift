@@ -7,7 +7,7 @@ struct Honeytrace: AsyncParsableCommand {
         commandName: "honeytrace",
         abstract: "Neural Honeytrace: training-free watermarks against model extraction.",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, WatermarkCommand.self, ProtectCommand.self,
-                      CalibrateCommand.self, VerifyCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self]
+                      CalibrateCommand.self, VerifyCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self, BaselineCommand.self]
     )
 }
 

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Baselines
+import Datasets
+import Foundation
+import NeuralNet
+import Training
+
+extension BaselineKind: ExpressibleByArgument {}
+
+struct BaselineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baseline",
+        abstract: "The training-time baselines Neural Honeytrace is compared with.",
+        subcommands: [BaselineTrainCommand.self])
+}
+
+struct BaselineTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a watermarked victim (composite backdoor, MEA-Defender or EWE) on the owner's training split and write a model directory with baseline.json.")
+
+    @Option(help: "Baseline: composite, mea-defender or ewe.") var kind: BaselineKind
+    @Option(help: "Architecture: fmnist-cnn, vgg-mini or resnet-8 (its Fashion-MNIST recipe).") var architecture: Architecture = .fmnistCNN
+    @Option(help: "Seed for weights, batch order, augmentation and every baseline sample.") var seed: UInt64 = 0
+    @Option(help: "Epochs (default: the architecture's recipe).") var epochs: Int?
+    @Option(help: "The bare victim's model directory, whose test accuracy the record names.") var victim: String?
+    @Option(help: "Use only the first N owner training images (quick runs).") var limit: Int?
+    @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
+    @Option(help: "Output model directory.") var out: String
+    @Flag(help: "Print the record as JSON.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, found \(epochs)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, found \(limit)") }
+    }
+
+    func run() throws {
+        compute.apply()
+        var recipe = TrainingRecipe.fashionMNISTDefault(architecture, seed: seed)
+        if let epochs { recipe.epochs = epochs; recipe.schedule = .cosine(epochs: epochs, minimum: 0) }
+        let splits = try FashionMNIST.heldOutSplits(directory: dataDir)
+        let training = limit.map { splits.ownerTraining.subset(0..<min($0, splits.ownerTraining.count)) } ?? splits.ownerTraining
+        let victimModel = try victim.map { (name: $0, testAccuracy: try victimAccuracy($0, test: splits.test)) }
+        var bar: ProgressBar?
+        let (model, record) = try BaselineTraining.train(
+            BaselineSettings(kind: kind, victimEpochs: recipe.epochs), recipe: recipe, training: training,
+            validation: splits.ownerValidation, test: splits.test, normalization: .fashionMNIST, victim: victimModel,
+            onProgress: { p in
+                if p.batch == 1 { bar = ProgressBar(title: "\(kind.rawValue) epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
+                bar?.update(p.batch, status: String(format: "loss %.4f acc %.2f%% %.0f img/s lr %.4f", p.loss, 100 * p.accuracy, p.imagesPerSecond, p.learningRate))
+            })
+        try BaselineTraining.save(model, record: record, to: out)
+        if json { return try printJSON(record) }
+        print("trained \(kind.rawValue) \(architecture.rawValue) on \(record.trainingData) (\(record.trainingImages) images) in \(String(format: "%.1f", record.trainSeconds)) s")
+        print("test accuracy \(percent(record.testAccuracy))" + (record.victimTestAccuracy.map { " (bare victim \(percent($0)))" } ?? ""))
+        print("watermark rate \(percent(record.watermarkRate)) of \(record.triggerCount) test triggers answer \(record.settings.ewe?.target ?? record.settings.composite?.classes.target ?? record.settings.meaDefender?.classes.target ?? 9); validation \(percent(record.validationWatermarkRate)); clean source images \(percent(record.cleanSourceTargetRate))")
+        print("wrote \(out)")
+    }
+
+    /// The bare victim's test accuracy, measured again rather than read from its manifest.
+    private func victimAccuracy(_ directory: String, test: ImageDataset) throws -> Double {
+        try ModelDirectory.load(directory).evaluate(test).accuracy
+    }
+}
