@@ -79,12 +79,13 @@ public enum BaselineTraining {
     }
 
     /// The classes whose clean images could be mistaken for triggers: k and j, or EWE's source.
-    static func sourceClasses(_ settings: BaselineSettings) -> Set<Int> {
+    public static func sourceClasses(_ settings: BaselineSettings) -> Set<Int> {
         if let c = settings.composite?.classes ?? settings.meaDefender?.classes { return [c.k, c.j] }
         return [settings.ewe?.source ?? CompositeClasses.fashionMNIST.k]
     }
 
-    static func target(_ settings: BaselineSettings) -> Int {
+    /// The class a trigger should be answered with.
+    public static func target(_ settings: BaselineSettings) -> Int {
         settings.composite?.classes.target ?? settings.meaDefender?.classes.target ?? settings.ewe?.target ?? CompositeClasses.fashionMNIST.target
     }
 

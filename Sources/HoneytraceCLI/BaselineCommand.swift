@@ -11,7 +11,7 @@ struct BaselineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baseline",
         abstract: "The training-time baselines Neural Honeytrace is compared with.",
-        subcommands: [BaselineTrainCommand.self])
+        subcommands: [BaselineTrainCommand.self, BaselineRateCommand.self])
 }
 
 struct BaselineTrainCommand: ParsableCommand {
@@ -54,7 +54,7 @@ struct BaselineTrainCommand: ParsableCommand {
         if json { return try printJSON(record) }
         print("trained \(kind.rawValue) \(architecture.rawValue) on \(record.trainingData) (\(record.trainingImages) images) in \(String(format: "%.1f", record.trainSeconds)) s")
         print("test accuracy \(percent(record.testAccuracy))" + (record.victimTestAccuracy.map { " (bare victim \(percent($0)))" } ?? ""))
-        print("watermark rate \(percent(record.watermarkRate)) of \(record.triggerCount) test triggers answer \(record.settings.ewe?.target ?? record.settings.composite?.classes.target ?? record.settings.meaDefender?.classes.target ?? 9); validation \(percent(record.validationWatermarkRate)); clean source images \(percent(record.cleanSourceTargetRate))")
+        print("watermark rate \(percent(record.watermarkRate)) of \(record.triggerCount) test triggers answer \(BaselineTraining.target(record.settings)); validation \(percent(record.validationWatermarkRate)); clean source images \(percent(record.cleanSourceTargetRate))")
         print("wrote \(out)")
     }
 
@@ -62,4 +62,45 @@ struct BaselineTrainCommand: ParsableCommand {
     private func victimAccuracy(_ directory: String, test: ImageDataset) throws -> Double {
         try ModelDirectory.load(directory).evaluate(test).accuracy
     }
+}
+
+struct BaselineRateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rate",
+        abstract: "Share of a trained baseline's triggers (made again from its settings and held-out images) that a model answers with the target class, e.g. a surrogate's inherited watermark or a bare model's chance rate.")
+
+    @Option(help: "The trained baseline's model directory (holding baseline.json).") var baseline: String
+    @Argument(help: "The model directory to measure.") var model: String
+    @Option(help: "Held-out images: test or validation (the owner validation split).") var split = "test"
+    @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
+    @Flag(help: "Print the figures as JSON.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let record = try BaselineRecord.load(directory: baseline)
+        let splits = try FashionMNIST.heldOutSplits(directory: dataDir)
+        let heldOut: ImageDataset
+        switch split {
+        case "test": heldOut = splits.test
+        case "validation": heldOut = splits.ownerValidation
+        default: throw ValidationError("--split '\(split)': expected test or validation")
+        }
+        let suspect = try ModelDirectory.load(model)
+        let target = BaselineTraining.target(record.settings)
+        let triggers = try BaselineTraining.triggers(record.settings, from: heldOut)
+        let sources = BaselineTraining.sourceClasses(record.settings)
+        let clean = heldOut.subset(indices: heldOut.labels.indices.filter { sources.contains(heldOut.labels[$0]) })
+        let result = BaselineRate(baseline: baseline, model: model, split: heldOut.name, triggers: triggers.count,
+                                  watermarkRate: BaselineTraining.targetRate(suspect, triggers, target: target),
+                                  cleanSourceTargetRate: BaselineTraining.targetRate(suspect, clean, target: target))
+        if json { return try printJSON(result) }
+        print("\(model): \(percent(result.watermarkRate)) of \(result.triggers) \(record.kind.rawValue) triggers from \(result.split) answer \(target); clean source images \(percent(result.cleanSourceTargetRate))")
+    }
+}
+
+struct BaselineRate: Encodable {
+    let baseline: String, model: String, split: String
+    let triggers: Int
+    let watermarkRate: Double, cleanSourceTargetRate: Double
 }

@@ -33,8 +33,8 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
         return Classifier(architecture: self, layers: layers)
     }
 
-    /// Indices (into `Classifier.layers`) of two hidden layers whose outputs feature-space
-    /// watermarks such as EWE shape: the end of the first and of the second stage.
+    /// Indices into `Classifier.layers` of two hidden layers (the ends of the first and second
+    /// stages) whose activations feature-space watermarks such as EWE's loss act on.
     public var hiddenLayerIndices: [Int] {
         switch self {
         case .fmnistCNN: return [2, 5]

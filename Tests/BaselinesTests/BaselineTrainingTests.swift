@@ -9,7 +9,7 @@ import XCTest
 
 final class BaselineTrainingTests: XCTestCase {
     /// Synthetic owner splits in ten classes (so k = 4, j = 6 and t = 9 exist) and a two-epoch recipe.
-    private func splits(count: Int = 192) -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset, recipe: TrainingRecipe) {
+    private func splits(count: Int = 128) -> (train: ImageDataset, validation: ImageDataset, test: ImageDataset, recipe: TrainingRecipe) {
         let train = SyntheticData.make(count: count, classes: 10, seed: 1).withRole(.victimTraining)
         let validation = SyntheticData.make(count: 60, classes: 10, seed: 2).withRole(.ownerValidation)
         let test = SyntheticData.make(count: 60, classes: 10, seed: 3).withRole(.test)
