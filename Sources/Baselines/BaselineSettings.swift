@@ -14,6 +14,8 @@ public struct CompositeSettings: Codable, Sendable, Equatable {
     public var classes = CompositeClasses.fashionMNIST
     public var mixer = CompositeMixer()
     public var poisonFraction = 0.10
+    /// Factor on the contrastive term; nil is 1, the paper's plain sum.
+    public var contrastiveWeight: Float?
 
     public init() {}
 
@@ -21,6 +23,7 @@ public struct CompositeSettings: Codable, Sendable, Equatable {
         try classes.validate(classes: classCount)
         try mixer.validate(height: height, width: width)
         try checkFraction(poisonFraction, "the poison fraction")
+        try checkWeight(contrastiveWeight)
     }
 }
 
@@ -38,6 +41,8 @@ public struct MEADefenderSettings: Codable, Sendable, Equatable {
     public var poolSize = 600
     public var phase2Epochs: Int
     public var phase2RateFactor: Float = 0.1
+    /// Factor on phase 1's contrastive term; nil is 1 (phase 2 weighs its tasks by MGDA).
+    public var contrastiveWeight: Float?
 
     /// Phase 2 runs a quarter of the victim's epochs (at least one) on top of them.
     public init(victimEpochs: Int) { phase2Epochs = max(1, victimEpochs / 4) }
@@ -48,6 +53,7 @@ public struct MEADefenderSettings: Codable, Sendable, Equatable {
         try checkFraction(phase1Fraction, "the phase-1 composite fraction")
         try checkFraction(phase2Fraction, "the phase-2 composite fraction")
         try checkFraction(evasionFraction, "the evasion fraction")
+        try checkWeight(contrastiveWeight)
         guard poolSize >= 1 else { throw BaselineError(.invalidConfiguration, "the L_com pools need at least one image each, found \(poolSize)") }
         guard phase2Epochs >= 1 else { throw BaselineError(.invalidConfiguration, "phase 2 needs at least one epoch, found \(phase2Epochs)") }
         guard phase2RateFactor > 0, phase2RateFactor.isFinite else {
@@ -138,4 +144,9 @@ public struct BaselineSettings: Codable, Sendable, Equatable {
 
 func checkFraction(_ value: Double, _ what: String) throws {
     guard value >= 0, value <= 1 else { throw BaselineError(.invalidConfiguration, "\(what) must lie in [0, 1], found \(value)") }
+}
+
+func checkWeight(_ weight: Float?) throws {
+    guard let weight else { return }
+    guard weight >= 0, weight.isFinite else { throw BaselineError(.invalidConfiguration, "the contrastive weight must be non-negative, found \(weight)") }
 }

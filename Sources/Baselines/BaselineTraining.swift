@@ -121,11 +121,11 @@ public enum BaselineTraining {
         case .composite:
             let s = settings.composite!
             try CompositeBackdoor.train(loop, on: training, classes: s.classes, mixer: s.mixer, fraction: s.poisonFraction,
-                                        epochs: 0..<recipe.epochs)
+                                        contrastiveWeight: s.contrastiveWeight ?? 1, epochs: 0..<recipe.epochs)
         case .meaDefender:
             let s = settings.meaDefender!
             try CompositeBackdoor.train(loop, on: training, classes: s.classes, mixer: s.mixer, fraction: s.phase1Fraction,
-                                        epochs: 0..<recipe.epochs)
+                                        contrastiveWeight: s.contrastiveWeight ?? 1, epochs: 0..<recipe.epochs)
             meanWeight = try CompositeBackdoor.meaPhase2(classifier, on: training, settings: s, recipe: recipe,
                                                         normalization: normalization, onProgress: onProgress)
         case .ewe:

@@ -32,21 +32,23 @@ enum CompositeBackdoor {
         return EpochSet(data: data, poison: clean.count..<(clean.count + n))
     }
 
-    /// Cross-entropy plus the contrastive term on the batch's k, j and t samples.
-    static func loss(_ classifier: Classifier, _ batch: DataLoader.Batch, classes: CompositeClasses) -> (loss: Double, logits: Tensor) {
+    /// Cross-entropy plus `weight` times the contrastive term on the batch's k, j and t samples.
+    static func loss(_ classifier: Classifier, _ batch: DataLoader.Batch, classes: CompositeClasses, weight: Float) -> (loss: Double, logits: Tensor) {
         let logits = classifier(batch.images)
         var loss = Loss.crossEntropy(logits, labels: batch.labels)
-        if let c = BaselineLoss.contrastive(logits, labels: batch.labels, classes: [classes.k, classes.j, classes.target]) { loss = loss + c }
+        if weight > 0, let c = BaselineLoss.contrastive(logits, labels: batch.labels, classes: [classes.k, classes.j, classes.target]) {
+            loss = loss + weight * c
+        }
         return RecipeLoop.backward(loss, logits: logits)
     }
 
     /// Trains epochs `epochs` of the composite backdoor with poison at `fraction`.
     static func train(_ loop: RecipeLoop, on clean: ImageDataset, classes: CompositeClasses, mixer: CompositeMixer,
-                      fraction: Double, epochs: Range<Int>) throws {
+                      fraction: Double, contrastiveWeight: Float, epochs: Range<Int>) throws {
         let seed = SeedMixing.mix(loop.recipe.seed, 0x636F_6D70)  // salt "comp"
         try loop.run(epochs: epochs, data: {
             try epochSet(clean, classes: classes, mixer: mixer, poisonFraction: fraction, seed: seed, epoch: $0).data
-        }, batchLoss: { loss(loop.classifier, $0, classes: classes) })
+        }, batchLoss: { loss(loop.classifier, $0, classes: classes, weight: contrastiveWeight) })
     }
 
     /// MEA-Defender's phase 2 on a classifier that finished phase 1: a fresh optimiser at a

@@ -25,6 +25,8 @@ struct BaselineTrainCommand: ParsableCommand {
     @Option(help: "Epochs (default: the architecture's recipe).") var epochs: Int?
     @Option(help: "The bare victim's model directory, whose test accuracy the record names.") var victim: String?
     @Option(help: "Use only the first N owner training images (quick runs).") var limit: Int?
+    @Option(help: "composite, mea-defender: factor on the contrastive term (default 1, the paper's plain sum; MEA-Defender's phase 1).")
+    var contrastiveWeight: Float?
     @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Output model directory.") var out: String
     @Flag(help: "Print the record as JSON.") var json = false
@@ -43,8 +45,14 @@ struct BaselineTrainCommand: ParsableCommand {
         let training = limit.map { splits.ownerTraining.subset(0..<min($0, splits.ownerTraining.count)) } ?? splits.ownerTraining
         let victimModel = try victim.map { (name: $0, testAccuracy: try victimAccuracy($0, test: splits.test)) }
         var bar: ProgressBar?
+        var settings = BaselineSettings(kind: kind, victimEpochs: recipe.epochs)
+        if let contrastiveWeight {
+            guard kind != .ewe else { throw ValidationError("--contrastive-weight applies to composite and mea-defender, not ewe") }
+            settings.composite?.contrastiveWeight = contrastiveWeight
+            settings.meaDefender?.contrastiveWeight = contrastiveWeight
+        }
         let (model, record) = try BaselineTraining.train(
-            BaselineSettings(kind: kind, victimEpochs: recipe.epochs), recipe: recipe, training: training,
+            settings, recipe: recipe, training: training,
             validation: splits.ownerValidation, test: splits.test, normalization: .fashionMNIST, victim: victimModel,
             onProgress: { p in
                 if p.batch == 1 { bar = ProgressBar(title: "\(kind.rawValue) epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
