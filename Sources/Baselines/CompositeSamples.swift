@@ -82,7 +82,7 @@ public enum CompositeSamples {
         return try labelled(data, pixels, labels: labels, name: "\(data.name)/evasion-samples")
     }
 
-    /// Images of `data` at `index` as a slice of its pixels.
+    /// The image of `data` at `index`, as a slice of its pixels.
     static func image(_ data: ImageDataset, _ index: Int) -> ArraySlice<Float> {
         data.pixels[(index * data.imageSize)..<((index + 1) * data.imageSize)]
     }
