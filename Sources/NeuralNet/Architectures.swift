@@ -33,6 +33,16 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
         return Classifier(architecture: self, layers: layers)
     }
 
+    /// Indices into `Classifier.layers` of two hidden layers (the ends of the first and second
+    /// stages) whose activations feature-space watermarks such as EWE's loss act on.
+    public var hiddenLayerIndices: [Int] {
+        switch self {
+        case .fmnistCNN: return [2, 5]
+        case .vggMini: return [6, 13]
+        case .resnet8: return [3, 4]
+        }
+    }
+
     /// Width of the penultimate features.
     public var featureWidth: Int {
         switch self {
@@ -63,6 +73,22 @@ public final class Classifier: Module, @unchecked Sendable {
     public func forwardWithFeatures(_ x: Tensor) -> (logits: Tensor, features: Tensor) {
         let features = runLayers(layers.dropLast(), x)
         return (head(features), features)
+    }
+
+    /// Logits, penultimate features and the outputs of the layers at `hidden` (ascending indices
+    /// into `layers`, before the head), from one forward pass; the loss needs hidden activations.
+    public func forwardWithActivations(_ x: Tensor, hidden: [Int]) -> (logits: Tensor, features: Tensor, hidden: [Tensor]) {
+        precondition(zip(hidden, hidden.dropFirst()).allSatisfy { $0 < $1 } && hidden.allSatisfy { (0..<(layers.count - 1)).contains($0) },
+                     "hidden layer indices \(hidden) must ascend within 0..<\(layers.count - 1)")
+        var outputs: [Tensor] = []
+        var h = x, start = 0
+        for i in hidden {
+            h = runLayers(layers[start...i], h)
+            outputs.append(h)
+            start = i + 1
+        }
+        let features = runLayers(layers[start..<(layers.count - 1)], h)
+        return (head(features), features, outputs)
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor { forwardWithFeatures(x).logits }

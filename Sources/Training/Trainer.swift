@@ -10,6 +10,18 @@ public struct TrainingProgress: Sendable {
     public let loss: Double, accuracy: Double
     public let imagesPerSecond: Double
     public let learningRate: Float
+
+    public init(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double,
+                learningRate: Float) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.batch = batch
+        self.batches = batches
+        self.loss = loss
+        self.accuracy = accuracy
+        self.imagesPerSecond = imagesPerSecond
+        self.learningRate = learningRate
+    }
 }
 
 /// One finished epoch.
