@@ -196,11 +196,7 @@ extension Prown {
         guard count > 0 else { return [] }
         let logits = model.outputs(pixels: images, count: count, batchSize: batchSize).logits
         let k = model.classes
-        return (0..<count).map { r in
-            var best = 0
-            for c in 1..<k where logits[r * k + c] > logits[r * k + best] { best = c }
-            return best
-        }
+        return logits.withUnsafeBufferPointer { l in (0..<count).map { RowMath.argmax(l.baseAddress! + $0 * k, count: k) } }
     }
 
     /// docs/algorithms.md §8.3: which candidates every proxy labels y*. Proxies run one after the other, each only on the

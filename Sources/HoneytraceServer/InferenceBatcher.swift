@@ -19,7 +19,7 @@ enum ServedModel: Sendable {
 
     /// The answer for raw [0, 1] images `[B, C, H, W]`: the defense's output (the heavy-client
     /// defense's on the rows marked in `heavyRows`), or the bare probabilities with similarity 0
-    /// and nothing mixed or flipped.
+    /// and nothing mixed or flipped. Empty `heavyRows`: no row is a heavy client's.
     func query(_ pixels: Tensor, heavyRows: [Bool]) throws -> DefenseOutput {
         switch self {
         case .defended(let d, let heavy):
@@ -258,7 +258,9 @@ final class InferenceBatcher: @unchecked Sendable {
                 }
                 offset += job.rows * size
             }
-            output = try model.query(x, heavyRows: jobs.flatMap { [Bool](repeating: $0.heavy, count: $0.rows) })
+            // Marks only when a heavy client's rows are in the batch (no marks: the key's defense alone).
+            let heavyRows = jobs.contains { $0.heavy } ? jobs.flatMap { [Bool](repeating: $0.heavy, count: $0.rows) } : []
+            output = try model.query(x, heavyRows: heavyRows)
         } catch {
             let failure = APIError(.internalServerError, .internalError, "the model failed on this batch: \(error)")
             for job in jobs { job.completion.resume(throwing: failure) }

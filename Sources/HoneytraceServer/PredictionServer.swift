@@ -331,7 +331,7 @@ public final class PredictionServer: Sendable {
             }
             let name = client?.name ?? ClientRegistry.anonymous
             // A client is a heavy client from the request at which its answered count has reached the threshold.
-            let heavy = heavyClient.map { (ledger.record(client: name)?.queries ?? 0) >= $0.afterQueries } ?? false
+            let heavy = heavyClient.map { ledger.answeredQueries(client: name) >= $0.afterQueries } ?? false
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
             if let dawn { output = await dawn.mark(output, pixels: images.pixels, client: name) }
             let mixed = output.mixedCount, flipped = output.flippedCount

@@ -332,6 +332,13 @@ public final class QueryLedger: @unchecked Sendable {
         return snapshot.keys.sorted().map { record($0, snapshot[$0]!) }
     }
 
+    /// Images answered to `client` so far (0 when it never sent a request), without building its record.
+    public func answeredQueries(client: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return totals[client]?.queries ?? 0
+    }
+
     /// The counts of `client` (nil when it never sent a request).
     public func record(client: String) -> ClientRecord? {
         lock.lock()
