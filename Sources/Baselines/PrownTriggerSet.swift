@@ -41,7 +41,7 @@ public struct PrownTriggerSet: Codable, Sendable, Equatable {
     /// Per-trigger transfer probability bound at confidence 1 − α (Clopper–Pearson, m of m).
     public var guarantee: Double
     public var creation: PrownCreationStatistics
-    public var nullModels: PrownNullStatistics?
+    public var nullModels: TriggerNullStatistics?
 
     public var count: Int { labels.count }
     public var imageSize: Int { imageShape.reduce(1, *) }
@@ -62,7 +62,7 @@ public struct PrownTriggerSet: Codable, Sendable, Equatable {
         var pixelsSHA256: String
         var guarantee: Double
         var creation: PrownCreationStatistics
-        var nullModels: PrownNullStatistics?
+        var nullModels: TriggerNullStatistics?
     }
 
     static func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }

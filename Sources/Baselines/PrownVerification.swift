@@ -3,51 +3,6 @@ import Prediction
 import Stats
 import TensorEngine
 
-/// The null models' trigger accuracies on one PROWN trigger set (docs/algorithms.md §8.5, §8b): models that never saw
-/// the API, whose accuracies fix the decision threshold.
-public struct PrownNullStatistics: Codable, Sendable, Equatable {
-    public struct Model: Codable, Sendable, Equatable {
-        public var name: String
-        /// Triggers answered y*.
-        public var hits: Int
-        public var accuracy: Double
-
-        public init(name: String, hits: Int, accuracy: Double) {
-            self.name = name; self.hits = hits; self.accuracy = accuracy
-        }
-    }
-
-    public var models: [Model]
-    /// Triggers each model was asked.
-    public var triggers: Int
-
-    public init(models: [Model], triggers: Int) {
-        self.models = models
-        self.triggers = triggers
-    }
-
-    /// All null hits over all null queries.
-    public var pooledRate: Double {
-        Double(models.reduce(0) { $0 + $1.hits }) / Double(max(models.count * triggers, 1))
-    }
-
-    /// μ + z_{1−p}·σ of the null models' trigger accuracies.
-    public func threshold(falseClaimRate p: Double) throws -> NullModelThreshold {
-        do { return try nullModelThreshold(nullStatistics: models.map(\.accuracy), falseClaimRate: p) } catch {
-            throw BaselineError(.invalidConfiguration, "null-model threshold: \(error)")
-        }
-    }
-
-    /// Null models claimed when each is verified as a suspect against a threshold fitted to the others.
-    public func leaveOneOutFalseClaims(falseClaimRate p: Double) throws -> [String] {
-        guard models.count >= 3 else { return [] }
-        return try models.indices.compactMap { i in
-            let others = PrownNullStatistics(models: models.indices.filter { $0 != i }.map { models[$0] }, triggers: triggers)
-            return try others.threshold(falseClaimRate: p).claims(models[i].accuracy) ? models[i].name : nil
-        }
-    }
-}
-
 /// A verdict on one suspect from its trigger accuracy.
 public struct PrownVerdict: Codable, Sendable, Equatable {
     public var suspect: String
@@ -79,38 +34,17 @@ public struct PrownVerdict: Codable, Sendable, Equatable {
 public enum PrownVerification {
     /// Triggers `set` that `suspect` answers y*, asking in batches of `batchSize`.
     public static func hits(of suspect: PredictionAPI, on set: PrownTriggerSet, batchSize: Int = 256) throws -> Int {
-        guard suspect.inputShape == set.imageShape else {
-            throw BaselineError(.unusableData, "\(suspect.name) takes images of shape \(suspect.inputShape), the trigger set holds \(set.imageShape)")
-        }
-        guard suspect.classes == set.classes else {
-            throw BaselineError(.unusableData, "\(suspect.name) answers \(suspect.classes) classes, the trigger set was made for \(set.classes)")
-        }
-        let size = set.imageSize
-        var hits = 0
-        for start in stride(from: 0, to: set.count, by: max(1, batchSize)) {
-            let end = min(start + max(1, batchSize), set.count)
-            let batch = Tensor(Array(set.pixels[(start * size)..<(end * size)]), shape: [end - start] + set.imageShape)
-            let labels = try suspect.labels(for: batch)
-            guard labels.count == end - start else {
-                throw BaselineError(.unusableData, "\(suspect.name) returned \(labels.count) answers for \(end - start) triggers")
-            }
-            hits += zip(labels, set.labels[start..<end]).filter { $0 == $1 }.count
-        }
-        return hits
+        try TriggerAccuracy.hits(of: suspect, pixels: set.pixels, imageShape: set.imageShape, labels: set.labels,
+                                 classes: set.classes, batchSize: batchSize)
     }
 
     /// The trigger accuracies of `models` (each named), which never saw the API.
-    public static func nullStatistics(_ models: [PredictionAPI], on set: PrownTriggerSet) throws -> PrownNullStatistics {
-        guard models.count >= 2 else { throw BaselineError(.invalidConfiguration, "a null-model threshold needs at least 2 models, got \(models.count)") }
-        let entries = try models.map { m -> PrownNullStatistics.Model in
-            let h = try hits(of: m, on: set)
-            return .init(name: m.name, hits: h, accuracy: Double(h) / Double(set.count))
-        }
-        return PrownNullStatistics(models: entries, triggers: set.count)
+    public static func nullStatistics(_ models: [PredictionAPI], on set: PrownTriggerSet) throws -> TriggerNullStatistics {
+        try TriggerNullStatistics.measure(models, pixels: set.pixels, imageShape: set.imageShape, labels: set.labels, classes: set.classes)
     }
 
     /// The verdict for `hits` of `triggers` against `null` at false-claim rate `p`.
-    public static func verdict(suspect: String, hits: Int, triggers: Int, null: PrownNullStatistics,
+    public static func verdict(suspect: String, hits: Int, triggers: Int, null: TriggerNullStatistics,
                                falseClaimRate p: Double) throws -> PrownVerdict {
         guard triggers >= 1, hits >= 0, hits <= triggers else {
             throw BaselineError(.invalidConfiguration, "need 0 ≤ hits ≤ triggers and triggers ≥ 1, got \(hits) of \(triggers)")
@@ -133,7 +67,7 @@ public enum PrownVerification {
     }
 
     /// Asks `suspect` the triggers and decides against the set's own null statistics.
-    public static func verify(_ suspect: PredictionAPI, on set: PrownTriggerSet, null: PrownNullStatistics? = nil,
+    public static func verify(_ suspect: PredictionAPI, on set: PrownTriggerSet, null: TriggerNullStatistics? = nil,
                               falseClaimRate p: Double = 0.05) throws -> PrownVerdict {
         guard let null = null ?? set.nullModels else {
             throw BaselineError(.invalidConfiguration, "the trigger set holds no null-model statistics; give a null pool (models that never saw the API)")

@@ -1,3 +1,4 @@
+import Baselines
 import Datasets
 import Extraction
 import Honeytrace
@@ -114,6 +115,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// PROWN, the verification-only watermark, measured on every surrogate: one trigger set per
+    /// model the grid serves (the victim, and each training-time baseline's own victim), made from
+    /// the owner validation split with these settings, judged against the null pool (nil: not
+    /// measured).
+    public var prown: PrownSettings?
+
     /// The owner's data protocol in effect.
     public var ownerDataInEffect: OwnerData { ownerData ?? .testSet }
 
@@ -152,6 +159,19 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             try h.defense.validate()
         }
         if let n = nullPool, n.count < 2 { throw fail("a null pool needs at least 2 models, found \(n.count)") }
+        let trained = defenses.filter { GridDefense.baselineKind(of: $0) != nil }
+        if !trained.isEmpty {
+            guard ownerDataInEffect == .heldOut else {
+                throw fail("the training-time columns \(trained) train on the owner's splits; set \"ownerData\": \"held-out\"")
+            }
+            guard nullPool != nil else { throw fail("the training-time columns \(trained) are judged against a null pool; set \"nullPool\"") }
+        }
+        if let p = prown {
+            guard ownerDataInEffect == .heldOut, nullPool != nil else {
+                throw fail("PROWN's triggers come from the owner validation split and its threshold from a null pool; set \"ownerData\": \"held-out\" and \"nullPool\"")
+            }
+            do { try p.validate() } catch { throw fail("prown: \(error)") }
+        }
         if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
             throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")
         }

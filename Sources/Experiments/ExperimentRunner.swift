@@ -17,6 +17,8 @@ import Training
 ///     <out>/calibration.json        every candidate the calibration tried
 ///     <out>/runs/<id>.json          one `RunRecord` per cell and seed
 ///     <out>/surrogates/<id>/        each surrogate's model directory
+///     <out>/baselines/<kind>/       each training-time column's own victim and its baseline.json
+///     <out>/prown/<model>.json      PROWN's trigger set of each served model (victim, baselines)
 ///
 ///     <out>/runs/<id>.claim         while a worker runs the cell (`claimsCells`)
 ///
@@ -115,6 +117,11 @@ public final class ExperimentRunner {
         let data = try loadData()
         let victim = try prepareVictim(data)
         _ = try prepareKey(victim: victim, data: data)
+        if configuration.prown != nil { _ = try preparePrown(victim, servedAs: "victim", data: data) }
+        for kind in baselineColumns {
+            let baseline = try prepareBaseline(kind, victim: victim, data: data)
+            if configuration.prown != nil { _ = try preparePrown(baseline, servedAs: kind.rawValue, data: data) }
+        }
         let stale = CellClaims(directory: path("runs")).removeStale()
         if !stale.isEmpty { log("removed the claims of stopped workers: \(stale.joined(separator: ", "))") }
     }
@@ -138,18 +145,29 @@ public final class ExperimentRunner {
         let honeytrace = NeuralHoneytrace(defended: defended, heavy: heavy.map {
             .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false)
         })
-        var defenses: [String: Defense] = [:], protectedAccuracy: [String: Double] = [:]
+        var defenses: [String: Defense] = [:], protectedAccuracy: [String: Double] = [:], prown: [String: Watermark] = [:]
         for name in configuration.defenses {
             let defense = try GridDefense.make(name, victim: victim, honeytrace: honeytrace,
                                                seed: SeedMixing.mix(configuration.keySeed, SeedMixing.salt("defense " + name)),
                                                honestTraffic: Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape),
-                                               nullModels: nullModels, alpha: configuration.alpha)
+                                               nullModels: nullModels, alpha: configuration.alpha,
+                                               trainedBaseline: { kind in
+                                                   try TrainedBaselineDefense(model: try self.prepareBaseline(kind, victim: victim, data: data),
+                                                                              record: try BaselineRecord.load(directory: self.path("baselines", kind.rawValue)),
+                                                                              ownerData: data.ownerSide, nullModels: nullModels,
+                                                                              falseClaimRate: configuration.alpha)
+                                               })
             defenses[name] = defense
             protectedAccuracy[name] = name == "none" ? victimAccuracy : try accuracy(of: defense, on: data.test)
+            if configuration.prown != nil {
+                let served = (defense as? TrainedBaselineDefense).map { ($0.model, name) } ?? (victim, "victim")
+                prown[name] = try TriggerAccuracyWatermark(prown: try preparePrown(served.0, servedAs: served.1, data: data),
+                                                           falseClaimRate: configuration.alpha)
+            }
         }
         let context = Context(victim: victim, key: key, verifier: verifier, data: data, defenses: defenses,
                               victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
-                              heavy: heavy)
+                              heavy: heavy, prown: prown)
         var records: [RunRecord] = []
         if claimsCells {
             try runClaiming(context)
@@ -211,6 +229,60 @@ public final class ExperimentRunner {
         let nullAnswers: [OwnershipVerifier.ReferenceAnswers]
         /// The heavy-client defense and its accuracy on the test set (nil: none).
         let heavy: (afterQueries: Int, defended: DefendedModel, accuracy: Double)?
+        /// PROWN's watermark of the model each column serves (empty: not measured).
+        let prown: [String: Watermark]
+
+        /// The model a column's API answers with: a training-time baseline's own victim, else the victim.
+        func servedModel(_ column: String) -> TrainedModel { (defenses[column] as? TrainedBaselineDefense)?.model ?? victim }
+    }
+
+    /// The training-time baselines among the columns.
+    var baselineColumns: [BaselineKind] { configuration.defenses.compactMap(GridDefense.baselineKind(of:)) }
+
+    /// Trains a training-time baseline's own victim once (`<out>/baselines/<kind>/`) from the
+    /// victim's architecture and recipe on the owner's training split, its settings judged on the
+    /// owner validation split; later calls load it.
+    func prepareBaseline(_ kind: BaselineKind, victim: TrainedModel, data: ExperimentData) throws -> TrainedModel {
+        let dir = path("baselines", kind.rawValue)
+        if FileManager.default.fileExists(atPath: dir + "/model.json") { return try ModelDirectory.load(dir) }
+        guard let validation = data.ownerValidation else {
+            throw ExperimentError("the \(kind.rawValue) column trains on the owner's splits; it needs the held-out protocol")
+        }
+        guard let recipe = victim.manifest.recipe else {
+            throw ExperimentError("\(victim.manifest.source): the victim records no training recipe, which the \(kind.rawValue) column trains with")
+        }
+        log("\(kind.rawValue): training its own \(recipe.architecture.rawValue) for \(recipe.epochs) epochs on \(data.train.count) images")
+        let (model, record) = try BaselineTraining.train(
+            BaselineSettings(kind: kind, victimEpochs: recipe.epochs), recipe: recipe, training: data.train, validation: validation,
+            test: data.test, normalization: victim.manifest.normalization,
+            victim: (name: "victim", testAccuracy: try victim.evaluate(data.test).accuracy))
+        try BaselineTraining.save(model, record: record, to: dir)
+        log(String(format: "%@: test accuracy %.2f%% (victim %.2f%%), watermark rate %.1f%%, %.0f s", kind.rawValue,
+                   100 * record.testAccuracy, 100 * (record.victimTestAccuracy ?? 0), 100 * record.watermarkRate, record.trainSeconds))
+        return model
+    }
+
+    /// PROWN's trigger set for `model` (served by the columns as `name`), made once from the owner
+    /// validation split with its null statistics from the null pool (`<out>/prown/<name>.json`).
+    func preparePrown(_ model: TrainedModel, servedAs name: String, data: ExperimentData) throws -> PrownTriggerSet {
+        let file = path("prown", name + ".json")
+        if FileManager.default.fileExists(atPath: file) {
+            let set = try PrownTriggerSet.load(file)
+            guard set.model.weightsSHA256 == model.manifest.weightsSHA256 else {
+                throw ExperimentError("\(file) was made for other weights (\(set.model.weightsSHA256.prefix(16))…); delete it to make it again")
+            }
+            return set
+        }
+        guard let settings = configuration.prown, let owner = data.ownerValidation else {
+            throw ExperimentError("PROWN needs its settings and the owner validation split")
+        }
+        var creator = PrownCreator(settings: settings)
+        creator.log = { self.log("  prown \(name): \($0)") }
+        var set = try creator.create(model: model, modelName: name, heldOut: owner)
+        set.nullModels = try PrownVerification.nullStatistics(try loadNullPool(), on: set)
+        try FileManager.default.createDirectory(atPath: path("prown"), withIntermediateDirectories: true)
+        try set.save(to: file)
+        return set
     }
 
     /// Calibrates the heavy-client defense (`ExperimentConfiguration.HeavyClient`) on the owner's
@@ -304,7 +376,7 @@ public final class ExperimentRunner {
         let attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool(of: cell.row),
                                          budget: configuration.budget, surrogate: surrogateRecipe, seed: cell.seed, jbda: jbda)
         var lastPhase = ""
-        let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.victim) { p in
+        let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.servedModel(cell.defense)) { p in
             let phase = "\(p.phase)"
             if phase != lastPhase { self.log("  \(phase)"); lastPhase = phase }
         }
@@ -317,6 +389,7 @@ public final class ExperimentRunner {
                                         extractedAccuracy: result.extractedAccuracy, fidelity: result.fidelity ?? 0, c)
         if let own = defense as? ClientWatermarkDefense {
             record.evidence = [try own.evidence(client: cell.id, suspect: ModelAPI(model: surrogate, answerMode: .label, name: cell.id))]
+                + (record.evidence ?? [])
         }
         record.seconds = Clock.now() - start
         record.machine = ComputeEnvironment.summary
@@ -372,6 +445,15 @@ public final class ExperimentRunner {
         record.heavyClientAccuracy = cell.defense == "honeytrace" ? c.heavy?.accuracy : nil
         record.nullModels = c.nullAnswers.count
         record.nullRate = report.nullRate
+        // The column's own trigger-set watermark and PROWN's, each against its null statistics.
+        var evidence: [WatermarkEvidence] = []
+        if let own = (c.defenses[cell.defense] as? WatermarkedDefense)?.watermark { evidence.append(try own.evidence(suspect: suspect)) }
+        if let prown = c.prown[cell.defense] { evidence.append(try prown.evidence(suspect: suspect)) }
+        record.evidence = evidence.isEmpty ? nil : evidence
+        if let baseline = c.defenses[cell.defense] as? TrainedBaselineDefense {
+            record.defenseTrainingSeconds = baseline.record.trainSeconds
+            record.watermarkRateBeforeTheft = baseline.record.watermarkRate
+        }
         return record
     }
 
@@ -417,6 +499,11 @@ public final class ExperimentRunner {
                        ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
                        ("calibrationBudget", a.calibrationBudget == b.calibrationBudget)]
         }
+        if let baseline = c.defenses[cell.defense] as? TrainedBaselineDefense {
+            let sourceBaseline = src.appendingPathComponent("baselines/\(cell.defense)").path
+            let same = (try? ModelDirectory.load(sourceBaseline).manifest.weightsSHA256) == baseline.model.manifest.weightsSHA256
+            checks.append(("\(cell.defense) victim", same))
+        }
         let differences = checks.filter { !$0.1 }.map(\.0)
         guard differences.isEmpty else {
             throw ExperimentError("\(source) ran \(cell.id) with other settings (\(differences.joined(separator: ", "))); its run does not apply")
@@ -439,7 +526,10 @@ public final class ExperimentRunner {
         record.attackQueriesFlipped = old.attackQueriesFlipped
         record.attackMeanSimilarity = old.attackMeanSimilarity
         // A per-client watermark (DAWN) was made by the attack itself: its evidence is the source's.
-        if c.defenses[cell.defense] is ClientWatermarkDefense { record.evidence = old.evidence }
+        if c.defenses[cell.defense] is ClientWatermarkDefense {
+            let own = (old.evidence ?? []).filter { $0.watermark == cell.defense } + (record.evidence ?? [])
+            record.evidence = own.isEmpty ? nil : own
+        }
         record.reusedFrom = source
         return try save(record)
     }

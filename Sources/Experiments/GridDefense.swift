@@ -12,8 +12,14 @@ public enum GridDefense {
     /// output perturbations as weak references (docs/algorithms.md §6: reverse sigmoid β 0.7 γ 0.4, rounding to
     /// 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised).
     /// DAWN (r_w 0.5 %, its secret derived from the grid's seed) sees the thief's queries as half of
-    /// its traffic, the other half honest images.
+    /// its traffic, the other half honest images. The training-time baselines (composite,
+    /// mea-defender, ewe) serve a victim of their own, trained once from the victim's architecture and
+    /// recipe on the owner's training split.
     public static let names = ["none", "honeytrace", "dawn", "reverse-sigmoid", "rounding-1", "rounding-2", "top-1-only", "gaussian-noise"]
+        + BaselineKind.allCases.map(\.rawValue)
+
+    /// The training-time baseline a column names, if it is one.
+    public static func baselineKind(of name: String) -> BaselineKind? { BaselineKind(rawValue: name) }
 
     /// The output perturbation a column applies, for the columns that are one.
     static func perturbation(_ name: String) -> OutputPerturbation? {
@@ -29,10 +35,13 @@ public enum GridDefense {
 
     /// The column `name` in front of `victim`; `honeytrace` is the grid's Neural Honeytrace
     /// (built once with its key and calibration); random perturbations draw from `seed` mixed
-    /// with the client's name, DAWN's secret comes from `seed`, its verdicts from `nullModels`.
+    /// with the client's name, DAWN's secret comes from `seed`, its verdicts from `nullModels`;
+    /// `trainedBaseline` gives a training-time baseline's defense (trained or loaded from its cache).
     static func make(_ name: String, victim: TrainedModel, honeytrace: @autoclosure () -> NeuralHoneytrace, seed: UInt64,
-                     honestTraffic: @autoclosure () -> Tensor, nullModels: [PredictionAPI], alpha: Double) throws -> Defense {
+                     honestTraffic: @autoclosure () -> Tensor, nullModels: [PredictionAPI], alpha: Double,
+                     trainedBaseline: (BaselineKind) throws -> TrainedBaselineDefense) throws -> Defense {
         let model = ModelAPI(model: victim, name: "victim")
+        if let kind = baselineKind(of: name) { return try trainedBaseline(kind) }
         switch name {
         case "none": return Undefended(model: model)
         case "honeytrace": return honeytrace()

@@ -1,4 +1,5 @@
 import Foundation
+import Prediction
 import Stats
 
 /// The paper's Table 2 from run records: rows = strategy × adaptive variant, per defense
@@ -77,7 +78,7 @@ public struct ResultTable: Sendable {
         out += "rate (triggers the copy answers with t and the reference model does not). Stolen: the sequential test's verdicts "
         out += "(fixed test where a record lacks it) and the queries they took. Spec., bias, WSR and stolen are the Neural Honeytrace "
         out += "key's on every column: on a column other than honeytrace a \"stolen\" is a false claim. "
-        out += "A column with a watermark of its own has its verdicts in the last table. "
+        out += "A column with a watermark of its own (and PROWN, where measured) has its verdicts in the tables below the summary. "
         out += "Cells average \(seedsText) seed(s); ± is the standard deviation where there are several.\n\n"
         var header = "| attack |"
         var rule = "|---|"
@@ -108,16 +109,50 @@ public struct ResultTable: Sendable {
             out += "\(pct1(s.protectedAccuracy)) | \(s.worstCaseQueriesEq2.map(String.init) ?? "∞") / \(s.worstCaseQueriesExact.map(String.init) ?? "∞") | "
             out += "\(s.stolenVerdicts) of \(s.runs) |\n"
         }
-        let own = defenses.filter { d in records.contains { $0.defense == d && !($0.evidence ?? []).isEmpty } }
-        if !own.isEmpty {
-            out += "\n| defense | its watermark's statistic | per row (mean) | threshold (null models) | verdicts \"stolen\" |\n|---|---|---|---|---|\n"
-            for d in own {
-                let evidence = records.filter { $0.defense == d }.compactMap { $0.evidence?.first }
-                let values = rows.map { row in cell(row: row, defense: d).compactMap { $0.evidence?.first?.value } }.filter { !$0.isEmpty }.map(mean)
+        out += watermarkTables()
+        return out
+    }
+
+    /// A record's evidence from `watermark` ("own": the column's own, named like the column).
+    static func evidence(_ r: RunRecord, _ watermark: String) -> WatermarkEvidence? {
+        r.evidence?.first { $0.watermark == (watermark == "own" ? r.defense : watermark) }
+    }
+
+    /// The columns' own watermarks (DAWN, the trained baselines) and PROWN on every column: per row
+    /// the statistic on each copy, then per column the threshold and the verdicts; the training-time
+    /// columns' own victims before any theft.
+    func watermarkTables() -> String {
+        var out = ""
+        let kinds: [(watermark: String, title: String)] = [("own", "its own watermark"), ("prown", "PROWN (verification only)")]
+        for kind in kinds {
+            let columns = defenses.filter { d in records.contains { $0.defense == d && ResultTable.evidence($0, kind.watermark) != nil } }
+            guard !columns.isEmpty else { continue }
+            out += "\n**Each column's copies under \(kind.title)**: the statistic per cell; a copy is claimed when it lies above the threshold fitted to the null models at the stated false-claim rate.\n\n"
+            out += "| attack |" + columns.map { " \($0) |" }.joined() + "\n|---|" + String(repeating: "---|", count: columns.count) + "\n"
+            for row in rows {
+                out += "| \(row) |" + columns.map { d in
+                    let e = cell(row: row, defense: d).compactMap { ResultTable.evidence($0, kind.watermark) }
+                    return e.isEmpty ? " — |" : " \(pct(e.map(\.value)))\(e.contains(where: \.stolen) ? " (\(e.filter(\.stolen).count)/\(e.count) stolen)" : "") |"
+                }.joined() + "\n"
+            }
+            out += "\n| defense | watermark | statistic | mean (min) per row | threshold (null models, false-claim rate) | verdicts \"stolen\" |\n|---|---|---|---|---|---|\n"
+            for d in columns {
+                let evidence = records.filter { $0.defense == d }.compactMap { ResultTable.evidence($0, kind.watermark) }
+                let values = rows.map { row in cell(row: row, defense: d).compactMap { ResultTable.evidence($0, kind.watermark)?.value } }.filter { !$0.isEmpty }.map(mean)
                 let thresholds = evidence.compactMap(\.threshold)
-                let threshold = thresholds.isEmpty ? "—" : pct1(mean(thresholds)) + " (\(evidence.map(\.nullModels).max() ?? 0) models, α \(evidence[0].falseClaimRate))"
-                out += "| \(d) | \(evidence[0].statistic) | \(pct1(mean(values))) (min \(pct1(values.min() ?? 0))) | \(threshold) | "
+                let threshold = thresholds.isEmpty ? "—" : pct1(mean(thresholds)) + " (\(evidence.map(\.nullModels).max() ?? 0) models, \(evidence[0].falseClaimRate))"
+                out += "| \(d) | \(evidence[0].watermark) | \(evidence[0].statistic) | \(pct1(mean(values))) (\(pct1(values.min() ?? 0))) | \(threshold) | "
                 out += "\(evidence.filter(\.stolen).count) of \(evidence.count) |\n"
+            }
+        }
+        let trained = defenses.filter { d in records.contains { $0.defense == d && $0.defenseTrainingSeconds != nil } }
+        if !trained.isEmpty {
+            out += "\n**Training-time columns before any theft**: each trains its own victim from the victim's architecture and recipe.\n\n"
+            out += "| defense | its victim's test accuracy | bare victim | watermark rate on fresh test triggers | training seconds |\n|---|---|---|---|---|\n"
+            for d in trained {
+                let r = records.first { $0.defense == d && $0.defenseTrainingSeconds != nil }!
+                out += "| \(d) | \(pct1(r.protectedAccuracy)) | \(pct1(r.victimAccuracy)) | \(r.watermarkRateBeforeTheft.map(pct1) ?? "—") | "
+                out += String(format: "%.0f", r.defenseTrainingSeconds ?? 0) + " |\n"
             }
         }
         return out
@@ -132,12 +167,15 @@ public struct ResultTable: Sendable {
         let header = "attack,pool,victim,victim_seed,key_seed,attack_seed,defense,e_acc,fidelity,wsr,specific_wsr,clean_bias,verdict,queries_to_verdict,"
             + "wsr_raw,control_target_rate,verdict_fixed,verification_queries,p_binomial,p_mcnemar,p_welch,null_models,null_rate,owner_data,"
             + "victim_accuracy,protected_accuracy,budget,queries_spent,id,surrogate_sha256,seconds,"
-            + "own_watermark,own_statistic,own_value,own_threshold,own_p,own_verdict"
+            + "own_watermark,own_statistic,own_value,own_threshold,own_p,own_verdict,prown_value,prown_threshold,prown_p,prown_verdict,"
+            + "defense_training_seconds,watermark_rate_before_theft"
         func opt<T>(_ x: T?) -> String { x.map { "\($0)" } ?? "" }
         let lines = records.map { r -> String in
-            let e = r.evidence?.first
+            let e = ResultTable.evidence(r, "own"), p = ResultTable.evidence(r, "prown")
             let own: [String] = [e?.watermark ?? "", e?.statistic ?? "", e.map { num($0.value) } ?? "", e?.threshold.map(num) ?? "",
-                                 e.map { sci($0.pValue) } ?? "", e?.verdict ?? ""]
+                                 e.map { sci($0.pValue) } ?? "", e?.verdict ?? "",
+                                 p.map { num($0.value) } ?? "", p?.threshold.map(num) ?? "", p.map { sci($0.pValue) } ?? "", p?.verdict ?? "",
+                                 r.defenseTrainingSeconds.map { String(format: "%.1f", $0) } ?? "", r.watermarkRateBeforeTheft.map(num) ?? ""]
             let fields: [String] = [r.rowLabel, r.pool, opt(r.victimArchitecture), opt(r.victimSeed), opt(r.keySeed), String(r.seed), r.defense,
              num(r.extractedAccuracy), num(r.fidelity), num(r.wsrExclusive), num(r.wsrSpecific), num(r.cleanTargetRate),
              r.sequentialVerdict ?? r.verdict, String(r.sequentialQueries ?? r.verificationQueries),

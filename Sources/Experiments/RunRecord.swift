@@ -74,8 +74,13 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var nullModels: Int?
     public var nullRate: Double?
     /// The column's own watermark's evidence when it is not the key's (DAWN's agreement with its
-    /// log, …); nil for Neural Honeytrace and the columns without a watermark.
+    /// log, a trained baseline's trigger accuracy), then PROWN's when the grid measures it; nil when
+    /// there is none.
     public var evidence: [WatermarkEvidence]?
+    /// Training-time columns: the seconds their own victim took to train, and its watermark rate on
+    /// fresh test-set triggers before any theft.
+    public var defenseTrainingSeconds: Double?
+    public var watermarkRateBeforeTheft: Double?
 
     public init(id: String, strategy: String, variant: String, pool: String, defense: String, seed: UInt64, budget: Int,
                 queriesSpent: Int, victimAccuracy: Double, protectedAccuracy: Double, extractedAccuracy: Double,

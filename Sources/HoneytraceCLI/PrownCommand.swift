@@ -90,7 +90,7 @@ enum PrownCLI {
         var model: PrownTriggerSet.ModelIdentity
         var guarantee: Double
         var creation: PrownCreationStatistics
-        var nullModels: PrownNullStatistics?
+        var nullModels: TriggerNullStatistics?
 
         init(_ set: PrownTriggerSet, file: String) {
             self.file = file; triggers = set.count; settings = set.settings; model = set.model; guarantee = set.guarantee
@@ -99,7 +99,7 @@ enum PrownCLI {
     }
 
     /// Trigger accuracies of every model of a null pool, refusing the owner's own weights.
-    static func nullStatistics(pool: String, on set: PrownTriggerSet, log: (String) -> Void) throws -> PrownNullStatistics {
+    static func nullStatistics(pool: String, on set: PrownTriggerSet, log: (String) -> Void) throws -> TriggerNullStatistics {
         let models = try PrownNullPool.modelDirectories(pool: pool).map { entry -> PredictionAPI in
             let m = try ModelDirectory.load(entry.path)
             guard m.manifest.weightsSHA256 != set.model.weightsSHA256 else {

@@ -63,6 +63,12 @@ public protocol Watermark: AnyObject {
     func evidence(suspect: PredictionAPI) throws -> WatermarkEvidence
 }
 
+/// A defense that carries one watermark for every client (the training-time baselines): the evidence
+/// on a suspect comes from its trigger set alone.
+public protocol WatermarkedDefense: Defense {
+    var watermark: Watermark { get }
+}
+
 /// A defense whose watermark is made of what it answered a client (DAWN): the evidence on a
 /// suspect comes from that client's answers.
 public protocol ClientWatermarkDefense: Defense {

@@ -149,7 +149,7 @@ final class PrownTests: XCTestCase {
     func testThresholdPValueAndLeaveOneOutAgainstHandComputedValues() throws {
         // Null accuracies 0.1, 0.2, 0.3, 0.4 on 10 triggers: μ 0.25, σ = √(0.05/3) = 0.1290994,
         // threshold at p 0.05 = 0.25 + 1.6448536·0.1290994 = 0.4623497; pooled rate 10/40 = 0.25.
-        let null = PrownNullStatistics(models: (1...4).map { .init(name: "n\($0)", hits: $0, accuracy: Double($0) / 10) }, triggers: 10)
+        let null = TriggerNullStatistics(models: (1...4).map { .init(name: "n\($0)", hits: $0, accuracy: Double($0) / 10) }, triggers: 10)
         let v = try PrownVerification.verdict(suspect: "s", hits: 6, triggers: 10, null: null, falseClaimRate: 0.05)
         XCTAssertEqual(v.threshold, 0.4623497, accuracy: 1e-6)
         XCTAssertEqual(v.nullMean, 0.25, accuracy: 1e-12)
@@ -235,7 +235,7 @@ final class PrownTests: XCTestCase {
                         creation: PrownCreationStatistics(pairsDrawn: 2, mixesLabelled: 8, candidates: 3, agreedCandidates: 2, pairsWithTrigger: 2,
                                                           parameterNorm: 1, parameterCount: 4, perturbationNorm: 0.02, modelAccuracy: nil,
                                                           proxyAccuracies: nil, complementAccuracies: nil, seconds: 0),
-                        nullModels: PrownNullStatistics(models: [.init(name: "a", hits: 1, accuracy: 0.5), .init(name: "b", hits: 0, accuracy: 0)],
+                        nullModels: TriggerNullStatistics(models: [.init(name: "a", hits: 1, accuracy: 0.5), .init(name: "b", hits: 0, accuracy: 0)],
                                                         triggers: 2))
     }
 

@@ -1,3 +1,4 @@
+import Baselines
 import Datasets
 import Experiments
 import Foundation
@@ -96,6 +97,55 @@ final class HeldOutGridTests: XCTestCase {
         // Rows name their thief when a table holds several.
         let table = ResultTable(records: records)
         XCTAssertEqual(Set(table.rows), ["fmnist-attacker / KnockoffNet / naive", "mixed / KnockoffNet / naive"])
+
+        // The training-time baselines and PROWN as columns of the same grid: each baseline trains its
+        // own victim once from the victim's recipe on the owner's training split, answers the thief
+        // with it and judges the copy by its own fresh triggers; PROWN's trigger accuracy is measured
+        // on every copy, with a trigger set per served model.
+        var columns = configuration
+        columns.attacks = [configuration.attacks[0]]
+        columns.defenses = ["none", "composite", "mea-defender", "ewe"]
+        columns.victim.directory = grid + "/victim"
+        columns.heavyClient = nil
+        columns.prown = PrownSettings(seed: 3, proxies: 4, triggers: 20, mixesPerPair: 8, pairsPerRound: 64, maxPairs: 4_000)
+        let baselineGrid = out + "/baselines"
+        let columnRunner = try ExperimentRunner(configuration: columns, directory: baselineGrid)
+        columnRunner.attackSource = grid
+        columnRunner.undefendedOnly = true
+        let columnRecords = try columnRunner.run()
+        XCTAssertEqual(columnRecords.map(\.defense).sorted(), ["composite", "ewe", "mea-defender", "none"])
+        for r in columnRecords {
+            let prown = try XCTUnwrap(r.evidence?.first { $0.watermark == "prown" }, r.id)
+            XCTAssertEqual(prown.queries, 20)
+            XCTAssertEqual(prown.nullModels, 3)
+            XCTAssertNotNil(prown.threshold)
+            XCTAssertEqual(r.queriesSpent, configuration.budget, r.id)
+            guard r.defense != "none" else {
+                XCTAssertNil(r.defenseTrainingSeconds)
+                XCTAssertEqual(r.evidence?.count, 1, "the undefended column has PROWN's evidence only")
+                continue
+            }
+            let baseline = try BaselineRecord.load(directory: baselineGrid + "/baselines/" + r.defense)
+            XCTAssertEqual(r.protectedAccuracy, baseline.testAccuracy, accuracy: 1e-12, "\(r.id): the column serves its own victim")
+            XCTAssertEqual(r.defenseTrainingSeconds, baseline.trainSeconds)
+            XCTAssertEqual(r.watermarkRateBeforeTheft, baseline.watermarkRate)
+            XCTAssertEqual(baseline.trainingData, victim.manifest.data?.name, "trained on the owner's training split")
+            let own = try XCTUnwrap(r.evidence?.first { $0.watermark == r.defense }, r.id)
+            XCTAssertEqual(own.statistic, "trigger accuracy")
+            XCTAssertEqual(own.nullModels, 3)
+            XCTAssertEqual(own.stolen, own.value > (own.threshold ?? .infinity), r.id)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(baselineGrid)/prown/\(r.defense).json"))
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: baselineGrid + "/prown/victim.json"))
+        let columnReport = try ExperimentReport.render(directory: baselineGrid)
+        for needle in ["PROWN (verification only)", "Training-time columns before any theft", "mea-defender"] {
+            XCTAssertTrue(columnReport.contains(needle), needle)
+        }
+        XCTAssertTrue(ResultTable(records: columnRecords).csv().contains("prown_value"))
+        // A grid under the test-set protocol cannot train a baseline on the owner's splits.
+        var testSetProtocol = columns
+        testSetProtocol.ownerData = .testSet
+        XCTAssertThrowsError(try testSetProtocol.validate()) { XCTAssertTrue("\($0)".contains("held-out"), "\($0)") }
 
         // A victim that saw the owner validation split is refused under this protocol.
         var leaky = configuration
