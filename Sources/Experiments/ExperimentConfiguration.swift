@@ -225,6 +225,24 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         return c
     }
 
+    /// The paper's comparison on our data (`baselines-<architecture>-v<s>`): the held-out preset's
+    /// victim, key, null pool and attack seed (so its cells reuse that preset's attacks), the ten
+    /// attack rows of Table 2 with the weak MNIST-5k thief and the strong thief's KnockoffNet naive
+    /// and top-1 and JBDA-TR naive as rows, and every column: undefended, Neural Honeytrace, DAWN,
+    /// the three training-time baselines and the output perturbations; PROWN measured on every copy
+    /// with its paper's settings (64 proxies, 100 triggers).
+    static func baselines(_ name: String) throws -> ExperimentConfiguration {
+        var c = try heldOut("heldout-" + name.dropFirst("baselines-".count))
+        c.name = name
+        c.attacks = tableRows.map { AttackRow($0.strategy, $0.variant, pool: .mnist5k) }
+            + [AttackRow(.knockoff, .naive, pool: .fashionAttacker), AttackRow(.knockoff, .top1, pool: .fashionAttacker),
+               AttackRow(.jbdaTR, .naive, pool: .fashionAttacker)]
+        c.defenses = ["none", "honeytrace", "dawn", "composite", "mea-defender", "ewe",
+                      "reverse-sigmoid", "rounding-1", "top-1-only", "gaussian-noise"]
+        c.prown = PrownSettings(seed: 30 + c.victim.seed)
+        return c
+    }
+
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
     /// p-Bayes, top-1; JBDA-TR × naive, D-DAE, p-Bayes, top-1.
     public static let tableRows: [AttackRow] =
@@ -232,7 +250,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         + [AdaptiveVariant.naive, .dDAE, .pBayes, .top1].map { AttackRow(.jbdaTR, $0) }
 
     /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
-    /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job).
+    /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
+    /// `heldout-<architecture>-v<s>` (the held-out report) and `baselines-<architecture>-v<s>` (every column).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
@@ -273,8 +292,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
                                            budget: 10_000, surrogateEpochs: 5, recipe: .whiteBlock(), defense: .recommended)
         case let name where name.hasPrefix("heldout-"):
             return try heldOut(name)
+        case let name where name.hasPrefix("baselines-"):
+            return try baselines(name)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick or heldout-<architecture>-v<1|2|3>")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, heldout-<architecture>-v<1|2|3> or baselines-<architecture>-v<1|2|3>")
         }
     }
 }

@@ -22,14 +22,14 @@ final class PresetTests: XCTestCase {
     }
 
     func testEveryPresetValidatesAndAnUnknownNameIsRefused() throws {
-        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3"] {
+        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1"] {
             XCTAssertNoThrow(try ExperimentConfiguration.preset(name).validate(), name)
         }
         XCTAssertThrowsError(try ExperimentConfiguration.preset("fmnist-full")) { error in
             XCTAssertTrue("\(error)".contains("unknown preset 'fmnist-full'"), "\(error)")
         }
         // The development seed (and vgg-mini, no null pool of its kind) are not report presets.
-        for name in ["heldout-fmnist-cnn-v100", "heldout-fmnist-cnn-v0", "heldout-vgg-mini-v1", "heldout-resnet-8-vx"] {
+        for name in ["heldout-fmnist-cnn-v100", "heldout-fmnist-cnn-v0", "heldout-vgg-mini-v1", "heldout-resnet-8-vx", "baselines-resnet-8-v0"] {
             XCTAssertThrowsError(try ExperimentConfiguration.preset(name), name)
         }
     }
@@ -55,5 +55,25 @@ final class PresetTests: XCTestCase {
         }
         XCTAssertEqual(victims.count, 3)
         XCTAssertEqual(keys.count, 3)
+    }
+
+    /// The comparison preset: every column and PROWN on the held-out preset's victim, key and
+    /// attack seed, so the cells they share are the same attacks.
+    func testBaselinesPresetHasEveryColumnOnTheHeldOutTriple() throws {
+        let c = try ExperimentConfiguration.preset("baselines-resnet-8-v2")
+        let h = try ExperimentConfiguration.preset("heldout-resnet-8-v2")
+        XCTAssertEqual(Set(c.defenses), Set(GridDefense.names.filter { $0 != "rounding-2" }))
+        XCTAssertEqual(c.victim, h.victim)
+        XCTAssertEqual(c.keySeed, h.keySeed)
+        XCTAssertEqual(c.seeds, h.seeds)
+        XCTAssertEqual(c.nullPool, h.nullPool)
+        XCTAssertEqual(c.prown?.proxies, 64)
+        XCTAssertEqual(c.prown?.triggers, 100)
+        XCTAssertEqual(c.attacks.count, 13)
+        XCTAssertEqual(c.attacks.filter { $0.pool == .mnist5k }.count, 10)
+        // The rows it shares with the held-out preset carry the same cell identifiers.
+        let shared = Set(c.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: c.seeds[0]) })
+            .intersection(h.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: h.seeds[0]) })
+        XCTAssertEqual(shared.count, 7)
     }
 }
