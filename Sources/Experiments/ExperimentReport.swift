@@ -1,7 +1,9 @@
 import Foundation
 import Formats
 
-/// Renders an experiment directory's run records into `table.md`, `table.csv` and `fig6.svg`.
+/// Renders an experiment directory's run records into `table.md`, `table.csv`, `fig6.svg` (queries
+/// needed against WSR) and `evidence.svg` (every copy's E-Acc against the evidence on it), each plot's
+/// data beside it as CSV.
 public enum ExperimentReport {
     /// Reads every `runs/*.json`; the table is rendered from these files only.
     public static func records(in directory: String) throws -> [RunRecord] {
@@ -17,7 +19,7 @@ public enum ExperimentReport {
         }
     }
 
-    /// Writes the three files and returns the Markdown.
+    /// Writes the files and returns the Markdown.
     @discardableResult
     public static func render(directory: String, title: String? = nil) throws -> String {
         let records = try records(in: directory)
@@ -31,6 +33,10 @@ public enum ExperimentReport {
         try AtomicFile.write(Data(table.csv().utf8), to: dir.appendingPathComponent("table.csv").path)
         let svg = QueriesPlot.svg(summaries: table.defenses.map(table.summary), title: "Queries needed for a claim vs WSR")
         try AtomicFile.write(Data(svg.utf8), to: dir.appendingPathComponent("fig6.svg").path)
+        try AtomicFile.write(Data(QueriesPlot.csv(summaries: table.defenses.map(table.summary)).utf8), to: dir.appendingPathComponent("fig6.csv").path)
+        try AtomicFile.write(Data(EvidencePlot.svg(records: records, title: "Copies: accuracy against the owner's evidence").utf8),
+                             to: dir.appendingPathComponent("evidence.svg").path)
+        try AtomicFile.write(Data(EvidencePlot.csv(records: records).utf8), to: dir.appendingPathComponent("evidence.csv").path)
         return markdown
     }
 }

@@ -60,6 +60,16 @@ public enum QueriesPlot {
         return s + "</svg>\n"
     }
 
+    /// The points the SVG marks, one line per defense: its average and worst-case (minimum) exclusive
+    /// WSR and the queries paper Eq. 2 needs at each (empty where the WSR is below the plot's 1 %).
+    public static func csv(summaries: [ResultTable.Summary]) -> String {
+        let lines = summaries.map { s -> String in
+            func q(_ w: Double) -> String { w > 0.01 ? String(format: "%.1f", QueriesNeeded.paperEq2Unrounded(wsr: w)) : "" }
+            return [s.defense, num(s.averageWSR), num(s.minimumWSR), q(s.averageWSR), q(s.minimumWSR)].joined(separator: ",")
+        }
+        return (["defense,average_wsr,worst_wsr,eq2_queries_average,eq2_queries_worst"] + lines).joined(separator: "\n") + "\n"
+    }
+
     static func f(_ x: Double) -> String { String(format: "%.1f", x) }
 
     static func escape(_ text: String) -> String {

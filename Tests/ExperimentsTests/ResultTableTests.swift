@@ -1,4 +1,5 @@
 import Experiments
+import Prediction
 import XCTest
 
 final class ResultTableTests: XCTestCase {
@@ -73,5 +74,53 @@ final class ResultTableTests: XCTestCase {
         XCTAssertTrue(lines[3].contains("| JBDA-TR / top-1 | honeytrace | 35.0 % | 35.0 % | 6.2 % | 10.0 % | 12.5 % | 12.5 % |"), md)
         XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").count, 4)
         XCTAssertThrowsError(try ExperimentComparison.render(directories: [root.appendingPathComponent("missing").path]))
+    }
+
+    /// The evidence plot draws one circle per copy where its data says: parsed back from the SVG, each
+    /// circle's x and y give the copy's evidence and E-Acc, filled exactly for the verdicts "stolen";
+    /// the legend lies right of the frame and inside the canvas; the CSV holds the same points.
+    func testEvidencePlotDrawsEveryCopyWhereItsDataSays() throws {
+        var composite = record("knockoff", "naive", "composite", acc: 0.81, wsr: 0)
+        composite.evidence = [WatermarkEvidence(watermark: "composite", statistic: "trigger accuracy", value: 0.64, threshold: 0.2,
+                                                falseClaimRate: 1e-4, pValue: 1e-9, stolen: true, queries: 2_000, nullModels: 24),
+                              WatermarkEvidence(watermark: "prown", statistic: "trigger accuracy", value: 0.3, threshold: 0.8,
+                                                falseClaimRate: 1e-4, pValue: 0.2, stolen: false, queries: 100, nullModels: 24)]
+        let records = [record("knockoff", "naive", "none", acc: 0.88, wsr: 0.02), record("knockoff", "naive", "honeytrace", acc: 0.85, wsr: 0.5),
+                       record("knockoff", "top-1", "honeytrace", acc: 0.42, wsr: -0.05), composite]
+        let points = EvidencePlot.points(records)
+        XCTAssertEqual(points.map(\.evidence), [0.01, 0.25, -0.025, 0.64], "the key's specific WSR, else the column's own watermark")
+        XCTAssertEqual(points.map(\.stolen), [false, true, false, true])
+        XCTAssertEqual(points[3].statistic, "trigger accuracy")
+        let svg = EvidencePlot.svg(records: records, title: "t")
+        let circles = svg.components(separatedBy: "<circle class=\"copy\"").dropFirst().map { String($0.prefix { $0 != "/" }) }
+        XCTAssertEqual(circles.count, records.count)
+        func attribute(_ name: String, _ element: String) -> String? {
+            guard let r = element.range(of: " \(name)=\"") else { return nil }
+            return String(element[r.upperBound...].prefix { $0 != "\"" })
+        }
+        // Inverse of the plot's axes: x spans evidence −0.1…1 over 70…470 px, y accuracy 1…0 over 40…410 px.
+        for (circle, p) in zip(circles, points) {
+            let cx = try XCTUnwrap(attribute("cx", circle).flatMap(Double.init)), cy = try XCTUnwrap(attribute("cy", circle).flatMap(Double.init))
+            XCTAssertEqual((cx - 70) / 400 * 1.1 - 0.1, p.evidence, accuracy: 0.001, circle)
+            XCTAssertEqual(1 - (cy - 40) / 370, p.extractedAccuracy, accuracy: 0.001, circle)
+            XCTAssertEqual(attribute("data-defense", circle), p.defense)
+            XCTAssertEqual(attribute("fill", circle) != "white", p.stolen, circle)
+        }
+        // Legend entries lie right of the frame and, at ≈ 6.5 px per character of 12 px text, inside the canvas.
+        let legends = svg.components(separatedBy: "\n").filter { $0.contains(": key's specific WSR") || $0.contains(": trigger accuracy") }
+        XCTAssertEqual(legends.count, 3)
+        for legend in legends {
+            let text = try XCTUnwrap(legend.components(separatedBy: "<text x=\"").last)
+            let x = try XCTUnwrap(Double(text.prefix { $0 != "\"" }))
+            let content = text.drop { $0 != ">" }.dropFirst().prefix { $0 != "<" }
+            XCTAssertGreaterThan(x, 470)
+            XCTAssertLessThanOrEqual(x + 6.5 * Double(max(content.count, "reverse-sigmoid: key's specific WSR".count)), 760, legend)
+        }
+        let csv = EvidencePlot.csv(records: records).split(separator: "\n")
+        XCTAssertEqual(csv.count, 1 + records.count)
+        XCTAssertEqual(csv[4], "composite,trigger accuracy,KnockoffNet / naive,mnist-5k,0,0.810000,0.640000,0.200000,stolen")
+        let fig6 = QueriesPlot.csv(summaries: [ResultTable(records: records).summary("honeytrace")]).split(separator: "\n")
+        XCTAssertEqual(fig6[0], "defense,average_wsr,worst_wsr,eq2_queries_average,eq2_queries_worst")
+        XCTAssertTrue(fig6[1].hasPrefix("honeytrace,0.225000,-0.050000,"), String(fig6[1]))
     }
 }
