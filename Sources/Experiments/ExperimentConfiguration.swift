@@ -34,8 +34,11 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         public var variant: AdaptiveVariant
         /// The thief's pool (nil: the configuration's `pool`), so one grid can hold several thieves.
         public var pool: PoolKind?
-        public init(_ strategy: QueryStrategy, _ variant: AdaptiveVariant, pool: PoolKind? = nil) {
-            self.strategy = strategy; self.variant = variant; self.pool = pool
+        /// The copy's architecture (nil: the victim's), for thieves who train another network than
+        /// the one behind the API (the paper's Tab. 8).
+        public var surrogate: Architecture?
+        public init(_ strategy: QueryStrategy, _ variant: AdaptiveVariant, pool: PoolKind? = nil, surrogate: Architecture? = nil) {
+            self.strategy = strategy; self.variant = variant; self.pool = pool; self.surrogate = surrogate
         }
     }
 
@@ -243,6 +246,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         return c
     }
 
+    /// Thieves who copy into another architecture (the paper's Tab. 8), `crossarch-<architecture>-v<s>`:
+    /// the held-out preset's victim, key, null pool and attack seed; for each of the two other
+    /// reference architectures, the strong thief's KnockoffNet naive and top-1 and JBDA-TR naive and
+    /// the weak thief's KnockoffNet naive; columns none and honeytrace.
+    static func crossArchitecture(_ name: String) throws -> ExperimentConfiguration {
+        var c = try heldOut("heldout-" + name.dropFirst("crossarch-".count))
+        c.name = name
+        c.attacks = Architecture.allCases.filter { $0 != c.victim.architecture }.flatMap { copy in
+            [AttackRow(.knockoff, .naive, pool: .fashionAttacker, surrogate: copy), AttackRow(.knockoff, .top1, pool: .fashionAttacker, surrogate: copy),
+             AttackRow(.jbdaTR, .naive, pool: .fashionAttacker, surrogate: copy), AttackRow(.knockoff, .naive, pool: .mnist5k, surrogate: copy)]
+        }
+        return c
+    }
+
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
     /// p-Bayes, top-1; JBDA-TR × naive, D-DAE, p-Bayes, top-1.
     public static let tableRows: [AttackRow] =
@@ -251,7 +268,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
 
     /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
-    /// `heldout-<architecture>-v<s>` (the held-out report) and `baselines-<architecture>-v<s>` (every column).
+    /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column) and
+    /// `crossarch-<architecture>-v<s>` (copies of another architecture).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
@@ -294,8 +312,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return try heldOut(name)
         case let name where name.hasPrefix("baselines-"):
             return try baselines(name)
+        case let name where name.hasPrefix("crossarch-"):
+            return try crossArchitecture(name)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, heldout-<architecture>-v<1|2|3> or baselines-<architecture>-v<1|2|3>")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<architecture>-v<1|2|3>")
         }
     }
 }

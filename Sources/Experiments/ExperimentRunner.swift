@@ -60,14 +60,16 @@ public final class ExperimentRunner {
     }
 
     /// Identifier of a cell: "<defense>--<strategy>--<variant>--s<seed>", with "--<pool>" after the
-    /// defense when the row names its own pool.
+    /// defense when the row names its own pool and "--as-<architecture>" before the seed when it
+    /// names the copy's architecture.
     public static func runID(defense: String, row: ExperimentConfiguration.AttackRow, seed: UInt64) -> String {
         "\(defense)--\(rowKey(row))--s\(seed)"
     }
 
-    /// A row's part of the cell identifier: "[<pool>--]<strategy>--<variant>".
+    /// A row's part of the cell identifier: "[<pool>--]<strategy>--<variant>[--as-<architecture>]".
     static func rowKey(_ row: ExperimentConfiguration.AttackRow) -> String {
         (row.pool.map { "\($0.rawValue)--" } ?? "") + "\(row.strategy.rawValue)--\(row.variant.rawValue)"
+            + (row.surrogate.map { "--as-\($0.rawValue)" } ?? "")
     }
 
     struct Cell { let defense: String; let row: ExperimentConfiguration.AttackRow; let seed: UInt64; var id: String { ExperimentRunner.runID(defense: defense, row: row, seed: seed) } }
@@ -371,6 +373,7 @@ public final class ExperimentRunner {
         let api = try defense.api(client: cell.id, answerMode: .probabilities)
         var surrogateRecipe = SurrogateRecipe()
         surrogateRecipe.epochs = configuration.surrogateEpochs
+        surrogateRecipe.architecture = cell.row.surrogate
         var jbda = JBDASettings()
         jbda.seedSize = configuration.jbdaSeedSize
         let attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool(of: cell.row),
@@ -439,6 +442,7 @@ public final class ExperimentRunner {
         record.sequentialVerdict = sequential.verdict.rawValue
         record.sequentialQueries = sequential.queriesSpent
         record.victimArchitecture = c.victim.manifest.architecture.rawValue
+        record.surrogateArchitecture = surrogate.manifest.architecture.rawValue
         record.victimSeed = c.victim.manifest.recipe?.seed
         record.keySeed = configuration.keySeed
         record.ownerData = configuration.ownerDataInEffect.rawValue

@@ -64,6 +64,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// The victim's architecture and training seed, and the key's seed: with `seed` (the attack's),
     /// every seed that shaped the cell.
     public var victimArchitecture: String?
+    /// The copy's architecture (nil in older records: the victim's).
+    public var surrogateArchitecture: String?
     public var victimSeed: UInt64?
     public var keySeed: UInt64?
     /// Where the owner's key and calibration data came from (`ExperimentConfiguration.OwnerData`).
@@ -96,6 +98,11 @@ public struct RunRecord: Codable, Sendable, Equatable {
         self.verificationQueries = verificationQueries; self.surrogateSHA256 = surrogateSHA256; self.seconds = seconds
     }
 
-    /// The table row this run belongs to, e.g. "KnockoffNet / naive".
-    public var rowLabel: String { "\(strategy == "jbda-tr" ? "JBDA-TR" : "KnockoffNet") / \(variant)" }
+    /// The table row this run belongs to, e.g. "KnockoffNet / naive", with "→ <architecture>" when
+    /// the copy's architecture is not the victim's.
+    public var rowLabel: String {
+        let attack = "\(strategy == "jbda-tr" ? "JBDA-TR" : "KnockoffNet") / \(variant)"
+        guard let copy = surrogateArchitecture, let victim = victimArchitecture, copy != victim else { return attack }
+        return attack + " → \(copy)"
+    }
 }

@@ -22,7 +22,7 @@ final class PresetTests: XCTestCase {
     }
 
     func testEveryPresetValidatesAndAnUnknownNameIsRefused() throws {
-        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1"] {
+        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1", "crossarch-fmnist-cnn-v2"] {
             XCTAssertNoThrow(try ExperimentConfiguration.preset(name).validate(), name)
         }
         XCTAssertThrowsError(try ExperimentConfiguration.preset("fmnist-full")) { error in
@@ -75,5 +75,29 @@ final class PresetTests: XCTestCase {
         let shared = Set(c.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: c.seeds[0]) })
             .intersection(h.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: h.seeds[0]) })
         XCTAssertEqual(shared.count, 7)
+    }
+
+    /// Cross-architecture rows: the copy's architecture is part of the cell and its label, and never
+    /// the victim's in the crossarch presets.
+    func testCrossArchitectureRowsNameTheCopysArchitecture() throws {
+        let c = try ExperimentConfiguration.preset("crossarch-resnet-8-v1")
+        XCTAssertEqual(c.attacks.count, 8)
+        XCTAssertEqual(Set(c.attacks.compactMap(\.surrogate)), [.fmnistCNN, .vggMini])
+        XCTAssertEqual(c.keySeed, try ExperimentConfiguration.preset("heldout-resnet-8-v1").keySeed)
+        let row = ExperimentConfiguration.AttackRow(.knockoff, .top1, pool: .fashionAttacker, surrogate: .vggMini)
+        XCTAssertEqual(ExperimentRunner.runID(defense: "honeytrace", row: row, seed: 21), "honeytrace--fmnist-attacker--knockoff--top-1--as-vgg-mini--s21")
+        // A configuration written before the field decodes to the victim's architecture.
+        let old = try JSONDecoder().decode(ExperimentConfiguration.AttackRow.self, from: Data(#"{"strategy":"knockoff","variant":"naive"}"#.utf8))
+        XCTAssertNil(old.surrogate)
+        var record = RunRecord(id: "x", strategy: "knockoff", variant: "naive", pool: "mnist-5k", defense: "none", seed: 0, budget: 1,
+                               queriesSpent: 1, victimAccuracy: 0.9, protectedAccuracy: 0.9, extractedAccuracy: 0.5, fidelity: 0.5,
+                               wsrRaw: 0, wsrExclusive: 0, wsrSpecific: 0, controlTargetRate: 0, cleanTargetRate: 0, pValueWelch: 1,
+                               pValueBinomial: 1, pValueMcNemar: 1, verdict: "not stolen", verificationQueries: 1, surrogateSHA256: "", seconds: 0)
+        record.victimArchitecture = "resnet-8"
+        XCTAssertEqual(record.rowLabel, "KnockoffNet / naive")
+        record.surrogateArchitecture = "resnet-8"
+        XCTAssertEqual(record.rowLabel, "KnockoffNet / naive")
+        record.surrogateArchitecture = "vgg-mini"
+        XCTAssertEqual(record.rowLabel, "KnockoffNet / naive → vgg-mini")
     }
 }

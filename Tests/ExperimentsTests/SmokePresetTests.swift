@@ -1,5 +1,7 @@
 import Experiments
 import Foundation
+import NeuralNet
+import Training
 import XCTest
 
 /// The `smoke` preset end to end on real data: a victim, a calibrated key, two attacks against
@@ -96,6 +98,20 @@ final class SmokePresetTests: XCTestCase {
         XCTAssertNil(columnRecords.first { $0.defense != "dawn" }?.evidence)
         let report = try ExperimentReport.render(directory: reuse + "-columns")
         XCTAssertTrue(report.contains("gaussian-noise") && report.contains("agreement with logged labels"), report)
+
+        // A thief who copies into another architecture: the cell trains a vgg-mini copy of the
+        // fmnist-cnn victim, and its record and table row say so.
+        var crossArchitecture = configuration
+        crossArchitecture.attacks = [ExperimentConfiguration.AttackRow(.knockoff, .naive, surrogate: .vggMini)]
+        crossArchitecture.defenses = ["none"]
+        crossArchitecture.victim.directory = out + "/victim"
+        let crossRecords = try ExperimentRunner(configuration: crossArchitecture, directory: reuse + "-cross").run()
+        defer { try? FileManager.default.removeItem(atPath: reuse + "-cross") }
+        XCTAssertEqual(crossRecords.map(\.id), ["none--knockoff--naive--as-vgg-mini--s0"])
+        XCTAssertEqual(crossRecords[0].surrogateArchitecture, "vgg-mini")
+        XCTAssertEqual(try ModelDirectory.load(reuse + "-cross/surrogates/none--knockoff--naive--as-vgg-mini--s0").manifest.architecture, .vggMini)
+        XCTAssertEqual(ResultTable(records: crossRecords).rows, ["KnockoffNet / naive → vgg-mini"])
+        XCTAssertGreaterThan(crossRecords[0].extractedAccuracy, 0.3)
 
         // A defended attack is not reused under another key.
         var rekeyedBoth = rekeyed
