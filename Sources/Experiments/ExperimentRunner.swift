@@ -136,9 +136,7 @@ public final class ExperimentRunner {
         let data = try loadData()
         let victim = try prepareVictim(data)
         let key = try prepareKey(victim: victim, data: data)
-        let triggers = try TriggerSet.make(key: key, heldOut: data.test, count: configuration.triggerCount,
-                                           seed: SeedMixing.mix(configuration.keySeed, 0x7472_6967))  // "trig"
-        let verifier = try OwnershipVerifier(key: key, triggers: triggers, alpha: configuration.alpha)
+        let verifier = try makeVerifier(key: key, data: data)
         let victimAccuracy = try victim.evaluate(data.test).accuracy
         let defended = try DefendedModel(model: victim, key: key, name: "Neural Honeytrace")
         let nullModels = try loadNullPool()
@@ -183,6 +181,22 @@ public final class ExperimentRunner {
         }
         try writeManifest(victim: victim, key: key)
         return records
+    }
+
+    /// The key's verifier on this grid's triggers (made from the test set with the key's seed).
+    func makeVerifier(key: WatermarkKey, data: ExperimentData) throws -> OwnershipVerifier {
+        let triggers = try TriggerSet.make(key: key, heldOut: data.test, count: configuration.triggerCount,
+                                           seed: SeedMixing.mix(configuration.keySeed, 0x7472_6967))  // "trig"
+        return try OwnershipVerifier(key: key, triggers: triggers, alpha: configuration.alpha)
+    }
+
+    /// A cell's record as written.
+    func savedRecord(_ cell: Cell) throws -> RunRecord {
+        let file = path("runs", cell.id + ".json")
+        guard let data = FileManager.default.contents(atPath: file) else { throw ExperimentError("\(file): no record") }
+        do { return try JSONDecoder().decode(RunRecord.self, from: data) } catch {
+            throw ExperimentError("\(file): not a run record (\(error)); delete it to run the cell again")
+        }
     }
 
     func hasRecord(_ cell: Cell) -> Bool { FileManager.default.fileExists(atPath: path("runs", cell.id + ".json")) }
@@ -355,12 +369,7 @@ public final class ExperimentRunner {
 
     /// The record of a cell: read from disk if present, else run.
     func record(for cell: Cell, _ c: Context) throws -> RunRecord {
-        let file = path("runs", cell.id + ".json")
-        if let data = FileManager.default.contents(atPath: file) {
-            do { return try JSONDecoder().decode(RunRecord.self, from: data) } catch {
-                throw ExperimentError("\(file): not a run record (\(error)); delete it to run the cell again")
-            }
-        }
+        if hasRecord(cell) { return try savedRecord(cell) }
         if let source = attackSource, cell.defense == "none" || !undefendedOnly, let reused = try reuseAttack(cell, from: source, c) {
             return reused
         }

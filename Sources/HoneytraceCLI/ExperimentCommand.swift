@@ -8,7 +8,8 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
-        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self, ExperimentNullPoolCommand.self])
+        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self, ExperimentNullPoolCommand.self,
+                      ExperimentRemovalCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
@@ -17,7 +18,7 @@ struct ExperimentRun: ParsableCommand {
         abstract: "Run a grid (a JSON configuration or a preset) into a directory; finished runs are skipped.")
 
     @Argument(help: "Experiment configuration (JSON), unless --preset is given.") var config: String?
-    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
+    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
@@ -97,14 +98,14 @@ struct ExperimentRun: ParsableCommand {
 struct ExperimentReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Render table.md, table.csv and fig6.svg from an experiment directory's run records.")
+        abstract: "Render table.md, table.csv, fig6.svg and evidence.svg (each plot with its CSV) from an experiment directory's run records.")
 
     @Argument(help: "Experiment directory.") var directory: String
     @Option(help: "Table title.") var title: String?
 
     func run() throws {
         print(try ExperimentReport.render(directory: directory, title: title))
-        print("wrote \(directory)/table.md, table.csv and fig6.svg")
+        print("wrote \(directory)/table.md, table.csv, fig6.svg, fig6.csv, evidence.svg and evidence.csv")
     }
 }
 

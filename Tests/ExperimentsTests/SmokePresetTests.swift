@@ -154,8 +154,26 @@ final class SmokePresetTests: XCTestCase {
 
         let markdown = try ExperimentReport.render(directory: out)
         XCTAssertTrue(markdown.contains("KnockoffNet / naive") && markdown.contains("honeytrace"), markdown)
-        for file in ["table.md", "table.csv", "fig6.svg"] {
+        for file in ["table.md", "table.csv", "fig6.svg", "fig6.csv", "evidence.svg", "evidence.csv"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(file)"), file)
         }
+
+        // Removal by fine-tuning: every copy, measured as stolen (epoch 0, the record's figures) and
+        // after one epoch on the strong thief's labelled images; the surrogates on disk stay as they were.
+        let removal = try ExperimentRunner(configuration: configuration, directory: out).fineTuningRemoval(.init(epochs: 1, images: 512, seed: 3))
+        XCTAssertEqual(removal.courses.map(\.cell).sorted(), records.map(\.id).sorted())
+        for course in removal.courses {
+            let record = try XCTUnwrap(records.first { $0.id == course.cell })
+            XCTAssertEqual(course.steps.map(\.epoch), [0, 1])
+            XCTAssertEqual(course.steps[0].wsrSpecific, record.wsrSpecific, accuracy: 1e-12, "epoch 0 is the copy as stolen")
+            XCTAssertEqual(course.steps[0].accuracy, record.extractedAccuracy, accuracy: 1e-12)
+            XCTAssertNotEqual(course.steps[1].accuracy, course.steps[0].accuracy, "the epoch changed the copy")
+        }
+        XCTAssertEqual(try ModelDirectory.load(out + "/surrogates/" + records[0].id).manifest.weightsSHA256, records[0].surrogateSHA256)
+        let removalCSV = try String(contentsOfFile: out + "/removal/fine-tuning.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(removalCSV.count, 1 + 2 * records.count)
+        XCTAssertTrue(try String(contentsOfFile: out + "/removal/fine-tuning.md", encoding: .utf8).contains("| epoch 0 | epoch 1 |"))
+        XCTAssertThrowsError(try FineTuningRemoval.Settings(epochs: 0).validate())
+        XCTAssertThrowsError(try FineTuningRemoval.Settings(learningRate: .nan).validate())
     }
 }
