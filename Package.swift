@@ -105,8 +105,11 @@ let package = Package(
                 "HoneytraceServer", "Baselines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["BuildCommit"]
         ),
+        // Generates the CLI's `buildCommit` constant (`honeytrace --version`) from git before each build.
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorEngine", "Formats", "TestSupport"], exclude: ["Fixtures"]),
