@@ -1,4 +1,5 @@
 import Crypto
+import Formats
 import Foundation
 import Training
 
@@ -103,17 +104,8 @@ public struct QueryManifest: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file (the manifest an --export-queries directory holds)")
         }
-        func field(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
         let manifest: QueryManifest
-        do { manifest = try JSONDecoder().decode(QueryManifest.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
-            throw fail("field '\(field(context.codingPath + [key]))' is missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw fail("field '\(field(context.codingPath))' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw fail("field '\(field(context.codingPath))' is null")
-        } catch {
-            throw fail("not a query manifest (JSON with 'signed' and 'signature'): \(error)")
-        }
+        do { manifest = try JSONDecoder().decode(QueryManifest.self, from: data) } catch { throw fail(DecodingProblem.describe(error)) }
         guard manifest.signed.format == format, manifest.signed.version == 1 else {
             throw fail("format '\(manifest.signed.format)' version \(manifest.signed.version); expected '\(format)' version 1")
         }
