@@ -105,8 +105,11 @@ let package = Package(
                 "HoneytraceServer", "Baselines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["BuildCommit"]
         ),
+        // Generates the CLI's `buildCommit` constant (`honeytrace --version`) from git before each build.
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorEngine", "Formats", "TestSupport"], exclude: ["Fixtures"]),
@@ -114,7 +117,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats"]),
+        .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats", "Honeytrace", "Datasets"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [

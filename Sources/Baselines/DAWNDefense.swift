@@ -43,10 +43,7 @@ public final class DAWNDefense: ClientWatermarkDefense {
         guard !log.watermark.isEmpty else {
             throw BaselineError(.watermarkFailed, "DAWN marked none of the \(api.dawn.counts.answered) queries of '\(client)'")
         }
-        let v = try DAWNVerifier.verify(log: log, suspect: suspect, alpha: alpha, nullModels: nullModels)
-        return WatermarkEvidence(watermark: "dawn", statistic: "agreement with logged labels", value: v.agreement,
-                                 threshold: v.nullThreshold, falseClaimRate: alpha, pValue: v.pValue, stolen: v.verdict == "stolen",
-                                 queries: v.queries, nullModels: v.nullModels.count)
+        return try DAWNVerifier.verify(log: log, suspect: suspect, alpha: alpha, nullModels: nullModels).evidence
     }
 
     /// One thief's view: before each of its batches, as many honest images go through the same

@@ -46,6 +46,12 @@ public struct DAWNVerification: Codable, Sendable, Equatable {
         case nullModels = "null_models", nullThreshold = "null_threshold", nullFalseClaims = "null_false_claims"
         case nullEmpiricalPValue = "null_empirical_p_value", verdict, decisionRule = "decision_rule"
     }
+
+    /// The verdict in the terms every watermark shares: the agreement as the score.
+    public var evidence: WatermarkEvidence {
+        WatermarkEvidence(watermark: "dawn", statistic: "agreement with logged labels", value: agreement, threshold: nullThreshold,
+                          falseClaimRate: alpha, pValue: pValue, stolen: verdict == "stolen", queries: queries, nullModels: nullModels.count)
+    }
 }
 
 /// Verification of DAWN (docs/algorithms.md §6): ask the suspect for the top-1 labels of a client's watermark
@@ -92,13 +98,23 @@ public enum DAWNVerifier {
     /// Asks `suspect` (and each null model) for the watermark's labels and decides at `alpha`.
     public static func verify(log: DAWNWatermarkLog, suspect: PredictionAPI, alpha: Double = 1e-4,
                               nullModels: [PredictionAPI] = []) throws -> DAWNVerification {
+        try verify(log: log, suspect: suspect, alpha: alpha, nullAgreements: try nullAgreements(log: log, models: nullModels))
+    }
+
+    /// Asks `suspect` for the watermark's labels and decides at `alpha` against null models asked
+    /// before (`nullAgreements`), so that one set of null models serves many suspects.
+    public static func verify(log: DAWNWatermarkLog, suspect: PredictionAPI, alpha: Double,
+                              nullAgreements nulls: [DAWNVerification.NullModel]) throws -> DAWNVerification {
         let k = try agreements(log: log, suspect: suspect)
-        let n = log.watermark.count
-        let nulls = try nullModels.map { m -> DAWNVerification.NullModel in
+        return try decide(suspect: suspect.name, client: log.client, agreements: k, queries: log.watermark.count, classes: log.classes,
+                          alpha: alpha, nullModels: nulls)
+    }
+
+    /// Each null model's agreement with the log's watermark.
+    public static func nullAgreements(log: DAWNWatermarkLog, models: [PredictionAPI]) throws -> [DAWNVerification.NullModel] {
+        try models.map { m in
             let a = try agreements(log: log, suspect: m)
-            return DAWNVerification.NullModel(name: m.name, agreements: a, agreement: Double(a) / Double(n))
+            return DAWNVerification.NullModel(name: m.name, agreements: a, agreement: Double(a) / Double(log.watermark.count))
         }
-        return try decide(suspect: suspect.name, client: log.client, agreements: k, queries: n, classes: log.classes, alpha: alpha,
-                          nullModels: nulls)
     }
 }

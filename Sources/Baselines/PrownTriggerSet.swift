@@ -107,22 +107,8 @@ public struct PrownTriggerSet: Codable, Sendable, Equatable {
     /// Decodes and checks a trigger-set document; `label` names it in errors.
     public static func decode(_ data: Data, label: String) throws -> PrownTriggerSet {
         func fail(_ problem: String) -> BaselineError { BaselineError(.malformedFile, "\(label): \(problem)") }
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-        }
         let e: Envelope
-        do { e = try JSONDecoder().decode(Envelope.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
-            throw fail("field '\(path(context.codingPath + [key]))' is missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw fail("field '\(path(context.codingPath))' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw fail("field '\(path(context.codingPath))' is null")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw context.codingPath.isEmpty ? fail("not valid JSON (\(context.debugDescription))")
-                                             : fail("field '\(path(context.codingPath))' is invalid: \(context.debugDescription)")
-        } catch {
-            throw fail("cannot be read: \(error)")
-        }
+        do { e = try JSONDecoder().decode(Envelope.self, from: data) } catch { throw fail(DecodingProblem.describe(error)) }
         guard e.format == formatName else { throw fail("field 'format' is '\(e.format)', expected '\(formatName)': not a PROWN trigger set") }
         guard e.formatVersion >= 1 && e.formatVersion <= formatVersion else {
             throw fail("field 'formatVersion' is \(e.formatVersion); this honeytrace reads versions 1...\(formatVersion)")

@@ -29,6 +29,13 @@ public struct PrownVerdict: Codable, Sendable, Equatable {
     public var verdict: String
 
     public var claimed: Bool { verdict == "stolen" }
+
+    /// The verdict in the terms every watermark shares: the trigger accuracy as the score, judged
+    /// against the null models' threshold; the p-value is the normal fit's (the threshold's own test).
+    public var evidence: WatermarkEvidence {
+        WatermarkEvidence(watermark: "prown", statistic: "trigger accuracy", value: triggerAccuracy, threshold: threshold,
+                          falseClaimRate: falseClaimRate, pValue: normalPValue, stolen: claimed, queries: triggers, nullModels: nullModels)
+    }
 }
 
 public enum PrownVerification {

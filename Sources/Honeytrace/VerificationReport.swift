@@ -1,3 +1,5 @@
+import Prediction
+
 /// The outcome of an ownership verification (docs/algorithms.md §4), ready to print or to write as JSON.
 public struct VerificationReport: Codable, Sendable, Equatable {
     /// The claim.
@@ -81,4 +83,14 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var queriesNeededExact: Int?
     /// The verdict rule, in words.
     public var decisionRule: String
+}
+
+extension VerificationReport {
+    /// The verdict in the terms every watermark shares: the specific WSR as the score, the
+    /// intersection–union p-value, the suspect's queries and the references as null models.
+    public var evidence: WatermarkEvidence {
+        WatermarkEvidence(watermark: "neural-honeytrace", statistic: "specific WSR", value: specificWSR, threshold: nil,
+                          falseClaimRate: alpha, pValue: pValue, stolen: verdict == .stolen, queries: queriesSpent,
+                          nullModels: references.count)
+    }
 }

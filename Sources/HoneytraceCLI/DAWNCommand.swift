@@ -147,18 +147,27 @@ struct DAWNEvaluateCommand: ParsableCommand {
     }
 }
 
-/// `honeytrace verify --dawn-log FILE`: the suspect's agreement with a client's DAWN watermark.
-/// Prints DAWN's verdict on `suspect`; returns whether it is "stolen".
-func verifyDAWN(logPath: String, suspect: PredictionAPI, nullModels: [PredictionAPI], alpha: Double, json: Bool) throws -> Bool {
-    let log = try DAWNWatermarkLog.load(logPath)
-    let report = try DAWNVerifier.verify(log: log, suspect: suspect, alpha: alpha, nullModels: nullModels)
-    if json { try printJSON(report); return report.verdict == "stolen" }
-    print("verdict          \(report.verdict)")
-    print("agreement        \(percent(report.agreement)) (\(report.agreements) of \(report.queries) watermark queries of client '\(report.client)' answered with the logged wrong label; chance \(percent(report.chance)))")
-    print("p-value          \(String(format: "%.3e", report.pValue)) (binomial against chance, α \(alpha))")
-    if let t = report.nullThreshold {
-        print("null models      \(report.nullModels.count), threshold \(percent(t)), \(report.nullFalseClaims ?? 0) above it; empirical p \(String(format: "%.3g", report.nullEmpiricalPValue ?? 1))")
+extension VerifyCommand {
+    /// `honeytrace verify --dawn-log FILE SUSPECT…`: the suspects' agreement with a client's DAWN watermark; the log and
+    /// the null models' agreements are read once for every suspect.
+    func dawnVerifier(_ logPath: String) throws -> (Source) throws -> Result {
+        let log = try DAWNWatermarkLog.load(logPath)
+        let nulls = try DAWNVerifier.nullAgreements(log: log, models: try reference.map(openSuspect))
+        return { [alpha] source in
+            let suspect = try openLive(source)
+            let report = try DAWNVerifier.verify(log: log, suspect: suspect, alpha: alpha, nullAgreements: nulls)
+            return (VerdictRecord(suspect: source.name, evidence: report.evidence, report: report), VerifyCommand.lines(report))
+        }
     }
-    print("queries spent    \(report.queries)")
-    return report.verdict == "stolen"
+
+    static func lines(_ report: DAWNVerification) -> [String] {
+        var out = ["verdict          \(report.verdict)",
+                   "agreement        \(percent(report.agreement)) (\(report.agreements) of \(report.queries) watermark queries of client '\(report.client)' answered with the logged wrong label; chance \(percent(report.chance)))",
+                   "p-value          \(String(format: "%.3e", report.pValue)) (binomial against chance, α \(report.alpha))"]
+        if let t = report.nullThreshold {
+            out.append("null models      \(report.nullModels.count), threshold \(percent(t)), \(report.nullFalseClaims ?? 0) above it; empirical p \(String(format: "%.3g", report.nullEmpiricalPValue ?? 1))")
+        }
+        out.append("queries spent    \(report.queries)")
+        return out
+    }
 }

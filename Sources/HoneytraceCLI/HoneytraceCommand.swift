@@ -6,6 +6,7 @@ struct Honeytrace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "honeytrace",
         abstract: "Neural Honeytrace: training-free watermarks against model extraction.",
+        version: Version.description,
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, WatermarkCommand.self, ProtectCommand.self,
                       CalibrateCommand.self, VerifyCommand.self, PrownCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self,
                       DAWNCommand.self, BaselineCommand.self]

@@ -112,36 +112,25 @@ enum PrownCLI {
         return null
     }
 
-    /// `verify --prown FILE SUSPECT`.
-    /// Prints PROWN's verdict on `suspect`; returns whether it is "stolen".
-    static func verify(set: PrownTriggerSet, suspect: PredictionAPI, options: PrownVerifyOptions, json: Bool) throws -> Bool {
-        let null = try options.nullPool.map { try nullStatistics(pool: $0, on: set, log: { _ in }) }
-        let v = try PrownVerification.verify(suspect, on: set, null: null, falseClaimRate: options.falseClaimRate)
-        if json { try printJSON(v); return v.verdict == "stolen" }
-        print("verdict          \(v.verdict)")
-        print("trigger accuracy \(percent(v.triggerAccuracy)) (\(v.hits) of \(v.triggers) triggers answered y*)")
-        print("threshold        \(percent(v.threshold)) at false-claim rate \(v.falseClaimRate) (\(v.nullModels) null models, \(percent(v.nullMean)) ± \(percent(v.nullStandardDeviation)))")
-        print("p-value          \(String(format: "%.3e", v.normalPValue)) (normal fit; empirical \(String(format: "%.3e", v.empiricalPValue)), binomial vs pooled null rate \(percent(v.pooledNullRate)): \(String(format: "%.3e", v.binomialPValue)))")
-        print("null claims      \(v.nullFalseClaims) of \(v.nullModels) null models over a threshold fitted to the others")
-        return v.verdict == "stolen"
+    /// The lines that show PROWN's verdict on one suspect.
+    static func lines(_ v: PrownVerdict) -> [String] {
+        ["verdict          \(v.verdict)",
+         "trigger accuracy \(percent(v.triggerAccuracy)) (\(v.hits) of \(v.triggers) triggers answered y*)",
+         "threshold        \(percent(v.threshold)) at false-claim rate \(v.falseClaimRate) (\(v.nullModels) null models, \(percent(v.nullMean)) ± \(percent(v.nullStandardDeviation)))",
+         "p-value          \(String(format: "%.3e", v.normalPValue)) (normal fit; empirical \(String(format: "%.3e", v.empiricalPValue)), binomial vs pooled null rate \(percent(v.pooledNullRate)): \(String(format: "%.3e", v.binomialPValue)))",
+         "null claims      \(v.nullFalseClaims) of \(v.nullModels) null models over a threshold fitted to the others"]
     }
 }
 
 extension VerifyCommand {
-    func validatePrown() throws {
-        let given = [suspectDirectory, suspect, endpoint].compactMap { $0 }
-        guard given.count == 1 else { throw ValidationError("with --prown give exactly one suspect: a model directory (SUSPECT or --suspect) or --endpoint URL") }
-        guard prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1 else {
-            throw ValidationError("--false-claim-rate \(prownOptions.falseClaimRate) must lie in (0, 1)")
-        }
-    }
-
-    func runPrown(_ file: String) throws {
-        compute.apply()
+    /// `verify --prown FILE SUSPECT…`: the trigger set and its null statistics, loaded once for every suspect.
+    func prownVerifier(_ file: String) throws -> (Source) throws -> Result {
         let set = try PrownTriggerSet.load(file)
-        let target: PredictionAPI
-        if let endpoint { target = try HTTPPredictionAPI(url: endpoint, apiKey: apiKey) }
-        else { target = try ModelAPI(directory: suspectDirectory ?? suspect!, answerMode: .label) }
-        if try !PrownCLI.verify(set: set, suspect: target, options: prownOptions, json: json) { throw VerifyCommand.notStolen }
+        let null = try prownOptions.nullPool.map { try PrownCLI.nullStatistics(pool: $0, on: set, log: { _ in }) }
+        return { [prownOptions] source in
+            let target = try openLive(source)
+            let v = try PrownVerification.verify(target, on: set, null: null, falseClaimRate: prownOptions.falseClaimRate)
+            return (VerdictRecord(suspect: source.name, evidence: v.evidence, report: v), PrownCLI.lines(v))
+        }
     }
 }

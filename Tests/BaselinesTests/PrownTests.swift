@@ -166,6 +166,14 @@ final class PrownTests: XCTestCase {
         let low = try PrownVerification.verdict(suspect: "s", hits: 4, triggers: 10, null: null, falseClaimRate: 0.05)
         XCTAssertEqual(low.verdict, "not stolen")
         XCTAssertThrowsError(try PrownVerification.verdict(suspect: "s", hits: 4, triggers: 11, null: null, falseClaimRate: 0.05))
+        // In the terms every watermark shares (what `verify --json` adds as score, p_value, is_stolen).
+        let e = v.evidence
+        XCTAssertEqual([e.watermark, e.statistic, e.verdict], ["prown", "trigger accuracy", "stolen"])
+        XCTAssertEqual(e.value, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(e.pValue, v.normalPValue)
+        XCTAssertEqual(e.threshold, v.threshold)
+        XCTAssertEqual([e.queries, e.nullModels], [10, 4])
+        XCTAssertFalse(low.evidence.stolen)
     }
 
     // MARK: creation

@@ -35,11 +35,14 @@ enum CLI {
         return r.stdout
     }
 
-    /// Runs `verify` and requires it to complete with `verdict`: exit status 0 for "stolen", 2 for
-    /// "not stolen"; returns standard output.
+    /// The exit status of a completed `verify` with `verdict`: 0 for "not stolen", 2 for "stolen".
+    static func status(verdict: String) -> Int32 { verdict == "stolen" ? 2 : 0 }
+
+    /// Runs `verify` and requires it to complete with `verdict`: exit status 0 for "not stolen", 2 for
+    /// "stolen"; returns standard output.
     static func verify(_ arguments: [String], verdict: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let r = try run(arguments)
-        XCTAssertEqual(r.status, verdict == "stolen" ? 0 : 2, "honeytrace \(arguments.joined(separator: " ")): \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(r.status, status(verdict: verdict), "honeytrace \(arguments.joined(separator: " ")): \(r.stderr)", file: file, line: line)
         XCTAssertTrue(r.stderr.isEmpty || !r.stderr.contains("Error"), r.stderr, file: file, line: line)
         return r.stdout
     }
@@ -49,14 +52,16 @@ enum CLI {
         let r = try run(arguments)
         let report = try json(r.stdout)
         let verdict = report["verdict"] as? String ?? "missing"
-        XCTAssertEqual(r.status, verdict == "stolen" ? 0 : 2, "verdict \(verdict): \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(r.status, status(verdict: verdict), "verdict \(verdict): \(r.stderr)", file: file, line: line)
         return report
     }
 
-    /// Runs and requires failure with an error message containing every word.
+    /// Runs and requires failure (exit status 1, or 64 for a usage error; never a verdict's 0 or 2)
+    /// with an error message containing every word.
     static func fail(_ arguments: [String], mentioning words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try run(arguments)
-        XCTAssertNotEqual(r.status, 0, "honeytrace \(arguments.joined(separator: " ")) should have failed", file: file, line: line)
+        XCTAssertTrue([1, 64].contains(r.status), "honeytrace \(arguments.joined(separator: " ")) should have failed with 1 or 64, not \(r.status)",
+                      file: file, line: line)
         XCTAssertFalse(r.stderr.contains("Fatal error"), "crashed instead of reporting: \(r.stderr)", file: file, line: line)
         for w in words {
             XCTAssertTrue(r.stderr.contains(w), "error '\(r.stderr)' does not mention '\(w)'", file: file, line: line)
@@ -65,5 +70,36 @@ enum CLI {
 
     static func json(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
+    }
+}
+
+/// A CLI test with a fresh scratch directory, removed afterwards.
+class CLITestCase: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// `name` inside the scratch directory.
+    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    /// Trains a small model on 400 synthetic images for one epoch into `dir` (a few seconds).
+    func trainSynthetic(seed: Int, to dir: String) throws {
+        _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "400", "--epochs", "1", "--batch", "32", "--lr", "0.02",
+                             "--no-augment", "--seed", String(seed), "--out", dir])
+    }
+
+    /// Models `a` and `b` (`trainSynthetic`, seeds 1 and 2) and a composite key of `a` (class 0 with a
+    /// region of class 2 → 6, a target these models often answer); returns the key's path.
+    func syntheticModelsAndKey() throws -> String {
+        for (seed, name) in [(1, "a"), (2, "b")] { try trainSynthetic(seed: seed, to: path(name)) }
+        let key = path("a.htkey")
+        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--recipe", "composite", "--count", "10", "--seed", "3",
+                             "--source-class", "0", "--other-class", "2", "--target", "6"])
+        return key
     }
 }

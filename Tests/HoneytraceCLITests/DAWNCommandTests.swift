@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// `dawn secret`, `verify --dawn-log` and `dawn export-log` end to end, and their errors.
-final class DAWNCommandTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-dawn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
-
+final class DAWNCommandTests: CLITestCase {
     /// A DAWN log of `count` 28×28 images with wrong label 1 (original 0).
     func writeLog(_ name: String, count: Int, answered: String = "1") throws {
         let entries = (0..<count).map { i in
@@ -43,6 +32,11 @@ final class DAWNCommandTests: XCTestCase {
         XCTAssertEqual(report["client"] as? String, "alice")
         XCTAssertEqual(report["verdict"] as? String, "not stolen")
         XCTAssertEqual(report["chance"] as? Double ?? 0, 1.0 / 9, accuracy: 1e-12)
+        // The fields every watermark's JSON shares.
+        XCTAssertEqual(report["watermark"] as? String, "dawn")
+        XCTAssertEqual(report["is_stolen"] as? Bool, false)
+        XCTAssertEqual(report["score"] as? Double, report["agreement"] as? Double)
+        XCTAssertNotNil(report["p_value"] as? Double)
         let text = try CLI.verify(["verify", "--dawn-log", path("alice.json"), "--suspect", path("m")], verdict: "not stolen")
         XCTAssertTrue(text.contains("agreement") && text.contains("p-value"), text)
 

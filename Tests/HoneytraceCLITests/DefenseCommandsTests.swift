@@ -4,26 +4,10 @@ import XCTest
 
 /// The owner's commands end to end on small synthetic models: watermark create and inspect,
 /// protect (refusing a key made for other weights), verify.
-final class DefenseCommandsTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-defense-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
-
-    func train(seed: Int, to dir: String) throws {
-        _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "400", "--epochs", "1", "--batch", "32", "--lr", "0.02",
-                             "--no-augment", "--seed", String(seed), "--out", dir])
-    }
-
+final class DefenseCommandsTests: CLITestCase {
     func testKeyLifecycleAndVerification() throws {
-        try train(seed: 1, to: path("a"))
-        try train(seed: 2, to: path("b"))
+        try trainSynthetic(seed: 1, to: path("a"))
+        try trainSynthetic(seed: 2, to: path("b"))
         // Held-out images: 200 uint8 images with every class present.
         var pixels = [UInt8](repeating: 0, count: 200 * 784)
         for i in pixels.indices { pixels[i] = UInt8((i * 7 + i / 784 * 13) % 256) }
@@ -90,18 +74,7 @@ final class DefenseCommandsTests: XCTestCase {
 }
 
 /// `honeytrace serve` in a child process, and `verify --endpoint` against it.
-final class ServeCommandTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
-
+final class ServeCommandTests: CLITestCase {
     /// Starts `honeytrace serve …` and returns the process and the URL from its "serving … on URL" line.
     func startServer(_ arguments: [String]) throws -> (Process, String) {
         let process = Process()
@@ -124,15 +97,9 @@ final class ServeCommandTests: XCTestCase {
     }
 
     func testVerifyGivesTheSameReportThroughTheEndpointAsOnDisk() throws {
-        for (seed, name) in [(1, "a"), (2, "b")] {
-            _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "400", "--epochs", "1", "--batch", "32", "--lr", "0.02",
-                                 "--no-augment", "--seed", String(seed), "--out", path(name)])
-        }
-        // A recipe whose target these synthetic models often answer, so the reports compared below hold
+        // The key's target is one these synthetic models often answer, so the reports compared below hold
         // non-zero counts (measured: 59 of 60 triggers and controls).
-        let key = path("a.htkey")
-        _ = try CLI.succeed(["watermark", "create", path("a"), "--out", key, "--recipe", "composite", "--count", "10", "--seed", "3",
-                             "--source-class", "0", "--other-class", "2", "--target", "6"])
+        let key = try syntheticModelsAndKey()
 
         let (server, url) = try startServer([path("b"), "--undefended", "--port", "0", "--no-admin",
                                              "--database", path("queries.sqlite")])

@@ -4,19 +4,9 @@ import XCTest
 
 /// Out-of-range values from options and files, each of which once stopped the process (issue 21):
 /// every one is now an error naming the option or the file, the field, and what was expected.
-final class HostileInputCommandsTests: XCTestCase {
-    var scratch: URL!
+final class HostileInputCommandsTests: CLITestCase {
     static let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("NeuralNetTests/Fixtures/vgg-mini.safetensors").path
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 
     func testImportRefusesInputShapesAndClassesOutOfRange() throws {
         let base = ["import", "--arch", "vgg-mini", "--weights", Self.weights, "--out", path("imported")]

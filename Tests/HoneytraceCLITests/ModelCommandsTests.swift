@@ -3,19 +3,9 @@ import Foundation
 import XCTest
 
 /// End-to-end runs of train, evaluate, predict and import on small data.
-final class ModelCommandsTests: XCTestCase {
-    var scratch: URL!
+final class ModelCommandsTests: CLITestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("NeuralNetTests/Fixtures")
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 
     func trainSynthetic() throws -> (dir: String, accuracy: Double) {
         let dir = path("model")

@@ -13,6 +13,7 @@ while (($#)); do
     if [[ $1 == -- ]]; then bin=$2; break; fi
     suspects+=("$1"); shift
 done
+# verify exits 0 for "not stolen" and 2 for "stolen": both are rows of the table; an error (1) stops the script.
 echo "| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate |"
 echo "|---|---|---|---|---|---|---|"
 for s in "${suspects[@]}"; do

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 bin=${1:-.build/release/honeytrace}
 echo "| suspect | key | verdict | p | WSR raw | WSR specific | controls → t | queries |"
 echo "|---|---|---|---|---|---|---|---|"
+# verify exits 0 for "not stolen" and 2 for "stolen": both are rows of the table; an error (1) stops the script.
 row() {  # suspect key [extra verify options…]
     local suspect=$1 key=$2; shift 2
     { "$bin" verify --suspect "$suspect" --key "runs/cmp/$key/key.htkey" --json "$@" || [ $? -eq 2 ]; } | /usr/bin/python3 -c '

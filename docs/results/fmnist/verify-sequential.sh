@@ -8,6 +8,7 @@ set -euo pipefail
 dir=$1 victim=$2 bin=${3:-.build/release/honeytrace} pairs=${4:-500}
 echo "| surrogate | verdict | queries | p binomial | p McNemar | WSR raw | WSR specific |"
 echo "|---|---|---|---|---|---|---|"
+# verify exits 0 for "not stolen" and 2 for "stolen": both are rows of the table; an error (1) stops the script.
 for s in "$dir"/surrogates/*/; do
     id=$(basename "$s")
     if [[ $id == none--* ]]; then ref=$victim; else ref="$dir/surrogates/none--${id#*--}"; fi
