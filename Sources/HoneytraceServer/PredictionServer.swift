@@ -178,6 +178,7 @@ public final class PredictionServer: Sendable {
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
         self.clients = clients
+        if let warning = clients?.plainKeyWarning { log.warning("SECURITY: \(warning)") }
         self.logger = log
         let metrics = ServerMetrics()
         self.metrics = metrics
@@ -333,7 +334,9 @@ public final class PredictionServer: Sendable {
             // A client is a heavy client from the request at which its answered count has reached the threshold.
             let heavy = heavyClient.map { ledger.answeredQueries(client: name) >= $0.afterQueries } ?? false
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
-            if let dawn { output = await dawn.mark(output, pixels: images.pixels, client: name) }
+            var dawnRows: [Bool] = []
+            if let dawn { (output, dawnRows) = await dawn.mark(output, pixels: images.pixels, client: name) }
+            ledger.evidence.record(client: name, pixels: images.pixels, output: output, mode: answerMode, heavy: heavy, dawnRows: dawnRows)
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }
