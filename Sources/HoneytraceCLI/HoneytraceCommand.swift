@@ -8,7 +8,7 @@ struct Honeytrace: AsyncParsableCommand {
         abstract: "Neural Honeytrace: training-free watermarks against model extraction.",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, WatermarkCommand.self, ProtectCommand.self,
                       CalibrateCommand.self, VerifyCommand.self, PrownCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self,
-                      DAWNCommand.self, BaselineCommand.self]
+                      DAWNCommand.self, BaselineCommand.self, LedgerCommand.self]
     )
 }
 

@@ -39,6 +39,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Trigger/control pairs.") var pairs = 500
     @Flag(help: "Query in batches of 20 pairs and stop as soon as the evidence suffices.") var sequential = false
     @Option(help: "Seed of the fresh triggers.") var seed: UInt64 = 1
+    @Option(help: "A signed evidence bundle (`honeytrace ledger export`) to attach: the report gains its client, entry count, head hash and check result.")
+    var evidence: String?
+    @Option(help: "The bundle signer's public key file (default: the key inside the bundle, which shows integrity but not who signed).")
+    var evidencePublicKey: String?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -46,6 +50,8 @@ struct VerifyCommand: ParsableCommand {
         guard [key, dawnLog, prown].compactMap({ $0 }).count == 1 else {
             throw ValidationError("give exactly one of --key KEY, --dawn-log FILE and --prown FILE")
         }
+        guard evidence != nil || evidencePublicKey == nil else { throw ValidationError("--evidence-public-key goes with --evidence BUNDLE") }
+        guard evidence == nil || key != nil else { throw ValidationError("--evidence BUNDLE goes with --key KEY") }
         if prown != nil { try validatePrown(); return }
         guard suspectDirectory == nil else { throw ValidationError("a positional suspect goes with --prown FILE; give --suspect DIR or --endpoint URL") }
         guard (suspect == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --suspect DIR and --endpoint URL") }
@@ -67,6 +73,10 @@ struct VerifyCommand: ParsableCommand {
             if !stolen { throw VerifyCommand.notStolen }
             return
         }
+        // Read and checked before any query is spent: a malformed bundle or key file stops here.
+        let attached = try evidence.map { path in
+            try EvidenceBundle.load(path).check(trustedKey: try evidencePublicKey.map(LedgerSigningKey.loadPublicKey), path: path)
+        }
         let k = try WatermarkKey.load(key!)
         let triggers = try TriggerSet.make(key: k, heldOut: try FashionMNIST.load(split: .test), count: pairs, seed: seed)
         var verifier = try OwnershipVerifier(key: k, triggers: triggers, alpha: alpha)
@@ -77,8 +87,12 @@ struct VerifyCommand: ParsableCommand {
         let suspectModel: PredictionAPI = try endpoint.map { try HTTPPredictionAPI(url: $0, apiKey: apiKey) }
             ?? openSuspect(suspect!)
         let references = try reference.map(openSuspect)
-        let report = sequential ? try verifier.verifySequential(suspect: suspectModel, references: references)
+        var report = sequential ? try verifier.verifySequential(suspect: suspectModel, references: references)
                                 : try verifier.verify(suspect: suspectModel, references: references)
+        report.evidence = attached
+        if let attached, !attached.valid {
+            FileHandle.standardError.write(Data("warning: the evidence bundle \(attached.bundle) does not check: \(attached.problem ?? "")\n".utf8))
+        }
         if json {
             try printJSON(report)
         } else {
@@ -94,5 +108,8 @@ struct VerifyCommand: ParsableCommand {
         if let e = report.exclusiveWSR { print("WSR exclusive    \(percent(e))") }
         print("WSR specific     \(percent(report.specificWSR)) (controls answered \(report.target): \(percent(report.controlRate)))")
         print("queries spent    \(report.queriesSpent)")
+        if let e = report.evidence {
+            print("evidence         client '\(e.client)': \(e.entries) entries, head #\(e.headID) \(e.headHash); signature \(e.signatureValid ? "valid" : "INVALID")\(e.keyTrusted ? "" : " (bundle's own key)"), chain \(e.chainIntact ? "intact" : "BROKEN")")
+        }
     }
 }
