@@ -21,9 +21,8 @@ public struct EvidenceCheck: Codable, Sendable, Equatable {
     public var chainIntact: Bool
     /// The first problem found, when either check failed.
     public var problem: String?
-
     /// Signature and chain both hold.
-    public var valid: Bool { signatureValid && chainIntact }
+    public var valid: Bool
 
     public init(bundle: String, client: String, entries: Int, headID: Int64, headHash: String, publicKey: String, keyTrusted: Bool,
                 signatureValid: Bool, chainIntact: Bool, problem: String?) {
@@ -37,33 +36,6 @@ public struct EvidenceCheck: Codable, Sendable, Equatable {
         self.signatureValid = signatureValid
         self.chainIntact = chainIntact
         self.problem = problem
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case bundle, client, entries, headID, headHash, publicKey, keyTrusted, signatureValid, chainIntact, problem, valid
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(bundle, forKey: .bundle)
-        try c.encode(client, forKey: .client)
-        try c.encode(entries, forKey: .entries)
-        try c.encode(headID, forKey: .headID)
-        try c.encode(headHash, forKey: .headHash)
-        try c.encode(publicKey, forKey: .publicKey)
-        try c.encode(keyTrusted, forKey: .keyTrusted)
-        try c.encode(signatureValid, forKey: .signatureValid)
-        try c.encode(chainIntact, forKey: .chainIntact)
-        try c.encode(valid, forKey: .valid)
-        try c.encodeIfPresent(problem, forKey: .problem)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(bundle: try c.decode(String.self, forKey: .bundle), client: try c.decode(String.self, forKey: .client),
-                  entries: try c.decode(Int.self, forKey: .entries), headID: try c.decode(Int64.self, forKey: .headID),
-                  headHash: try c.decode(String.self, forKey: .headHash), publicKey: try c.decode(String.self, forKey: .publicKey),
-                  keyTrusted: try c.decode(Bool.self, forKey: .keyTrusted), signatureValid: try c.decode(Bool.self, forKey: .signatureValid),
-                  chainIntact: try c.decode(Bool.self, forKey: .chainIntact), problem: try c.decodeIfPresent(String.self, forKey: .problem))
+        self.valid = signatureValid && chainIntact
     }
 }

@@ -21,52 +21,25 @@ public enum EvidenceChain {
     /// What `verify` found.
     public struct Report: Codable, Sendable, Equatable {
         public var ledger: String
+        /// No bad entry, and the published head (if any) is on the chain.
+        public var intact = true
         /// Entries checked before the first bad one (all of them when intact).
-        public var entries: Int
+        public var entries = 0
         /// Distinct clients among the checked entries.
-        public var clients: Int
+        public var clients = 0
         /// The last checked entry: its id and hash (nil for an empty ledger).
         public var headID: Int64?
         public var headHash: String?
-        public var firstBad: BadEntry?
+        /// The first entry that does not check (nil when none).
+        public var firstBad: BadEntry? { didSet { intact = intact && firstBad == nil } }
         /// With a published head hash: whether an entry of the chain has it.
-        public var publishedHeadFound: Bool?
+        public var publishedHeadFound: Bool? { didSet { intact = intact && publishedHeadFound != false } }
 
-        /// No bad entry, and the published head (if any) is on the chain.
-        public var intact: Bool { firstBad == nil && publishedHeadFound != false }
+        init(ledger: String) { self.ledger = ledger }
 
         private enum CodingKeys: String, CodingKey {
-            case ledger, entries, clients, headID = "head_id", headHash = "head_hash", firstBad = "first_bad"
-            case publishedHeadFound = "published_head_found", intact
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(ledger, forKey: .ledger)
-            try c.encode(intact, forKey: .intact)
-            try c.encode(entries, forKey: .entries)
-            try c.encode(clients, forKey: .clients)
-            try c.encode(headID, forKey: .headID)
-            try c.encode(headHash, forKey: .headHash)
-            try c.encode(firstBad, forKey: .firstBad)
-            try c.encodeIfPresent(publishedHeadFound, forKey: .publishedHeadFound)
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            ledger = try c.decode(String.self, forKey: .ledger)
-            entries = try c.decode(Int.self, forKey: .entries)
-            clients = try c.decode(Int.self, forKey: .clients)
-            headID = try c.decodeIfPresent(Int64.self, forKey: .headID)
-            headHash = try c.decodeIfPresent(String.self, forKey: .headHash)
-            firstBad = try c.decodeIfPresent(BadEntry.self, forKey: .firstBad)
-            publishedHeadFound = try c.decodeIfPresent(Bool.self, forKey: .publishedHeadFound)
-        }
-
-        init(ledger: String) {
-            self.ledger = ledger
-            entries = 0
-            clients = 0
+            case ledger, intact, entries, clients, headID = "head_id", headHash = "head_hash", firstBad = "first_bad"
+            case publishedHeadFound = "published_head_found"
         }
     }
 

@@ -37,22 +37,6 @@ public struct EvidenceEntry: Codable, Sendable, Equatable {
     /// SHA-256 (hex) of the previous entry's hash and this entry's `fieldsSHA256`.
     public var entryHash: String
 
-    public init(id: Int64, client: String, answeredAtMs: Int64, modelSHA256: String, keyFingerprint: String, querySHA256: String,
-                defense: String, heavy: Bool, dawn: Bool, similarity: Float, answerSHA256: String, entryHash: String) {
-        self.id = id
-        self.client = client
-        self.answeredAtMs = answeredAtMs
-        self.modelSHA256 = modelSHA256
-        self.keyFingerprint = keyFingerprint
-        self.querySHA256 = querySHA256
-        self.defense = defense
-        self.heavy = heavy
-        self.dawn = dawn
-        self.similarity = similarity
-        self.answerSHA256 = answerSHA256
-        self.entryHash = entryHash
-    }
-
     private enum CodingKeys: String, CodingKey {
         case id, client, answeredAtMs = "answered_at_ms", modelSHA256 = "model_sha256", keyFingerprint = "key_fingerprint"
         case querySHA256 = "query_sha256", defense, heavy, dawn, similarity, answerSHA256 = "answer_sha256", entryHash = "entry_hash"
