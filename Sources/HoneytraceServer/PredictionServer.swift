@@ -429,24 +429,32 @@ struct CoreService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                do { try ledger.flush() } catch {
-                    logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                // On a plain thread: a flush chains and inserts every query answered since the last
+                // one, and must not hold one of the few threads that answer requests meanwhile.
+                await CoreService.onPlainThread {
+                    do { try ledger.flush() } catch {
+                        logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                    }
                 }
             }
         }
         // Drain on a plain thread: shutdown() blocks until the queued rows are answered.
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let t = Thread {
-                batcher.shutdown()
-                done.resume()
-            }
-            t.start()
-        }
+        await CoreService.onPlainThread { batcher.shutdown() }
         do {
             try ledger.close()
             logger.info("query counts written", metadata: ["database": "\(ledger.path)", "clients": "\(ledger.records().count)"])
         } catch {
             logger.error("cannot write the last query counts", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs blocking `body` on a new thread, off Swift's cooperative pool, and waits for it.
+    static func onPlainThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                body()
+                done.resume()
+            }.start()
         }
     }
 }
