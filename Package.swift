@@ -97,6 +97,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(
             name: "HoneytraceCLI",
@@ -117,7 +118,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats", "Honeytrace", "Datasets"]),
+        .testTarget(name: "HoneytraceCLITests", dependencies: [
+            "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [

@@ -25,7 +25,7 @@ public struct DAWNSecret: Sendable, Equatable {
         var hasher = SHA256()
         hasher.update(data: Array("honeytrace/baseline/dawn/fingerprint".utf8))
         hasher.update(data: bytes)
-        return DAWNSecret.hex(hasher.finalize().prefix(8))
+        return Hex.encode(hasher.finalize().prefix(8))
     }
 
     /// Reads a secret file.
@@ -37,7 +37,7 @@ public struct DAWNSecret: Sendable, Equatable {
             throw BaselineError(.malformedFile, "\(path): cannot read the DAWN secret: \(error.localizedDescription)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.count == 64, let bytes = Self.parseHex(text) else {
+        guard text.count == 64, let bytes = Hex.decode(text) else {
             throw BaselineError(.malformedFile, "\(path): a DAWN secret file holds one line of 64 hex digits (32 bytes); found \(text.count) characters\(text.count == 64 ? " that are not all hex digits" : "")")
         }
         return try DAWNSecret(bytes: bytes)
@@ -45,31 +45,6 @@ public struct DAWNSecret: Sendable, Equatable {
 
     /// Writes the secret atomically, readable by its owner only.
     public func save(to path: String) throws {
-        try AtomicFile.write(Data((DAWNSecret.hex(bytes) + "\n").utf8), to: path, permissions: 0o600)
-    }
-
-    /// Lower-case hex digits of `bytes`.
-    static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        bytes.map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func parseHex(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: return c - 0x30
-            case 0x61...0x66: return c - 0x61 + 10
-            case 0x41...0x46: return c - 0x41 + 10
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        for i in stride(from: 0, to: digits.count, by: 2) {
-            guard let hi = value(digits[i]), let lo = value(digits[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-        }
-        return out
+        try AtomicFile.write(Data((Hex.encode(bytes) + "\n").utf8), to: path, permissions: 0o600)
     }
 }

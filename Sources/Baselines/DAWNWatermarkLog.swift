@@ -24,7 +24,7 @@ public struct DAWNLogEntry: Sendable, Equatable {
     /// The entry of a query DAWN marked.
     public init(image: [UInt8], mark: DAWNMark) {
         self.init(image: image, originalLabel: mark.originalLabel, answeredLabel: mark.answeredLabel,
-                  digest: DAWNSecret.hex(mark.digest))
+                  digest: Hex.encode(mark.digest))
     }
 }
 
@@ -164,7 +164,7 @@ public struct DAWNWatermarkLog: Sendable, Equatable {
             guard labels[1] != labels[0] else {
                 throw fail("entries[\(i)].answered_label", "equals original_label (\(labels[0])); a watermark answer is always a wrong label")
             }
-            guard e.digest.count == 64, DAWNSecret.parseHex(e.digest) != nil else {
+            guard e.digest.count == 64, Hex.decode(e.digest) != nil else {
                 throw fail("entries[\(i)].digest", "expected 64 hex digits, found \"\(e.digest.prefix(80))\"")
             }
             entries.append(DAWNLogEntry(image: [UInt8](image), originalLabel: labels[0], answeredLabel: labels[1], digest: e.digest))

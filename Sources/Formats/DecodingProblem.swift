@@ -1,22 +1,42 @@
-/// What a `DecodingError` says about a JSON document, in words that name the field
-/// (`field 'signed.images[3].sha256' is missing`), for errors that also name the file.
+/// A `DecodingError` in words that name the offending field (`entries[3].similarity: expected a
+/// number`), for file loaders that report "FILE: field …: problem" instead of Swift's dump.
 public enum DecodingProblem {
-    /// The problem without the file name: a missing, mistyped, null or invalid field, or
-    /// "not valid JSON (…)" when the document itself does not parse.
-    public static func describe(_ error: Error) -> String {
+    /// `field a.b[2].c is missing`, `field x: expected a string`, or `not valid JSON (…)`.
+    public static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "cannot be read: \(error)" }
         switch error {
-        case DecodingError.keyNotFound(let key, let context): return "field '\(path(context.codingPath + [key]))' is missing"
-        case DecodingError.typeMismatch(_, let context): return "field '\(path(context.codingPath))' has the wrong type"
-        case DecodingError.valueNotFound(_, let context): return "field '\(path(context.codingPath))' is null"
-        case DecodingError.dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON (\(context.debugDescription))"
-                                              : "field '\(path(context.codingPath))' is invalid: \(context.debugDescription)"
-        default: return "cannot be read: \(error)"
+        case .keyNotFound(let key, let context):
+            return "field \(field(context.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let context):
+            return "field \(field(context.codingPath)): expected \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "field \(field(context.codingPath)) is null; expected \(typeName(type))"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "not valid JSON (\(context.debugDescription))" }
+            return "field \(field(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "cannot be decoded: \(error)"
         }
     }
 
-    /// `a.b[2].c` for a coding path.
-    public static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    /// `entries[3].similarity` for a coding path.
+    public static func field(_ path: [any CodingKey]) -> String {
+        var text = ""
+        for key in path {
+            if let i = key.intValue { text += "[\(i)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+        }
+        return text.isEmpty ? "(top level)" : text
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type, is UInt64.Type: return "an integer"
+        case is Float.Type, is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = "\(type)"
+            return name.hasPrefix("Array") || name.hasPrefix("[") ? "an array" : "an object"
+        }
     }
 }

@@ -83,6 +83,8 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var queriesNeededExact: Int?
     /// The verdict rule, in words.
     public var decisionRule: String
+    /// A signed evidence bundle attached by `verify --evidence` (nil, and absent from the JSON, without one).
+    public var evidenceBundle: EvidenceCheck? = nil
 }
 
 extension VerificationReport {

@@ -219,7 +219,7 @@ public enum WatermarkKeyFile {
         guard actual == meta.tensorsSHA256 else {
             throw fail("corrupt key file: the tensor data does not match the checksum recorded when it was written (SHA-256 \(actual.prefix(16))…, expected \(meta.tensorsSHA256.prefix(16))…)")
         }
-        guard let secret = hexBytes(meta.secret), secret.count == WatermarkKey.secretLength else {
+        guard let secret = Hex.decode(meta.secret), secret.count == WatermarkKey.secretLength else {
             throw fail("the secret must be \(WatermarkKey.secretLength * 2) hex digits")
         }
 
@@ -251,28 +251,6 @@ public enum WatermarkKeyFile {
 
     private static func path(_ keys: [any CodingKey]) -> String {
         keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
-        var i = 0
-        while i < chars.count {
-            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
     }
 }
 

@@ -9,7 +9,7 @@ struct Honeytrace: AsyncParsableCommand {
         version: Version.description,
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, WatermarkCommand.self, ProtectCommand.self,
                       CalibrateCommand.self, VerifyCommand.self, PrownCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self,
-                      DAWNCommand.self, BaselineCommand.self]
+                      DAWNCommand.self, BaselineCommand.self, LedgerCommand.self]
     )
 }
 

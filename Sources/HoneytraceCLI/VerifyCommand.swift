@@ -54,6 +54,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "With --key: a suspect's answers to exported queries (CSV index,label or JSON labels or probability rows; repeatable).")
     var answers: [String] = []
     @Option(help: "With --answers: the --export-queries directory (default: the directory of the answers file).") var queries: String?
+    @Option(help: "With --key: a signed evidence bundle (`honeytrace ledger export`) to attach; each report gains its client, entry count, head hash and check result.")
+    var evidence: String?
+    @Option(help: "The bundle signer's public key file (default: the key inside the bundle, which shows integrity but not who signed).")
+    var evidencePublicKey: String?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -76,6 +80,8 @@ struct VerifyCommand: ParsableCommand {
             throw ValidationError("give at least one suspect: SUSPECT arguments (model directories or URLs), --suspect DIR, --endpoint URL or --answers FILE")
         }
         if queries != nil && answers.isEmpty { throw ValidationError("--queries DIR goes with --answers FILE") }
+        guard evidence != nil || evidencePublicKey == nil else { throw ValidationError("--evidence-public-key goes with --evidence BUNDLE") }
+        guard evidence == nil || key != nil else { throw ValidationError("--evidence BUNDLE goes with --key KEY") }
         if let pairs, pairs < 1 { throw ValidationError("--pairs must be at least 1, found \(pairs)") }
         if let nullFloor, !(nullFloor >= 0 && nullFloor < 1) { throw ValidationError("--null-floor \(nullFloor) must lie in [0, 1)") }
         if prown != nil, !(prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1) {
@@ -150,6 +156,13 @@ struct VerifyCommand: ParsableCommand {
     // MARK: Neural Honeytrace
 
     private func keyVerifier(_ keyPath: String) throws -> (Source) throws -> Result {
+        // Read and checked before any query is spent: a malformed bundle or key file stops here.
+        let attached = try evidence.map { path in
+            try EvidenceBundle.load(path).check(trustedKey: try evidencePublicKey.map(LedgerSigningKey.loadPublicKey), path: path)
+        }
+        if let attached, !attached.valid {
+            FileHandle.standardError.write(Data("warning: the evidence bundle \(attached.bundle) does not check: \(attached.problem ?? "")\n".utf8))
+        }
         let k = try WatermarkKey.load(keyPath)
         let heldOut = try FashionMNIST.load(split: .test)
         let offline = try answers.isEmpty ? nil : openExport(key: k, heldOut: heldOut)
@@ -165,8 +178,9 @@ struct VerifyCommand: ParsableCommand {
             } else {
                 api = try openLive(source)
             }
-            let report = sequential ? try verifier.verifySequential(suspect: api, answered: references)
+            var report = sequential ? try verifier.verifySequential(suspect: api, answered: references)
                                     : try verifier.analyze(suspect: try verifier.answers(of: api), references: references)
+            report.evidenceBundle = attached
             return (VerdictRecord(suspect: source.name, evidence: report.evidence, report: report), VerifyCommand.lines(report))
         }
     }
@@ -194,6 +208,9 @@ struct VerifyCommand: ParsableCommand {
         if let e = report.exclusiveWSR { out.append("WSR exclusive    \(percent(e))") }
         out.append("WSR specific     \(percent(report.specificWSR)) (controls answered \(report.target): \(percent(report.controlRate)))")
         out.append("queries spent    \(report.queriesSpent)")
+        if let e = report.evidenceBundle {
+            out.append("evidence         client '\(e.client)': \(e.entries) entries, head #\(e.headID) \(e.headHash); signature \(e.signatureValid ? "valid" : "INVALID")\(e.keyTrusted ? "" : " (bundle's own key)"), chain \(e.chainIntact ? "intact" : "BROKEN")")
+        }
         return out
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Formats
 import Foundation
 import Training
@@ -91,10 +92,20 @@ public struct ClientEntry: Sendable, Equatable {
 ///   client; absent = `default_rate_limit`; `null` = unlimited. `default_rate_limit` is
 ///   optional (absent = unlimited).
 ///
-/// Clients send `Authorization: Bearer <key>`. Keep the file owner-only (`chmod 600`).
+/// Clients send `Authorization: Bearer <key>`. Keep the file owner-only (`chmod 600`), and prefer
+/// `key_sha256`: the server warns at start-up about every client whose plain key the file holds.
+///
+/// A presented key is hashed and compared with every client's digest in constant time
+/// (`ConstantTime.equal`, no early exit and no hash-table probe), so response times say nothing
+/// about how close a guessed key came.
 public struct ClientRegistry: Sendable {
     public let clients: [ClientEntry]
-    private let byHash: [String: Int]
+    /// SHA-256 of each client's key, as bytes, in `clients` order.
+    private let digests: [[UInt8]]
+    /// Clients whose key the clients file gives in plain text (`"key"`), in file order.
+    public let plainKeyClients: [String]
+    /// How two key digests are compared: `ConstantTime.equal` (tests count the calls).
+    private let compare: @Sendable ([UInt8], [UInt8]) -> Bool
 
     /// The name requests are counted under when the server runs without a clients file.
     public static let anonymous = "anonymous"
@@ -111,12 +122,13 @@ public struct ClientRegistry: Sendable {
         }
     }
 
-    init(checking clients: [ClientEntry]) throws {
+    init(checking clients: [ClientEntry], plainKeyClients: [String] = [],
+         compare: @escaping @Sendable ([UInt8], [UInt8]) -> Bool = ConstantTime.equal) throws {
         var byHash: [String: Int] = [:], names = Set<String>()
         for (i, c) in clients.enumerated() {
             try ClientRegistry.checkName(c.name, at: "client \(i)")
             guard names.insert(c.name).inserted else { throw ClientsFileProblem("client \(i): the name '\(c.name)' is used twice") }
-            guard c.keySHA256.count == 64, c.keySHA256.allSatisfy({ $0.isHexDigit }) else {
+            guard Hex.isCanonical(c.keySHA256, bytes: 32) else {
                 throw ClientsFileProblem("client \(i) ('\(c.name)'): key_sha256 must be 64 hex digits")
             }
             guard byHash[c.keySHA256] == nil else {
@@ -126,12 +138,26 @@ public struct ClientRegistry: Sendable {
             byHash[c.keySHA256] = i
         }
         self.clients = clients
-        self.byHash = byHash
+        self.digests = clients.map { Hex.decode($0.keySHA256)! }
+        self.plainKeyClients = plainKeyClients
+        self.compare = compare
     }
 
-    /// The client holding API key `key`, if any.
+    /// The client holding API key `key`, if any: its digest is compared with every client's, each
+    /// comparison in constant time, and the scan never stops early.
     public func client(forKey key: String) -> ClientEntry? {
-        byHash[ClientRegistry.hash(key)].map { clients[$0] }
+        let presented = Array(SHA256.hash(data: Data(key.utf8)))
+        var found = -1
+        for (i, digest) in digests.enumerated() where compare(digest, presented) { found = i }
+        return found >= 0 ? clients[found] : nil
+    }
+
+    /// The start-up warning for a clients file holding plain keys; nil when every key is hashed.
+    public var plainKeyWarning: String? {
+        guard !plainKeyClients.isEmpty else { return nil }
+        return "the clients file holds the plain API keys of \(plainKeyClients.count) client(s) (\(plainKeyClients.joined(separator: ", "))): "
+            + "anyone who can read it can use them. Replace each \"key\" with \"key_sha256\", the key's SHA-256 in hex "
+            + "(printf '%s' \"$KEY\" | sha256sum)"
     }
 
     /// SHA-256 (hex) of an API key.
@@ -168,7 +194,7 @@ public struct ClientRegistry: Sendable {
         if let d = object["default_rate_limit"], !(d is NSNull) {
             defaultLimit = try rateLimit(d, at: "default_rate_limit")
         }
-        var entries: [ClientEntry] = []
+        var entries: [ClientEntry] = [], plain: [String] = []
         for (i, item) in list.enumerated() {
             guard let c = item as? [String: Any] else { throw ClientsFileProblem("client \(i) must be an object with \"name\" and \"key\"") }
             let fields: Set<String> = ["name", "key", "key_sha256", "rate_limit"]
@@ -183,6 +209,7 @@ public struct ClientRegistry: Sendable {
                     throw ClientsFileProblem("client \(i) ('\(name)'): the key must be 16–256 printable ASCII characters without spaces")
                 }
                 hash = ClientRegistry.hash(key)
+                plain.append(name)
             case (nil, let h as String):
                 hash = h.lowercased()
             case (nil, nil):
@@ -198,7 +225,7 @@ public struct ClientRegistry: Sendable {
             }
             entries.append(ClientEntry(name: name, keySHA256: hash, rateLimit: limit))
         }
-        return try ClientRegistry(checking: entries)
+        return try ClientRegistry(checking: entries, plainKeyClients: plain)
     }
 
     private static func rateLimit(_ value: Any, at place: String) throws -> RateLimit {

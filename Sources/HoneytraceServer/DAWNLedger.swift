@@ -64,23 +64,25 @@ public final class DAWNLedger: @unchecked Sendable {
         }
     }
 
-    /// `output` with DAWN's watermark rows changed; each is recorded for `client`.
-    func mark(_ output: DefenseOutput, pixels: [Float], client: String) async -> DefenseOutput {
+    /// `output` with DAWN's watermark rows changed, and which rows those are; each is recorded for `client`.
+    func mark(_ output: DefenseOutput, pixels: [Float], client: String) async -> (output: DefenseOutput, marked: [Bool]) {
         let k = output.classes, size = inputShape.reduce(1, *)
         var probabilities = output.probabilities
         var marked: [DAWNLogEntry] = []
+        var rows = [Bool](repeating: false, count: output.rows)
         pixels.withUnsafeBufferPointer { all in
             for r in 0..<output.rows {
                 let image = UnsafeBufferPointer(rebasing: all[(r * size)..<((r + 1) * size)])
                 guard let mark = marker.mark(output.probabilities(row: r), pixels: image, shape: inputShape) else { continue }
                 probabilities.replaceSubrange((r * k)..<((r + 1) * k), with: mark.probabilities)
                 marked.append(DAWNLogEntry(image: DAWNMarker.quantize(image), mark: mark))
+                rows[r] = true
             }
         }
-        if marked.isEmpty { return output }
+        if marked.isEmpty { return (output, rows) }
         await record(client: client, marked, classes: k)
-        return DefenseOutput(rows: output.rows, classes: k, probabilities: probabilities, similarity: output.similarity,
-                             mixed: output.mixed, flipped: output.flipped)
+        return (DefenseOutput(rows: output.rows, classes: k, probabilities: probabilities, similarity: output.similarity,
+                              mixed: output.mixed, flipped: output.flipped), rows)
     }
 
     private func record(client: String, _ entries: [DAWNLogEntry], classes: Int) async {

@@ -178,6 +178,7 @@ public final class PredictionServer: Sendable {
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
         self.clients = clients
+        if let warning = clients?.plainKeyWarning { log.warning("SECURITY: \(warning)") }
         self.logger = log
         let metrics = ServerMetrics()
         self.metrics = metrics
@@ -333,7 +334,9 @@ public final class PredictionServer: Sendable {
             // A client is a heavy client from the request at which its answered count has reached the threshold.
             let heavy = heavyClient.map { ledger.answeredQueries(client: name) >= $0.afterQueries } ?? false
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
-            if let dawn { output = await dawn.mark(output, pixels: images.pixels, client: name) }
+            var dawnRows: [Bool] = []
+            if let dawn { (output, dawnRows) = await dawn.mark(output, pixels: images.pixels, client: name) }
+            ledger.evidence.record(client: name, pixels: images.pixels, output: output, mode: answerMode, heavy: heavy, dawnRows: dawnRows)
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }
@@ -426,24 +429,32 @@ struct CoreService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                do { try ledger.flush() } catch {
-                    logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                // On a plain thread: a flush chains and inserts every query answered since the last
+                // one, and must not hold one of the few threads that answer requests meanwhile.
+                await CoreService.onPlainThread {
+                    do { try ledger.flush() } catch {
+                        logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                    }
                 }
             }
         }
         // Drain on a plain thread: shutdown() blocks until the queued rows are answered.
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let t = Thread {
-                batcher.shutdown()
-                done.resume()
-            }
-            t.start()
-        }
+        await CoreService.onPlainThread { batcher.shutdown() }
         do {
             try ledger.close()
             logger.info("query counts written", metadata: ["database": "\(ledger.path)", "clients": "\(ledger.records().count)"])
         } catch {
             logger.error("cannot write the last query counts", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs blocking `body` on a new thread, off Swift's cooperative pool, and waits for it.
+    static func onPlainThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                body()
+                done.resume()
+            }.start()
         }
     }
 }

@@ -100,7 +100,9 @@ public struct ClientRecord: Codable, Sendable, Equatable {
 /// ```
 ///
 /// Rows are keyed by client, model and key, so one database can serve several models over time
-/// and every count says which model and key answered it. Times are ISO 8601 UTC.
+/// and every count says which model and key answered it. Times are ISO 8601 UTC. The same flush
+/// writes the evidence ledger (`EvidenceLedger`, one hash-chained row per answered query) in the
+/// same transaction.
 public final class QueryLedger: @unchecked Sendable {
     /// The database file (`":memory:"` for an unpersisted ledger).
     public let path: String
@@ -116,6 +118,8 @@ public final class QueryLedger: @unchecked Sendable {
     private var runID: Int64?
     private var closed = false
     private let logger: Logger
+    /// The answered queries waiting to be chained into `evidence_ledger`.
+    let evidence: EvidenceLedger
 
     /// Opens (creating if needed) the database at `path`, checks it, migrates its schema, loads
     /// the counts recorded for this model and key, and records the start of a server run.
@@ -129,6 +133,7 @@ public final class QueryLedger: @unchecked Sendable {
         self.modelSHA256 = modelSHA256
         self.keyFingerprint = keyFingerprint
         self.logger = logger
+        self.evidence = EvidenceLedger(modelSHA256: modelSHA256, keyFingerprint: keyFingerprint)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout.seconds)
         config.label = "honeytrace.ledger"
@@ -183,6 +188,7 @@ public final class QueryLedger: @unchecked Sendable {
                 """)
         }
         m.registerMigration("v2-dawn") { db in try db.execute(sql: DAWNLedger.schema) }
+        m.registerMigration("v3-evidence") { db in try db.execute(sql: EvidenceLedger.schema) }
         return m
     }()
 
@@ -358,16 +364,23 @@ public final class QueryLedger: @unchecked Sendable {
         }
     }
 
-    /// Adds the counts gathered since the last flush to the database, in one transaction. On
-    /// failure the counts are kept for the next flush and the error is rethrown.
+    /// Adds the counts gathered since the last flush and the evidence entries of the queries
+    /// answered since to the database, in one transaction. On failure both are kept for the next
+    /// flush and the error is rethrown.
     public func flush() throws {
         lock.lock()
         let batch = pending
         pending = [:]
         lock.unlock()
-        if batch.isEmpty { return }
+        let (entries, lost) = evidence.take()
+        if lost > 0 {
+            logger.error("answered queries were not recorded in the evidence ledger: more than \(EvidenceLedger.maxUnwritten) were waiting for the database",
+                         metadata: ["lost": "\(lost)", "database": "\(path)"])
+        }
+        if batch.isEmpty && entries.isEmpty { return }
         do {
             try database.write { db in
+                try evidence.append(entries, to: db)
                 for (client, d) in batch {
                     try db.execute(sql: """
                         INSERT INTO client_stats (client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped,
@@ -384,6 +397,7 @@ public final class QueryLedger: @unchecked Sendable {
                 }
             }
         } catch {
+            evidence.putBack(entries)
             lock.lock()
             for (client, d) in batch {
                 if var newer = pending[client] {

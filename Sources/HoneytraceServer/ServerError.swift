@@ -16,6 +16,8 @@ public struct ServerError: Error, CustomStringConvertible, LocalizedError, Senda
         case model
         /// An HTTP endpoint could not be reached or answered with an error or a malformed body.
         case endpoint
+        /// An evidence ledger, evidence bundle or signing key cannot be read, or does not hold what it should.
+        case evidence
     }
 
     /// The file or URL concerned, when there is one.

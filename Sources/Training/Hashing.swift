@@ -1,10 +1,11 @@
 import Crypto
 import Datasets
+import Formats
 import Foundation
 
 /// SHA-256 digests (hex) of files, bytes and datasets, for manifests and key files.
 public enum Hashing {
-    public static func sha256(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
+    public static func sha256(_ data: Data) -> String { Hex.encode(SHA256.hash(data: data)) }
 
     public static func sha256(file path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -21,10 +22,6 @@ public enum Hashing {
         dataset.pixels.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         let labels = dataset.labels.map { Int32($0).littleEndian }
         labels.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hex(hasher.finalize())
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 }

@@ -94,7 +94,7 @@ final class OfflineVerificationTests: XCTestCase {
         try signed.write(to: URL(fileURLWithPath: manifestPath))
         XCTAssertNoThrow(try QueryExport.open(dir, key: key, heldOut: fixture.heldOut))
         try Data(#"{"signature": {}}"#.utf8).write(to: URL(fileURLWithPath: root + "/manifest.json"))
-        assertThrows(try QueryManifest.load(root + "/manifest.json"), mentioning: ["manifest.json", "field 'signed' is missing"])
+        assertThrows(try QueryManifest.load(root + "/manifest.json"), mentioning: ["manifest.json", "field signed is missing"])
         // The same key and seed on other held-out data make other queries.
         assertThrows(try QueryExport.open(dir, key: key, heldOut: fixture.train), mentioning: ["queries.npy", "now give other queries"])
     }
