@@ -268,9 +268,9 @@ final class PrownTests: XCTestCase {
 
     func testMalformedFilesNameTheFileAndTheField() throws {
         var j = try sampleJSON(); j.removeValue(forKey: "labels")
-        try assertMalformed(j, mentions: ["'labels'", "missing"])
+        try assertMalformed(j, mentions: ["field labels is missing"])
         j = try sampleJSON(); j["classes"] = "ten"
-        try assertMalformed(j, mentions: ["'classes'", "wrong type"])
+        try assertMalformed(j, mentions: ["field classes: expected an integer"])
         j = try sampleJSON(); j["labels"] = [2, 7]
         try assertMalformed(j, mentions: ["labels[1]", "7"])
         j = try sampleJSON(); j["format"] = "something-else"

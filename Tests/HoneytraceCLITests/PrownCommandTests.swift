@@ -14,7 +14,7 @@ final class PrownCommandTests: CLITestCase {
     func testBadTriggerSetFilesAreNamedWithTheirField() throws {
         try CLI.fail(["verify", "--prown", path("missing.json"), path("a")], mentioning: ["missing.json", "no such PROWN trigger-set file"])
         try Data(#"{"format":"honeytrace-prown-trigger-set"}"#.utf8).write(to: URL(fileURLWithPath: path("bad.json")))
-        try CLI.fail(["verify", "--prown", path("bad.json"), path("a")], mentioning: ["bad.json", "'formatVersion'", "missing"])
+        try CLI.fail(["verify", "--prown", path("bad.json"), path("a")], mentioning: ["bad.json", "field formatVersion is missing"])
         try Data("not json".utf8).write(to: URL(fileURLWithPath: path("text.json")))
         try CLI.fail(["verify", "--prown", path("text.json"), path("a")], mentioning: ["text.json", "JSON"])
     }
