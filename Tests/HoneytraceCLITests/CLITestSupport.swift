@@ -68,6 +68,23 @@ enum CLI {
         }
     }
 
+    /// The smoke grid, smaller still (a victim of 1 epoch on 1,000 images, 400 queries, 1 surrogate
+    /// epoch), with its first `rows` attack rows, written as `<directory>/<name>.json`; returns that path.
+    static func smallGrid(in directory: String, name: String, rows: Int = 2) throws -> String {
+        var config = try json(try succeed(["experiment", "run", "--preset", "smoke", "--print-config", "--out", directory]))
+        config["name"] = name
+        config["attacks"] = Array(try XCTUnwrap(config["attacks"] as? [Any]).prefix(rows))
+        config["budget"] = 400
+        config["surrogateEpochs"] = 1
+        config["keySize"] = 10
+        config["triggerCount"] = 40
+        config["testLimit"] = 400
+        config["victim"] = ["architecture": "fmnist-cnn", "epochs": 1, "outlierExposure": 0, "seed": 0, "trainLimit": 1000]
+        let file = directory + "/\(name).json"
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
     static func json(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
     }
