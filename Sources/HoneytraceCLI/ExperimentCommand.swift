@@ -8,8 +8,8 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
-        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self, ExperimentNullPoolCommand.self,
-                      ExperimentRemovalCommand.self])
+        subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
+                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
