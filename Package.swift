@@ -117,9 +117,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats", "Honeytrace", "Datasets"]),
+        .testTarget(name: "HoneytraceCLITests", dependencies: ["HoneytraceCLI", "Formats", "Honeytrace", "Datasets", "TestSupport"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats", "TestSupport"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
             "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
             "Baselines",

@@ -1,5 +1,6 @@
 @testable import Experiments
 import Foundation
+import TestSupport
 import XCTest
 
 /// `experiment slurm`'s scripts, run by bash against a fake `honeytrace` and a fake `sbatch`
@@ -21,19 +22,9 @@ final class SlurmScriptsTests: XCTestCase {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
     }
 
-    /// Runs `script` with bash; returns its status, standard output and error.
-    func bash(_ script: String, _ arguments: [String] = [], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script] + arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    /// Runs `script` with bash.
+    func bash(_ script: String, _ arguments: [String] = [], environment: [String: String]) throws -> ProcessOutput {
+        try ProcessOutput.run(URL(fileURLWithPath: "/bin/bash"), [script] + arguments, environment: environment)
     }
 
     /// The fake executables' calls, each its name and arguments.
@@ -94,9 +85,9 @@ final class SlurmScriptsTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/fake", withIntermediateDirectories: true)
         try fakeExecutable(dir + "/fake/sbatch", output: "n=$(grep -c '^sbatch$' \"$FAKE_LOG\"); echo \"$((100 + n));cluster\"")
         let r = try bash(submit, environment: ["PATH": dir + "/fake:" + (ProcessInfo.processInfo.environment["PATH"] ?? ""), "FAKE_LOG": log])
-        XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(r.out.split(separator: "\n").map { String($0.prefix(while: { $0 != "(" })) },
-                       ["prepare: job 101", "none: array job 102 ", "honeytrace: array job 103 ", "finish: job 104 "], r.out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").map { String($0.prefix(while: { $0 != "(" })) },
+                       ["prepare: job 101", "none: array job 102 ", "honeytrace: array job 103 ", "finish: job 104 "], r.stdout)
         let submitted = calls(log)
         XCTAssertEqual(submitted.count, 4)
         let logs = dir.replacingOccurrences(of: "%", with: "%%") + "/out put/slurm/logs"
@@ -132,7 +123,7 @@ final class SlurmScriptsTests: XCTestCase {
         let cells = out + "/slurm/cells.sbatch"
         let first = s.columns[1].cells[0]
         var r = try bash(cells, ["honeytrace"], environment: ["SLURM_ARRAY_TASK_ID": "0", "FAKE_LOG": log])
-        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(calls(log), [["honeytrace", "experiment", "run", out + "/slurm/configuration.json", "--out", out,
                                      "--cell", first, "--threads", "1"]])
 
@@ -140,31 +131,31 @@ final class SlurmScriptsTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: out + "/runs", withIntermediateDirectories: true)
         try "{}".write(toFile: "\(out)/runs/\(first).json", atomically: true, encoding: .utf8)
         r = try bash(cells, ["honeytrace"], environment: ["SLURM_ARRAY_TASK_ID": "0", "FAKE_LOG": log])
-        XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertTrue(r.out.contains("\(first): its record exists"), r.out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\(first): its record exists"), r.stdout)
         XCTAssertEqual(calls(log).count, 1)
 
         // A task beyond the column, no task id, or an unknown column: a clear error, nothing started.
         for (task, column, words) in [("2", "none", "array task '2' is not one of column none's 2 cells"),
                                       ("", "none", "array task '' is not one of"), ("0", "dawn", "expected a column (none, honeytrace), found 'dawn'")] {
             r = try bash(cells, [column], environment: ["SLURM_ARRAY_TASK_ID": task, "FAKE_LOG": log])
-            XCTAssertEqual(r.status, 64, r.err)
-            XCTAssertTrue(r.err.contains(words), r.err)
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.contains(words), r.stderr)
         }
         XCTAssertEqual(calls(log).count, 1)
 
         // The prepare job prepares; the finishing job waits for every record, then writes the manifest and the report.
         r = try bash(out + "/slurm/prepare.sbatch", environment: ["FAKE_LOG": log])
-        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(calls(log).last, ["honeytrace", "experiment", "run", out + "/slurm/configuration.json", "--out", out,
                                          "--prepare-only", "--threads", "1"])
         r = try bash(out + "/slurm/finish.sbatch", environment: ["FAKE_LOG": log])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.err.contains("cells without a record: \(s.columns[0].cells.joined(separator: " ")) \(s.columns[1].cells[1])"), r.err)
+        XCTAssertTrue(r.stderr.contains("cells without a record: \(s.columns[0].cells.joined(separator: " ")) \(s.columns[1].cells[1])"), r.stderr)
         XCTAssertEqual(calls(log).count, 2)
         for id in s.columns.flatMap(\.cells) { try "{}".write(toFile: "\(out)/runs/\(id).json", atomically: true, encoding: .utf8) }
         r = try bash(out + "/slurm/finish.sbatch", environment: ["FAKE_LOG": log])
-        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(Array(calls(log).suffix(2)), [["honeytrace", "experiment", "run", out + "/slurm/configuration.json", "--out", out,
                                                       "--threads", "1"], ["honeytrace", "experiment", "report", out]])
     }

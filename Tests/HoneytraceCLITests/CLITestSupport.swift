@@ -1,32 +1,15 @@
 import Foundation
+import TestSupport
 import XCTest
 
-/// Runs the built `honeytrace` executable and captures what it prints.
-struct CLIResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
+/// What the built `honeytrace` executable printed, and its exit status.
+typealias CLIResult = ProcessOutput
 
 enum CLI {
     /// The executable beside the test bundle (SwiftPM builds it because the test target depends on it).
     static var executable: URL { Bundle.main.bundleURL.appendingPathComponent("honeytrace") }
 
-    static func run(_ arguments: [String]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> CLIResult { try ProcessOutput.run(executable, arguments) }
 
     /// Runs and requires success, returning stdout.
     static func succeed(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,7 +119,7 @@ final class SlurmCluster {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let dead = daemons.first(where: { !isRunning($0.pid) }) { return "\(dead.name) stopped at once\n\(logs())" }
-            if let r = try? run("sinfo", ["-h", "-o", "%t"]), r.status == 0, r.out.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" {
+            if let r = try? run("sinfo", ["-h", "-o", "%t"]), r.status == 0, r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" {
                 return nil
             }
             usleep(500_000)
@@ -135,19 +136,8 @@ final class SlurmCluster {
     }
 
     /// Runs a Slurm command (or any program) against this cluster.
-    func run(_ tool: String, _ arguments: [String], directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: SlurmCluster.which(tool) ?? tool)
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    func run(_ tool: String, _ arguments: [String]) throws -> ProcessOutput {
+        try ProcessOutput.run(URL(fileURLWithPath: SlurmCluster.which(tool) ?? tool), arguments, environment: environment)
     }
 
     /// Waits until none of `jobs` is pending or running; returns each job's (and array task's)
@@ -156,10 +146,10 @@ final class SlurmCluster {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let queued = try run("squeue", ["-h", "-o", "%i", "-j", jobs.joined(separator: ",")])
-            if queued.status == 0 && queued.out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if queued.status == 0 && queued.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 var states: [String: String] = [:]
                 for job in jobs {
-                    for line in try run("scontrol", ["-o", "show", "job", job]).out.split(separator: "\n") {
+                    for line in try run("scontrol", ["-o", "show", "job", job]).stdout.split(separator: "\n") {
                         let fields = Dictionary(line.split(separator: " ").compactMap { f -> (String, String)? in
                             let kv = f.split(separator: "=", maxSplits: 1)
                             return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil

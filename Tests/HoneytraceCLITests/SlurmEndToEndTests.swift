@@ -37,12 +37,12 @@ final class SlurmEndToEndTests: XCTestCase {
         let wrote = try CLI.succeed(["experiment", "slurm", file, "--out", grid, "--threads", "1", "--time", "00:30:00"])
         XCTAssertTrue(wrote.contains("none: 1 array tasks") && wrote.contains("honeytrace: 1 array tasks"), wrote)
         let submitted = try cluster.run("/bin/bash", [grid + "/slurm/submit.sh"])
-        XCTAssertEqual(submitted.status, 0, submitted.err)
-        let jobs = submitted.out.split(separator: "\n").compactMap { line -> String? in
+        XCTAssertEqual(submitted.status, 0, submitted.stderr)
+        let jobs = submitted.stdout.split(separator: "\n").compactMap { line -> String? in
             guard let r = line.range(of: #"job (\d+)"#, options: .regularExpression) else { return nil }
             return String(line[r].dropFirst(4))
         }
-        XCTAssertEqual(jobs.count, 4, "prepare, two arrays, finish: \(submitted.out)")
+        XCTAssertEqual(jobs.count, 4, "prepare, two arrays, finish: \(submitted.stdout)")
         defer { _ = try? cluster.run("scancel", jobs) }
         let states = try cluster.wait(for: jobs, seconds: 720)
         localRun.waitUntilExit()
