@@ -32,6 +32,6 @@ struct ExperimentSlurmCommand: ParsableCommand {
                                                                       partition: partition, time: time))
         let submit = try scripts.write()
         for column in scripts.columns { print("\(column.defense): \(column.cells.count) array tasks, costliest first") }
-        print("wrote \(directory)/slurm (\(compute.threads) engine threads per job); submit with: \(submit)")
+        print("wrote \(directory)/slurm (engine threads per job: \(compute.threads)); submit with: \(submit)")
     }
 }
