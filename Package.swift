@@ -119,10 +119,10 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
         .testTarget(name: "HoneytraceCLITests", dependencies: [
-            "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", .product(name: "GRDB", package: "GRDB.swift"),
+            "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats", "TestSupport"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
             "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
             "Baselines",

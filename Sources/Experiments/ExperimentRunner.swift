@@ -24,7 +24,7 @@ import Training
 ///
 /// Runs whose record exists are skipped, so an interrupted run resumes; `shard` splits the cells
 /// between processes statically, `claimsCells` lets processes on one directory share them as
-/// they go. Undefended cells run before defended ones: a defended cell is verified against the
+/// they go, `runCell` runs one cell by index (a Slurm array task, `SlurmScripts`). Undefended cells run before defended ones: a defended cell is verified against the
 /// surrogate of the undefended API from the same attack and seed (docs/algorithms.md §4.3).
 public final class ExperimentRunner {
     public let configuration: ExperimentConfiguration
@@ -88,8 +88,12 @@ public final class ExperimentRunner {
     /// The order claiming workers take cells in: undefended before defended (a defended cell is
     /// verified against its partner), and within each the costliest first, so the workers'
     /// finishing times stay close (longest processing time first).
-    var claimOrder: [Cell] {
-        shardCells.enumerated().sorted { a, b in
+    var claimOrder: [Cell] { ExperimentRunner.costOrder(shardCells) }
+
+    /// `cells` undefended first, then each group costliest first, ties in their given order:
+    /// the order claiming workers take cells in and Slurm's array tasks run in.
+    static func costOrder(_ cells: [Cell]) -> [Cell] {
+        cells.enumerated().sorted { a, b in
             let da = a.element.defense == "none" ? 0 : 1, db = b.element.defense == "none" ? 0 : 1
             if da != db { return da < db }
             let ca = ExperimentRunner.relativeCost(a.element.row), cb = ExperimentRunner.relativeCost(b.element.row)
@@ -111,19 +115,22 @@ public final class ExperimentRunner {
         return strategy * variant
     }
 
-    /// Trains the victim and creates and calibrates the key when they are missing: what every
-    /// cell shares, done once before worker processes start.
+    /// Trains the victim, creates and calibrates the key (and the heavy-client defense), trains the
+    /// training-time baselines and makes PROWN's trigger sets when they are missing, and writes the
+    /// manifest: what every cell shares, done once before worker processes or Slurm's array tasks start.
     public func prepareShared() throws {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("runs"), withIntermediateDirectories: true)
         try checkManifest()
         let data = try loadData()
         let victim = try prepareVictim(data)
-        _ = try prepareKey(victim: victim, data: data)
+        let key = try prepareKey(victim: victim, data: data)
         if configuration.prown != nil { _ = try preparePrown(victim, servedAs: "victim", data: data) }
         for kind in baselineColumns {
             let baseline = try prepareBaseline(kind, victim: victim, data: data)
             if configuration.prown != nil { _ = try preparePrown(baseline, servedAs: kind.rawValue, data: data) }
         }
+        _ = try heavyClientCalibration(victim: victim, key: key, data: data)
+        try writeManifest(victim: victim, key: key)
         let stale = CellClaims(directory: path("runs")).removeStale()
         if !stale.isEmpty { log("removed the claims of stopped workers: \(stale.joined(separator: ", "))") }
     }
@@ -131,6 +138,69 @@ public final class ExperimentRunner {
     /// Runs this shard's cells; returns every record (new and already present) of this shard.
     @discardableResult
     public func run() throws -> [RunRecord] {
+        let context = try makeContext(columns: configuration.defenses)
+        var records: [RunRecord] = []
+        if claimsCells {
+            try runClaiming(context)
+            records = try shardCells.filter(hasRecord).map { try record(for: $0, context) }
+        } else {
+            let mine = shardCells
+            for (i, cell) in mine.enumerated() {
+                log("[\(i + 1)/\(mine.count)] \(cell.id)")
+                records.append(try record(for: cell, context))
+            }
+        }
+        try writeManifest(victim: context.victim, key: context.key)
+        return records
+    }
+
+    /// The ids of the grid's cells in `cells` order: `runCell`'s indices.
+    public var cellIDs: [String] { cells.map(\.id) }
+
+    /// The index in `cellIDs` of `selector`, a 0-based index or a cell id.
+    ///
+    /// - Throws: `ExperimentError` naming the selector and the grid's range of cells.
+    public func cellIndex(_ selector: String) throws -> Int {
+        let ids = cellIDs
+        if let index = Int(selector) {
+            guard ids.indices.contains(index) else { throw outOfRange(index) }
+            return index
+        }
+        guard let index = ids.firstIndex(of: selector) else {
+            throw ExperimentError("grid '\(configuration.name)' has no cell '\(selector)'; give an index 0…\(ids.count - 1) or one of \(ids.joined(separator: ", "))")
+        }
+        return index
+    }
+
+    func outOfRange(_ index: Int) -> ExperimentError {
+        ExperimentError("cell \(index) is out of range: grid '\(configuration.name)' has \(cells.count) cells, 0…\(cells.count - 1)")
+    }
+
+    /// Runs the one cell at `index` of `cellIDs` whatever the shard (one Slurm array task), or
+    /// reads its record when it exists; the context holds only its column (and the undefended
+    /// one, against whose surrogate a defended cell is verified; a missing partner runs first).
+    ///
+    /// - Throws: `ExperimentError` for an index out of range.
+    @discardableResult
+    public func runCell(_ index: Int) throws -> RunRecord {
+        let all = cells
+        guard all.indices.contains(index) else { throw outOfRange(index) }
+        let cell = all[index]
+        if hasRecord(cell) {
+            log("\(cell.id): its record exists")
+            return try savedRecord(cell)
+        }
+        let columns = configuration.defenses.filter { $0 == cell.defense || $0 == "none" }
+        let context = try makeContext(columns: columns)
+        log("[cell \(index) of 0…\(all.count - 1)] \(cell.id)")
+        let record = try record(for: cell, context)
+        try writeManifest(victim: context.victim, key: context.key)
+        return record
+    }
+
+    /// What running cells needs — victim, key, verifier, null pool, heavy-client defense — with the
+    /// defenses of `columns` (prepared like `prepareShared` when missing).
+    func makeContext(columns: [String]) throws -> Context {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("runs"), withIntermediateDirectories: true)
         try checkManifest()
         let data = try loadData()
@@ -146,7 +216,7 @@ public final class ExperimentRunner {
             .init(afterQueries: $0.afterQueries, defended: $0.defended, union: configuration.heavyClient?.union ?? false)
         })
         var defenses: [String: Defense] = [:], protectedAccuracy: [String: Double] = [:], prown: [String: Watermark] = [:]
-        for name in configuration.defenses {
+        for name in columns {
             let defense = try GridDefense.make(name, victim: victim, honeytrace: honeytrace,
                                                seed: SeedMixing.mix(configuration.keySeed, SeedMixing.salt("defense " + name)),
                                                honestTraffic: Tensor(data.test.pixels, shape: [data.test.count] + data.test.imageShape),
@@ -165,22 +235,9 @@ public final class ExperimentRunner {
                                                            falseClaimRate: configuration.alpha)
             }
         }
-        let context = Context(victim: victim, key: key, verifier: verifier, data: data, defenses: defenses,
-                              victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
-                              heavy: heavy, prown: prown)
-        var records: [RunRecord] = []
-        if claimsCells {
-            try runClaiming(context)
-            records = try shardCells.filter(hasRecord).map { try record(for: $0, context) }
-        } else {
-            let mine = shardCells
-            for (i, cell) in mine.enumerated() {
-                log("[\(i + 1)/\(mine.count)] \(cell.id)")
-                records.append(try record(for: cell, context))
-            }
-        }
-        try writeManifest(victim: victim, key: key)
-        return records
+        return Context(victim: victim, key: key, verifier: verifier, data: data, defenses: defenses,
+                       victimAccuracy: victimAccuracy, protectedAccuracy: protectedAccuracy, nullAnswers: nullAnswers,
+                       heavy: heavy, prown: prown)
     }
 
     /// The key's verifier on this grid's triggers (made from the test set with the key's seed).
@@ -301,10 +358,22 @@ public final class ExperimentRunner {
         return set
     }
 
-    /// Calibrates the heavy-client defense (`ExperimentConfiguration.HeavyClient`) on the owner's
-    /// data, once: `heavy-calibration.json` keeps its settings.
+    /// The heavy-client defense (`ExperimentConfiguration.HeavyClient`) and what a heavy client
+    /// gets on the test set (nil: none).
     func prepareHeavyClient(victim: TrainedModel, key: WatermarkKey, honest: DefendedModel, data: ExperimentData) throws
         -> (afterQueries: Int, defended: DefendedModel, accuracy: Double)? {
+        guard let h = configuration.heavyClient, let result = try heavyClientCalibration(victim: victim, key: key, data: data) else { return nil }
+        let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
+        // What a heavy client gets on the test set: through the same API the attacks query.
+        let accuracy = try accuracy(of: DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false)),
+                                    on: data.test)
+        log(String(format: "heavy clients (after %d queries): d = %.4f, test accuracy %.2f%%", h.afterQueries, result.chosen.offset, 100 * accuracy))
+        return (h.afterQueries, defended, accuracy)
+    }
+
+    /// Calibrates the heavy-client defense on the owner's data, once (`heavy-calibration.json`
+    /// keeps its settings), and stores its policy in the key; nil without a heavy-client defense.
+    func heavyClientCalibration(victim: TrainedModel, key: WatermarkKey, data: ExperimentData) throws -> CalibrationResult? {
         guard let h = configuration.heavyClient else { return nil }
         let file = path("heavy-calibration.json")
         let result: CalibrationResult
@@ -321,7 +390,6 @@ public final class ExperimentRunner {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(result), to: file)
         }
-        let defended = try DefendedModel(model: victim, key: key, configuration: result.configuration, name: "Neural Honeytrace (heavy client)")
         // The key carries the policy too, so `serve` with this key answers as the grid measured.
         let policy = HeavyClientPolicy(afterQueries: h.afterQueries, defense: result.configuration, union: h.union ?? false)
         if key.heavyClient != policy {
@@ -329,11 +397,7 @@ public final class ExperimentRunner {
             withPolicy.heavyClient = policy
             try withPolicy.save(to: path("key.htkey"))
         }
-        // What a heavy client gets on the test set: through the same API the attacks query.
-        let accuracy = try accuracy(of: DefendedClient(defended: honest, heavy: .init(afterQueries: 0, defended: defended, union: h.union ?? false)),
-                                    on: data.test)
-        log(String(format: "heavy clients (after %d queries): d = %.4f, test accuracy %.2f%%", h.afterQueries, result.chosen.offset, 100 * accuracy))
-        return (h.afterQueries, defended, accuracy)
+        return result
     }
 
     /// Top-1 accuracy of an API's answers on `data` (a fresh client of a defense).

@@ -8,8 +8,8 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
-        subcommands: [ExperimentRun.self, ExperimentReportCommand.self, ExperimentCompareCommand.self, ExperimentNullPoolCommand.self,
-                      ExperimentRemovalCommand.self])
+        subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
+                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
@@ -17,11 +17,9 @@ struct ExperimentRun: ParsableCommand {
         commandName: "run",
         abstract: "Run a grid (a JSON configuration or a preset) into a directory; finished runs are skipped.")
 
-    @Argument(help: "Experiment configuration (JSON), unless --preset is given.") var config: String?
-    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
+    @OptionGroup var grid: GridOptions
     @Option(help: "Output directory.") var out: String
     @Option(help: "Run only shard i of n (e.g. 1/2).") var shard = "1/1"
-    @Option(help: "Use this victim model directory instead of training one.") var victim: String?
     @Option(help: ArgumentHelp("Reuse the attacks of this earlier experiment directory and verify their surrogates again.", discussion: """
         Every random choice is seeded, so with the same victim weights and attack settings (pool, budget, surrogate \
         epochs, JBDA seed size, test limit; checked) an attack trains the same surrogate. An undefended attack never \
@@ -40,22 +38,18 @@ struct ExperimentRun: ParsableCommand {
         share that shard's cells (an undefended partner from another shard is claimed before it runs); \
         a run without --jobs does not look at claims.
         """)) var jobs = 1
+    @Option(help: ArgumentHelp("Run only this cell: its index (0-based, undefended cells first, in the configuration's order) or its id.",
+                               discussion: """
+        What one Slurm array task runs (`experiment slurm`). A defended cell whose undefended partner has no \
+        surrogate yet runs the partner first; a cell whose record exists is read, not run.
+        """)) var cell: String?
+    @Flag(help: "Only prepare what every cell shares (victim, key, calibrations, baselines, the manifest) and stop.") var prepareOnly = false
     @Option(help: .hidden) var worker: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         compute.apply()
-        var configuration: ExperimentConfiguration
-        switch (config, preset) {
-        case (let file?, nil):
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(file): cannot read the configuration") }
-            do { configuration = try JSONDecoder().decode(ExperimentConfiguration.self, from: data) } catch {
-                throw ValidationError("\(file): not an experiment configuration: \(error)")
-            }
-        case (nil, let name?): configuration = try ExperimentConfiguration.preset(name)
-        default: throw ValidationError("give either a configuration file or --preset NAME")
-        }
-        if let victim { configuration.victim.directory = victim }
+        let configuration = try grid.load()
         if printConfig { try printJSON(configuration); return }
         let parts = shard.split(separator: "/").compactMap { Int($0) }
         guard parts.count == 2, parts[1] >= 1, parts[0] >= 1, parts[0] <= parts[1] else {
@@ -72,6 +66,21 @@ struct ExperimentRun: ParsableCommand {
         runner.attackSource = reuseAttacksFrom
         runner.undefendedOnly = undefendedOnly
         runner.claimsCells = worker != nil
+        if cell != nil || prepareOnly {
+            guard shard == "1/1", jobs == 1, worker == nil, !(cell != nil && prepareOnly) else {
+                throw ValidationError("--cell and --prepare-only each go alone: not with each other, --shard or --jobs")
+            }
+        }
+        if prepareOnly {
+            try runner.prepareShared()
+            print("\(out): victim, key and shared artefacts ready")
+            return
+        }
+        if let cell {
+            let record = try runner.runCell(try runner.cellIndex(cell))
+            print("\(record.id): \(out)/runs/\(record.id).json")
+            return
+        }
         if jobs > 1 && worker == nil {
             try runner.prepareShared()
             try ExperimentWorkers.run(count: jobs, arguments: workerArguments(threads: max(1, compute.threads / jobs)),
@@ -84,11 +93,8 @@ struct ExperimentRun: ParsableCommand {
 
     /// This command's options for one worker process (without --jobs; --worker is appended).
     func workerArguments(threads: Int) -> [String] {
-        var a = ["experiment", "run"]
-        if let config { a.append(config) }
-        if let preset { a += ["--preset", preset] }
+        var a = ["experiment", "run"] + grid.arguments
         a += ["--out", out, "--shard", shard, "--threads", String(threads)]
-        if let victim { a += ["--victim", victim] }
         if let reuseAttacksFrom { a += ["--reuse-attacks-from", reuseAttacksFrom] }
         if undefendedOnly { a.append("--undefended-only") }
         return a

@@ -8,6 +8,9 @@ import Glibc
 /// Starts worker processes of this executable (`experiment run … --worker i/N`) that share an
 /// experiment directory's cells through claim files, and waits for all of them.
 enum ExperimentWorkers {
+    /// This executable.
+    static var executable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+
     /// Runs `count` workers with `arguments` and waits; each worker's log lines carry its number.
     /// Ctrl-C or SIGTERM to this process stops the workers too (their running cells are left
     /// unfinished; the next run resumes).
@@ -15,7 +18,6 @@ enum ExperimentWorkers {
     /// - Throws: `ExperimentError` naming every worker that failed (the finished records stay;
     ///   running the command again resumes).
     static func run(count: Int, arguments: [String], log: @escaping @Sendable (String) -> Void) throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var started: [Process] = []
         for i in 1...count {
             let p = Process()

@@ -1,32 +1,15 @@
 import Foundation
+import TestSupport
 import XCTest
 
-/// Runs the built `honeytrace` executable and captures what it prints.
-struct CLIResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
+/// What the built `honeytrace` executable printed, and its exit status.
+typealias CLIResult = ProcessOutput
 
 enum CLI {
     /// The executable beside the test bundle (SwiftPM builds it because the test target depends on it).
     static var executable: URL { Bundle.main.bundleURL.appendingPathComponent("honeytrace") }
 
-    static func run(_ arguments: [String]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> CLIResult { try ProcessOutput.run(executable, arguments) }
 
     /// Runs and requires success, returning stdout.
     static func succeed(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
@@ -66,6 +49,23 @@ enum CLI {
         for w in words {
             XCTAssertTrue(r.stderr.contains(w), "error '\(r.stderr)' does not mention '\(w)'", file: file, line: line)
         }
+    }
+
+    /// The smoke grid, smaller still (a victim of 1 epoch on 1,000 images, 400 queries, 1 surrogate
+    /// epoch), with its first `rows` attack rows, written as `<directory>/<name>.json`; returns that path.
+    static func smallGrid(in directory: String, name: String, rows: Int = 2) throws -> String {
+        var config = try json(try succeed(["experiment", "run", "--preset", "smoke", "--print-config", "--out", directory]))
+        config["name"] = name
+        config["attacks"] = Array(try XCTUnwrap(config["attacks"] as? [Any]).prefix(rows))
+        config["budget"] = 400
+        config["surrogateEpochs"] = 1
+        config["keySize"] = 10
+        config["triggerCount"] = 40
+        config["testLimit"] = 400
+        config["victim"] = ["architecture": "fmnist-cnn", "epochs": 1, "outlierExposure": 0, "seed": 0, "trainLimit": 1000]
+        let file = directory + "/\(name).json"
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: file))
+        return file
     }
 
     static func json(_ text: String) throws -> [String: Any] {

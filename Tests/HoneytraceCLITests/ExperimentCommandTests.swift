@@ -7,17 +7,7 @@ final class ExperimentCommandTests: XCTestCase {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-jobs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        // The smoke grid, smaller still.
-        var config = try CLI.json(try CLI.succeed(["experiment", "run", "--preset", "smoke", "--print-config", "--out", scratch]))
-        config["name"] = "jobs"
-        config["budget"] = 400
-        config["surrogateEpochs"] = 1
-        config["keySize"] = 10
-        config["triggerCount"] = 40
-        config["testLimit"] = 400
-        config["victim"] = ["architecture": "fmnist-cnn", "epochs": 1, "outlierExposure": 0, "seed": 0, "trainLimit": 1000]
-        let file = scratch + "/jobs.json"
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: file))
+        let file = try CLI.smallGrid(in: scratch, name: "jobs")
         let out = scratch + "/out"
 
         try CLI.fail(["experiment", "run", file, "--out", out, "--jobs", "0"], mentioning: ["--jobs 0"])
@@ -43,5 +33,38 @@ final class ExperimentCommandTests: XCTestCase {
         let again = try CLI.run(["experiment", "run", file, "--out", out, "--jobs", "2"])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertFalse(again.stderr.contains("querying"), again.stderr)
+    }
+
+    /// `experiment run --prepare-only` then `--cell`: what Slurm's jobs run (`experiment slurm`).
+    func testPrepareOnlyThenCellRunsExactlyThatCell() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-cell-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let file = try CLI.smallGrid(in: scratch, name: "cell", rows: 1)
+        let out = scratch + "/out"
+        let run = ["experiment", "run", file, "--out", out, "--threads", "1"]
+        try CLI.fail(run + ["--cell", "2"], mentioning: ["cell 2 is out of range: grid 'cell' has 2 cells, 0…1"])
+        try CLI.fail(run + ["--cell", "dawn--knockoff--naive--s0"], mentioning: ["grid 'cell' has no cell 'dawn--knockoff--naive--s0'",
+                                                                                 "none--knockoff--naive--s0, honeytrace--knockoff--naive--s0"])
+        try CLI.fail(run + ["--cell", "0", "--jobs", "2"], mentioning: ["--cell and --prepare-only each go alone"])
+        try CLI.fail(run + ["--cell", "0", "--prepare-only"], mentioning: ["--cell and --prepare-only each go alone"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a refused command writes nothing")
+
+        var r = try CLI.run(run + ["--prepare-only"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in ["victim/model.json", "key.htkey", "calibration.json", "manifest.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(file)"), file)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out + "/runs"), [])
+
+        r = try CLI.run(run + ["--cell", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stderr.contains("victim: training") || r.stderr.contains("key: built"), "prepared once: \(r.stderr)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out + "/runs"), ["none--knockoff--naive--s0.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out + "/surrogates"), ["none--knockoff--naive--s0"])
+        // By id, with its record there: read, not run.
+        r = try CLI.run(run + ["--cell", "none--knockoff--naive--s0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("none--knockoff--naive--s0: its record exists") && !r.stderr.contains("querying"), r.stderr)
     }
 }
