@@ -31,7 +31,7 @@ public struct CompositeSettings: Codable, Sendable, Equatable {
 /// checkpoint at `phase2RateFactor` of the learning rate (constant), composites at
 /// `phase2Fraction`, evasion samples at `evasionFraction`, and the two task gradients
 /// (cross-entropy; contrastive + L_com on pools of `poolSize` k and j images) weighted by
-/// the two-task MGDA min-norm weight.
+/// the two-task MGDA min-norm weight, found on the gradients scaled by `gradientNormalization`.
 public struct MEADefenderSettings: Codable, Sendable, Equatable {
     public var classes = CompositeClasses.fashionMNIST
     public var mixer = CompositeMixer()
@@ -43,6 +43,8 @@ public struct MEADefenderSettings: Codable, Sendable, Equatable {
     public var phase2RateFactor: Float = 0.1
     /// Factor on phase 1's contrastive term; nil is 1 (phase 2 weighs its tasks by MGDA).
     public var contrastiveWeight: Float?
+    /// How phase 2 scales the task gradients before the min-norm weight; nil is `.none`.
+    public var gradientNormalization: GradientNormalization?
 
     /// Phase 2 runs a quarter of the victim's epochs (at least one) on top of them.
     public init(victimEpochs: Int) { phase2Epochs = max(1, victimEpochs / 4) }

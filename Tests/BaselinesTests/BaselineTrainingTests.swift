@@ -29,12 +29,15 @@ final class BaselineTrainingTests: XCTestCase {
         for kind in BaselineKind.allCases {
             var batches = 0
             let (model, record) = try BaselineTraining.train(settings(kind), recipe: d.recipe, training: d.train, validation: d.validation,
-                                                             test: d.test, normalization: .fashionMNIST, victim: ("bare", 0.5),
+                                                             test: d.test, normalization: .fashionMNIST,
+                                                             victim: BaselineVictim(name: "bare", testAccuracy: 0.5, validationAccuracy: 0.4),
                                                              onProgress: { _ in batches += 1 })
             XCTAssertGreaterThan(batches, 0, "\(kind)")
             XCTAssertEqual(model.manifest.source, "baseline/\(kind.rawValue)")
             XCTAssertEqual(record.kind, kind)
             XCTAssertEqual(record.victimTestAccuracy, 0.5)
+            XCTAssertEqual(record.victimValidationAccuracy, 0.4)
+            XCTAssertEqual(record.validationAccuracy, try model.evaluate(d.validation).accuracy)
             XCTAssert((0...1).contains(record.watermarkRate) && (0...1).contains(record.testAccuracy), "\(kind)")
             XCTAssertEqual(model.manifest.metrics["watermark_rate"], record.watermarkRate)
             switch kind {
