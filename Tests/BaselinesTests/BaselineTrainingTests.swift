@@ -115,6 +115,20 @@ final class BaselineTrainingTests: XCTestCase {
                                                         normalization: .fashionMNIST)) { XCTAssert("\($0)".contains("watermark epochs"), "\($0)") }
     }
 
+    func testSettingsWithoutTheLaterFieldsReadAsTheFirstSettings() throws {
+        // The first records had no contrastive weight or gradient normalisation: they mean factor 1 and raw gradients.
+        let first = #"{"kind": "mea-defender", "meaDefender": {"classes": {"k": 4, "j": 6, "target": 9}, "mixer": {"jitter": 3, "maxOffset": 2},"#
+            + #" "phase1Fraction": 0.01, "phase2Fraction": 0.2, "evasionFraction": 0.008, "poolSize": 600, "phase2Epochs": 3, "phase2RateFactor": 0.1}}"#
+        let decoded = try JSONDecoder().decode(BaselineSettings.self, from: Data(first.utf8))
+        XCTAssertNil(decoded.meaDefender?.contrastiveWeight)
+        XCTAssertNil(decoded.meaDefender?.gradientNormalization)
+        let defaults = BaselineSettings(kind: .meaDefender, victimEpochs: 12)
+        XCTAssertEqual(defaults.meaDefender?.gradientNormalization, .lossPlus)
+        XCTAssertEqual(defaults.meaDefender?.contrastiveWeight, 0.1)
+        let again = try JSONDecoder().decode(BaselineSettings.self, from: JSONEncoder().encode(defaults))
+        XCTAssertEqual(again, defaults)
+    }
+
     func testHiddenActivationsLeaveTheForwardPassUnchanged() {
         let net = Architecture.fmnistCNN.build(seed: 3)
         let x = testTensor([2, 1, 28, 28], seed: 1)
