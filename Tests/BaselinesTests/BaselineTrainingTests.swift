@@ -123,7 +123,7 @@ final class BaselineTrainingTests: XCTestCase {
         XCTAssertNil(decoded.meaDefender?.contrastiveWeight)
         XCTAssertNil(decoded.meaDefender?.gradientNormalization)
         let defaults = BaselineSettings(kind: .meaDefender, victimEpochs: 12)
-        XCTAssertEqual(defaults.meaDefender?.gradientNormalization, .lossPlus)
+        XCTAssertEqual(defaults.meaDefender?.gradientNormalization, GradientNormalization.none)
         XCTAssertEqual(defaults.meaDefender?.contrastiveWeight, 0.1)
         let again = try JSONDecoder().decode(BaselineSettings.self, from: JSONEncoder().encode(defaults))
         XCTAssertEqual(again, defaults)
