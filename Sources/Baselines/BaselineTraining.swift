@@ -28,9 +28,14 @@ public struct BaselineRecord: Codable, Sendable, Equatable {
     public var triggerCount: Int
     /// MEA-Defender: the mean MGDA weight of cross-entropy in phase 2.
     public var meanCrossEntropyWeight: Double?
-    /// The bare victim it is compared with, when given.
+    /// Accuracy of the watermarked model on the owner validation split (what settings may be
+    /// judged on); nil in records made before it was measured.
+    public var validationAccuracy: Double?
+    /// The bare victim it is compared with, when given, and its accuracy on the test set and the
+    /// owner validation split.
     public var victim: String?
     public var victimTestAccuracy: Double?
+    public var victimValidationAccuracy: Double?
 
     public var kind: BaselineKind { settings.kind }
 
@@ -96,9 +101,9 @@ public enum BaselineTraining {
     }
 
     /// Trains the baseline on `training` (the owner's training split) with the victim's `recipe`,
-    /// then measures it: test accuracy, the watermark rate on test and validation triggers.
+    /// then measures it: test and validation accuracy, the watermark rate on test and validation triggers.
     public static func train(_ settings: BaselineSettings, recipe: TrainingRecipe, training: ImageDataset, validation: ImageDataset,
-                             test: ImageDataset, normalization: Normalization, victim: (name: String, testAccuracy: Double)? = nil,
+                             test: ImageDataset, normalization: Normalization, victim: BaselineVictim? = nil,
                              onProgress: ((TrainingProgress) -> Void)? = nil) throws -> (model: TrainedModel, record: BaselineRecord) {
         try recipe.validate()
         try training.requireOwnerSide(for: "training a baseline")
@@ -144,13 +149,16 @@ public enum BaselineTraining {
             testAccuracy: try model.evaluate(test).accuracy, watermarkRate: targetRate(model, testTriggers, target: target),
             validationWatermarkRate: targetRate(model, try triggers(trained, from: validation), target: target),
             cleanSourceTargetRate: targetRate(model, cleanSources, target: target), triggerCount: testTriggers.count,
-            meanCrossEntropyWeight: meanWeight, victim: victim?.name, victimTestAccuracy: victim?.testAccuracy)
+            meanCrossEntropyWeight: meanWeight, validationAccuracy: try model.evaluate(validation).accuracy, victim: victim?.name,
+            victimTestAccuracy: victim?.testAccuracy, victimValidationAccuracy: victim?.validationAccuracy)
         model.manifest.metrics["train_seconds"] = seconds
         model.manifest.metrics["test_accuracy"] = record.testAccuracy
         model.manifest.metrics["watermark_rate"] = record.watermarkRate
         model.manifest.metrics["validation_watermark_rate"] = record.validationWatermarkRate
         model.manifest.metrics["clean_source_target_rate"] = record.cleanSourceTargetRate
+        model.manifest.metrics["validation_accuracy"] = record.validationAccuracy
         if let v = victim?.testAccuracy { model.manifest.metrics["victim_test_accuracy"] = v }
+        if let v = victim?.validationAccuracy { model.manifest.metrics["victim_validation_accuracy"] = v }
         return (model, record)
     }
 

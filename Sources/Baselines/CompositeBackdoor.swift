@@ -53,7 +53,8 @@ enum CompositeBackdoor {
 
     /// MEA-Defender's phase 2 on a classifier that finished phase 1: a fresh optimiser at a
     /// fraction of the learning rate, and per batch the MGDA-weighted sum of the gradients of
-    /// cross-entropy and of (contrastive + L_com). Returns the mean weight of cross-entropy.
+    /// cross-entropy and of (contrastive + L_com), the weight found on the gradients scaled by
+    /// the settings' normalisation. Returns the mean weight of cross-entropy.
     static func meaPhase2(_ classifier: Classifier, on clean: ImageDataset, settings: MEADefenderSettings, recipe: TrainingRecipe,
                           normalization: Normalization, onProgress: ((TrainingProgress) -> Void)?) throws -> Double {
         var phase = recipe
@@ -108,7 +109,8 @@ enum CompositeBackdoor {
             }
             task.backward()
             let g2 = loop.flatGradients()
-            let alpha = MinNormWeight.alpha(g1, g2)
+            let alpha = MinNormWeight.alpha(g1, g2, losses: (Double(ce.item), Double(task.item)),
+                                            normalization: settings.gradientNormalization ?? .none)
             alphaSum += Double(alpha)
             steps += 1
             loop.setGradients(zip(g1, g2).map { alpha * $0 + (1 - alpha) * $1 })

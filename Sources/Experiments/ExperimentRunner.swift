@@ -328,7 +328,8 @@ public final class ExperimentRunner {
         let (model, record) = try BaselineTraining.train(
             BaselineSettings(kind: kind, victimEpochs: recipe.epochs), recipe: recipe, training: data.train, validation: validation,
             test: data.test, normalization: victim.manifest.normalization,
-            victim: (name: "victim", testAccuracy: try victim.evaluate(data.test).accuracy))
+            victim: BaselineVictim(name: "victim", testAccuracy: try victim.evaluate(data.test).accuracy,
+                                   validationAccuracy: try victim.evaluate(validation).accuracy))
         try BaselineTraining.save(model, record: record, to: dir)
         log(String(format: "%@: test accuracy %.2f%% (victim %.2f%%), watermark rate %.1f%%, %.0f s", kind.rawValue,
                    100 * record.testAccuracy, 100 * (record.victimTestAccuracy ?? 0), 100 * record.watermarkRate, record.trainSeconds))

@@ -6,6 +6,7 @@ import NeuralNet
 import Training
 
 extension BaselineKind: ExpressibleByArgument {}
+extension GradientNormalization: ExpressibleByArgument {}
 
 struct BaselineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,10 +24,16 @@ struct BaselineTrainCommand: ParsableCommand {
     @Option(help: "Architecture: fmnist-cnn, vgg-mini or resnet-8 (its Fashion-MNIST recipe).") var architecture: Architecture = .fmnistCNN
     @Option(help: "Seed for weights, batch order, augmentation and every baseline sample.") var seed: UInt64 = 0
     @Option(help: "Epochs (default: the architecture's recipe).") var epochs: Int?
-    @Option(help: "The bare victim's model directory, whose test accuracy the record names.") var victim: String?
+    @Option(help: "The bare victim's model directory, whose test and validation accuracy (measured again) the record names.") var victim: String?
     @Option(help: "Use only the first N owner training images (quick runs).") var limit: Int?
-    @Option(help: "composite, mea-defender: factor on the contrastive term (default 1, the paper's plain sum; MEA-Defender's phase 1).")
+    @Option(help: "composite, mea-defender: factor on the contrastive term (MEA-Defender's phase 1; default: the kind's setting in docs/baselines.md).")
     var contrastiveWeight: Float?
+    @Option(help: "composite: poison composites per clean image each epoch (default: the kind's setting).")
+    var poisonFraction: Double?
+    @Option(help: "mea-defender: task-gradient scaling before phase 2's min-norm weight: none, l2 or loss+ (default: the kind's setting).")
+    var gradientNormalization: GradientNormalization?
+    @Option(help: "ewe: factor κ on the SNNL terms (default: the kind's setting).") var kappa: Float?
+    @Option(help: "ewe: epochs with watermark batches, at the end of the recipe's (default: the kind's setting).") var watermarkEpochs: Int?
     @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Output model directory.") var out: String
     @Flag(help: "Print the record as JSON.") var json = false
@@ -35,6 +42,15 @@ struct BaselineTrainCommand: ParsableCommand {
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, found \(epochs)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, found \(limit)") }
+        let wrongKind: [(String, Bool, [BaselineKind])] = [
+            ("--contrastive-weight", contrastiveWeight != nil, [.composite, .meaDefender]),
+            ("--poison-fraction", poisonFraction != nil, [.composite]),
+            ("--gradient-normalization", gradientNormalization != nil, [.meaDefender]),
+            ("--kappa", kappa != nil, [.ewe]), ("--watermark-epochs", watermarkEpochs != nil, [.ewe]),
+        ]
+        for (option, given, kinds) in wrongKind where given && !kinds.contains(kind) {
+            throw ValidationError("\(option) applies to \(kinds.map(\.rawValue).joined(separator: " and ")), not \(kind.rawValue)")
+        }
     }
 
     func run() throws {
@@ -43,14 +59,21 @@ struct BaselineTrainCommand: ParsableCommand {
         if let epochs { recipe.epochs = epochs; recipe.schedule = .cosine(epochs: epochs, minimum: 0) }
         let splits = try FashionMNIST.heldOutSplits(directory: dataDir)
         let training = limit.map { splits.ownerTraining.subset(0..<min($0, splits.ownerTraining.count)) } ?? splits.ownerTraining
-        let victimModel = try victim.map { (name: $0, testAccuracy: try victimAccuracy($0, test: splits.test)) }
+        let victimModel = try victim.map { directory in
+            let bare = try ModelDirectory.load(directory)
+            return BaselineVictim(name: directory, testAccuracy: try bare.evaluate(splits.test).accuracy,
+                                  validationAccuracy: try bare.evaluate(splits.ownerValidation).accuracy)
+        }
         var bar: ProgressBar?
         var settings = BaselineSettings(kind: kind, victimEpochs: recipe.epochs)
         if let contrastiveWeight {
-            guard kind != .ewe else { throw ValidationError("--contrastive-weight applies to composite and mea-defender, not ewe") }
             settings.composite?.contrastiveWeight = contrastiveWeight
             settings.meaDefender?.contrastiveWeight = contrastiveWeight
         }
+        if let poisonFraction { settings.composite?.poisonFraction = poisonFraction }
+        if let gradientNormalization { settings.meaDefender?.gradientNormalization = gradientNormalization }
+        if let kappa { settings.ewe?.kappa = kappa }
+        if let watermarkEpochs { settings.ewe?.watermarkEpochs = watermarkEpochs }
         let (model, record) = try BaselineTraining.train(
             settings, recipe: recipe, training: training,
             validation: splits.ownerValidation, test: splits.test, normalization: .fashionMNIST, victim: victimModel,
@@ -62,13 +85,11 @@ struct BaselineTrainCommand: ParsableCommand {
         if json { return try printJSON(record) }
         print("trained \(kind.rawValue) \(architecture.rawValue) on \(record.trainingData) (\(record.trainingImages) images) in \(String(format: "%.1f", record.trainSeconds)) s")
         print("test accuracy \(percent(record.testAccuracy))" + (record.victimTestAccuracy.map { " (bare victim \(percent($0)))" } ?? ""))
+        if let v = record.validationAccuracy {
+            print("validation accuracy \(percent(v))" + (record.victimValidationAccuracy.map { " (bare victim \(percent($0)))" } ?? ""))
+        }
         print("watermark rate \(percent(record.watermarkRate)) of \(record.triggerCount) test triggers answer \(BaselineTraining.target(record.settings)); validation \(percent(record.validationWatermarkRate)); clean source images \(percent(record.cleanSourceTargetRate))")
         print("wrote \(out)")
-    }
-
-    /// The bare victim's test accuracy, measured again rather than read from its manifest.
-    private func victimAccuracy(_ directory: String, test: ImageDataset) throws -> Double {
-        try ModelDirectory.load(directory).evaluate(test).accuracy
     }
 }
 

@@ -29,12 +29,15 @@ final class BaselineTrainingTests: XCTestCase {
         for kind in BaselineKind.allCases {
             var batches = 0
             let (model, record) = try BaselineTraining.train(settings(kind), recipe: d.recipe, training: d.train, validation: d.validation,
-                                                             test: d.test, normalization: .fashionMNIST, victim: ("bare", 0.5),
+                                                             test: d.test, normalization: .fashionMNIST,
+                                                             victim: BaselineVictim(name: "bare", testAccuracy: 0.5, validationAccuracy: 0.4),
                                                              onProgress: { _ in batches += 1 })
             XCTAssertGreaterThan(batches, 0, "\(kind)")
             XCTAssertEqual(model.manifest.source, "baseline/\(kind.rawValue)")
             XCTAssertEqual(record.kind, kind)
             XCTAssertEqual(record.victimTestAccuracy, 0.5)
+            XCTAssertEqual(record.victimValidationAccuracy, 0.4)
+            XCTAssertEqual(record.validationAccuracy, try model.evaluate(d.validation).accuracy)
             XCTAssert((0...1).contains(record.watermarkRate) && (0...1).contains(record.testAccuracy), "\(kind)")
             XCTAssertEqual(model.manifest.metrics["watermark_rate"], record.watermarkRate)
             switch kind {
@@ -110,6 +113,20 @@ final class BaselineTrainingTests: XCTestCase {
         ewe.ewe?.watermarkEpochs = 5
         XCTAssertThrowsError(try BaselineTraining.train(ewe, recipe: d.recipe, training: d.train, validation: d.validation, test: d.test,
                                                         normalization: .fashionMNIST)) { XCTAssert("\($0)".contains("watermark epochs"), "\($0)") }
+    }
+
+    func testSettingsWithoutTheLaterFieldsReadAsTheFirstSettings() throws {
+        // The first records had no contrastive weight or gradient normalisation: they mean factor 1 and raw gradients.
+        let first = #"{"kind": "mea-defender", "meaDefender": {"classes": {"k": 4, "j": 6, "target": 9}, "mixer": {"jitter": 3, "maxOffset": 2},"#
+            + #" "phase1Fraction": 0.01, "phase2Fraction": 0.2, "evasionFraction": 0.008, "poolSize": 600, "phase2Epochs": 3, "phase2RateFactor": 0.1}}"#
+        let decoded = try JSONDecoder().decode(BaselineSettings.self, from: Data(first.utf8))
+        XCTAssertNil(decoded.meaDefender?.contrastiveWeight)
+        XCTAssertNil(decoded.meaDefender?.gradientNormalization)
+        let defaults = BaselineSettings(kind: .meaDefender, victimEpochs: 12)
+        XCTAssertEqual(defaults.meaDefender?.gradientNormalization, GradientNormalization.none)
+        XCTAssertEqual(defaults.meaDefender?.contrastiveWeight, 0.1)
+        let again = try JSONDecoder().decode(BaselineSettings.self, from: JSONEncoder().encode(defaults))
+        XCTAssertEqual(again, defaults)
     }
 
     func testHiddenActivationsLeaveTheForwardPassUnchanged() {

@@ -28,6 +28,17 @@ final class HostileInputCommandsTests: CLITestCase {
         try JSONSerialization.data(withJSONObject: object).write(to: url)
     }
 
+    func testBaselineOptionsOfAnotherKindAndUnknownNormalisationsAreRefused() throws {
+        try CLI.fail(["baseline", "train", "--kind", "ewe", "--poison-fraction", "0.2", "--out", path("b")],
+                     mentioning: ["--poison-fraction", "composite", "ewe"])
+        try CLI.fail(["baseline", "train", "--kind", "composite", "--kappa", "0.1", "--out", path("b")], mentioning: ["--kappa", "ewe"])
+        try CLI.fail(["baseline", "train", "--kind", "composite", "--gradient-normalization", "l2", "--out", path("b")],
+                     mentioning: ["--gradient-normalization", "mea-defender"])
+        try CLI.fail(["baseline", "train", "--kind", "mea-defender", "--gradient-normalization", "loss", "--out", path("b")],
+                     mentioning: ["--gradient-normalization", "loss"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("b")))
+    }
+
     func testModelFilesAndOptionsOutOfRangeAreNamed() throws {
         let good = path("model")
         _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "200", "--epochs", "1", "--seed", "1", "--out", good])
