@@ -35,6 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
     @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
     @Flag(help: "Serve the key even if it was made for other weights.") var force = false
+    @Flag(help: "Serve a key made with --secret-from-seed (experiments only: the seed gives away the secret).")
+    var allowSeedDerivedSecret = false
     @Option(help: "DAWN secret file (`honeytrace dawn secret`): DAWN changes its watermark queries' answers and logs them per client in the database.")
     var dawnSecret: String?
     @Option(help: "DAWN's watermark rate r_w.") var dawnRate = 0.005
@@ -62,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
             maxBodyBytes: maxBodyBytes, computeThreads: threads, logLevel: Logger.Level(rawValue: logLevel)!)
         configuration.dawnSecretPath = dawnSecret
         configuration.dawnRate = dawnRate
+        configuration.allowSeedDerivedSecret = allowSeedDerivedSecret
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in
             var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN") on \(addresses.baseURL)"

@@ -118,6 +118,12 @@ public final class PredictionServer: Sendable {
         do { key = try WatermarkKey.load(keyPath) } catch {
             throw ServerError(file: keyPath, .model, "cannot load the watermark key: \(error)")
         }
+        if key.isSecretDerivedFromSeed && !configuration.allowSeedDerivedSecret {
+            throw ServerError(file: keyPath, .model,
+                              "the key's HMAC secret is derived from its seed (\(key.creation.seed)), so anyone who knows the seed "
+                              + "can recompute it and the watermarks: make the key without --secret-from-seed to serve it, "
+                              + "or allow it for an experiment (--allow-seed-derived-secret)")
+        }
         var defense = key.defense
         if let mode = configuration.answerMode { defense.answer = mode }
         let defended: DefendedModel
@@ -178,6 +184,9 @@ public final class PredictionServer: Sendable {
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
         self.clients = clients
+        if let key = defended?.defense.key, key.isSecretDerivedFromSeed {
+            log.warning("SECURITY: the key's HMAC secret is derived from its seed \(key.creation.seed); serve it for experiments only")
+        }
         if let warning = clients?.plainKeyWarning { log.warning("SECURITY: \(warning)") }
         self.logger = log
         let metrics = ServerMetrics()

@@ -67,6 +67,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dawnSecretPath: String? = nil
     /// DAWN's watermark rate r_w.
     public var dawnRate: Double = 0.005
+    /// Serve a key whose HMAC secret was derived from its seed (experiments only): anyone who
+    /// knows the seed can recompute the secret, and with it the watermarks.
+    public var allowSeedDerivedSecret = false
 
     public init(modelDirectory: String, keyPath: String?, answerMode: DefenseConfiguration.AnswerMode? = nil, force: Bool = false,
                 host: String = "127.0.0.1", port: Int = 8080, adminHost: String = "127.0.0.1", adminPort: Int? = 9090,

@@ -75,13 +75,16 @@ func testClients() throws -> ClientRegistry {
     ])
 }
 
-/// A server configuration for tests: any port, no admin server, database in `directory`.
+/// A server configuration for tests: any port, no admin server, database in `directory`; the
+/// fixture's seed-derived key is allowed.
 func testConfiguration(_ directory: String, answer: DefenseConfiguration.AnswerMode? = nil, batchWait: Duration = .milliseconds(2),
                        maxRows: Int = 8, maxBody: Int = 64 << 10, adminPort: Int? = nil) -> ServerConfiguration {
-    ServerConfiguration(modelDirectory: directory, keyPath: "", answerMode: answer, port: 0, adminPort: adminPort,
+    var configuration = ServerConfiguration(modelDirectory: directory, keyPath: "", answerMode: answer, port: 0, adminPort: adminPort,
                         databasePath: directory + "/queries.sqlite", flushInterval: .milliseconds(100),
                         databaseBusyTimeout: .milliseconds(200), batchWait: batchWait, maxBatch: 16, maxRowsPerRequest: maxRows,
                         maxBodyBytes: maxBody, maxPendingRows: 1024, logLevel: .critical)
+    configuration.allowSeedDerivedSecret = true
+    return configuration
 }
 
 /// `{"images": [[…], …]}` for `rows` images of `size` values.

@@ -147,6 +147,9 @@ final class LedgerTests: XCTestCase {
         let dbPath = dir + "/bad.sqlite"
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: dbPath))
         var config = ServerConfiguration(modelDirectory: fx.directory, keyPath: fx.keyPath, databasePath: dbPath, logLevel: .critical)
+        // The fixture's key has a secret derived from its seed: refused unless allowed.
+        assertThrows(try PredictionServer(configuration: config), mentioning: [fx.keyPath, "derived from its seed", "--allow-seed-derived-secret"])
+        config.allowSeedDerivedSecret = true
         assertThrows(try PredictionServer(configuration: config), mentioning: [dbPath, "not a SQLite database"])
         // And the good path: model directory + key file + clients file, default database beside the model.
         config.databasePath = dir + "/good.sqlite"
