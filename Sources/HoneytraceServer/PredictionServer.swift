@@ -277,23 +277,25 @@ public final class PredictionServer: Sendable {
 
     // MARK: Routes
 
-    /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`.
+    /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`, `/openapi.json`.
     public func makeAPIRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics, logger: logger,
-                                               routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get]]))
+                                               routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get], "/openapi.json": [.get]]))
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/v1/model") { [info] _, _ in try Self.json(encodable: info) }
         router.post("/v1/predict") { [self] request, context in try await self.predict(request, context: context) }
         return router
     }
 
-    /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`.
+    /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`, `/openapi.json`.
     public func makeAdminRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: nil, logger: logger,
-                                               routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get]]))
+                                               routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get], "/openapi.json": [.get]]))
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/metrics") { [metrics, batcher] _, _ in
             metrics.queuedRows.set(Int64(batcher.queuedRows))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -386,6 +388,11 @@ public final class PredictionServer: Sendable {
             }
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: w.buffer))
+    }
+
+    /// `GET /openapi.json`: the API's OpenAPI document.
+    static func openAPI() -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
     }
 
     static func json(encodable value: some Encodable) throws -> Response {
