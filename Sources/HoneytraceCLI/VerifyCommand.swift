@@ -43,7 +43,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
     var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
-    @Option(help: "Significance level.") var alpha = 1e-4
+    @Option(help: "Significance level: the false-claim rate a 'stolen' verdict accepts.") var alpha = 1e-4
     @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, docs/algorithms.md §4).")
     var nullFloor: Double?
     @Option(help: "Trigger/control pairs (default \(VerifyCommand.defaultPairs); with --answers, the export's).") var pairs: Int?

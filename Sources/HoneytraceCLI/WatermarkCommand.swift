@@ -37,7 +37,7 @@ struct WatermarkCreate: ParsableCommand {
     var corner: String?
     @Option(help: ArgumentHelp("Mixing power α of the defense (the paper: 2).", discussion: """
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
-        specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
+        specific watermark (docs/results/README.md). `honeytrace calibrate --mixing-powers` can search it.
         """)) var mixingPower: Float = 8
     @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, docs/algorithms.md §2.7) or fresh-<seed>.")
     var randomness = "keyed-neighbourhood"
