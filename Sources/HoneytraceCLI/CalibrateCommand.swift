@@ -35,6 +35,7 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(help: "Heavy clients also keep the flips of the key's own defense.") var heavyClientUnion = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func floats(_ text: String?, _ name: String) throws -> [Float]? {
@@ -73,7 +74,7 @@ struct CalibrateCommand: ParsableCommand {
                                           confidence: confidence)
         // The owner's own data: held-out Fashion-MNIST (the test set, which victims trained on
         // train[0..<50000] never saw) and outliers generated from it; never an attacker's pool.
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let outliers = try GeneratedOutliers.make(from: heldOut, count: 5_000, seed: 0)
         let result = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut,
                                                outOfDistribution: outliers, options: options, force: force)

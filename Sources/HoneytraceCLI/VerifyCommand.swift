@@ -59,6 +59,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The bundle signer's public key file (default: the key inside the bundle, which shows integrity but not who signed).")
     var evidencePublicKey: String?
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -164,7 +165,7 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("warning: the evidence bundle \(attached.bundle) does not check: \(attached.problem ?? "")\n".utf8))
         }
         let k = try WatermarkKey.load(keyPath)
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let offline = try answers.isEmpty ? nil : openExport(key: k, heldOut: heldOut)
         let triggers = try offline?.triggers
             ?? TriggerSet.make(key: k, heldOut: heldOut, count: pairs ?? VerifyCommand.defaultPairs, seed: seed ?? VerifyCommand.defaultSeed)
@@ -216,7 +217,7 @@ struct VerifyCommand: ParsableCommand {
 
     private func runExport(_ directory: String) throws {
         let k = try WatermarkKey.load(key!)
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let s = seed ?? VerifyCommand.defaultSeed
         let triggers = try TriggerSet.make(key: k, heldOut: heldOut, count: pairs ?? VerifyCommand.defaultPairs, seed: s)
         let manifest = try QueryExport.write(OfflineQueries(triggers: triggers, secret: k.secret, seed: s), key: k,
