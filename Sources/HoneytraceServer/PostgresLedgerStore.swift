@@ -41,7 +41,17 @@ public final class PostgresLedgerStore: LedgerStore, @unchecked Sendable {
         log.logLevel = .warning
         self.logger = log
         try writerLock.withLock { _ = try connection(&writer) }
-        if migrate { try self.migrate() } else { try checkSchema() }
+        do {
+            if migrate { try self.migrate() } else { try checkSchema() }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// A connection must be closed before it goes; `close()` waits for that, this does not.
+    deinit {
+        for c in [writer, limiter].compactMap({ $0 }) where !c.isClosed { let closing: EventLoopFuture<Void> = c.close(); _ = closing }
     }
 
     // MARK: URL
