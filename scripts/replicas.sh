@@ -35,35 +35,8 @@ for ((i = 0; i < replicas; i++)); do
     upstreams+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'
 done
 
-cat >"$run/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $run/nginx.pid;
-error_log $run/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $run/tmp/body;
-    proxy_temp_path $run/tmp/proxy;
-    fastcgi_temp_path $run/tmp/fastcgi;
-    uwsgi_temp_path $run/tmp/uwsgi;
-    scgi_temp_path $run/tmp/scgi;
-    upstream honeytrace {
-$upstreams        keepalive 32;
-    }
-    server {
-        listen 127.0.0.1:$port;
-        client_max_body_size 8m;
-        location / {
-            proxy_pass http://honeytrace;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_next_upstream error timeout;
-            proxy_connect_timeout 2s;
-        }
-    }
-}
-CONF
+sed -e "s|@DIR@|$run|g" -e "s|@PORT@|$port|g" "$(dirname "$0")/replicas-nginx.conf" |
+    UPSTREAMS="$upstreams" awk '$1 == "@UPSTREAMS@" { printf "%s", ENVIRON["UPSTREAMS"]; next } { print }' >"$run/nginx.conf"
 nginx -c "$run/nginx.conf" -p "$run" -e "$run/error.log" &
 pids+=($!)
 echo "replicas: $replicas on ports $first–$((first + replicas - 1)), nginx on http://127.0.0.1:$port, logs in $run (pids ${pids[*]})"

@@ -42,15 +42,8 @@ public struct LedgerRow: Sendable, Equatable {
     public subscript(_ column: String) -> LedgerValue { values[column] ?? .null }
 }
 
-/// Arguments bound to a statement, in placeholder order.
-extension LedgerValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .int(value) }
-    public init(floatLiteral value: Double) { self = .double(value) }
-    public init(_ value: String) { self = .text(value) }
+/// Values bound to a statement's placeholders.
+extension LedgerValue {
     public init(_ value: Int) { self = .int(Int64(value)) }
-    public init(_ value: Int64) { self = .int(value) }
-    public init(_ value: Double) { self = .double(value) }
     public init(_ value: Bool) { self = .int(value ? 1 : 0) }
-    public init(_ value: String?) { self = value.map(LedgerValue.text) ?? .null }
 }

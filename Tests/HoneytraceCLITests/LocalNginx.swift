@@ -22,39 +22,14 @@ final class LocalNginx {
         return ServiceUnavailable.attempt(in: dir) { try LocalNginx(directory: dir, binary: binary, upstreams: upstreams) }
     }
 
-    /// The configuration docs/replicas.md shows, with this test's paths and ports.
-    static func configuration(directory dir: String, port: Int, upstreams: [String]) -> String {
-        """
-        daemon off;
-        worker_processes 1;
-        pid \(dir)/nginx.pid;
-        error_log \(dir)/error.log warn;
-        events { worker_connections 1024; }
-        http {
-            access_log off;
-            client_body_temp_path \(dir)/tmp/body;
-            proxy_temp_path \(dir)/tmp/proxy;
-            fastcgi_temp_path \(dir)/tmp/fastcgi;
-            uwsgi_temp_path \(dir)/tmp/uwsgi;
-            scgi_temp_path \(dir)/tmp/scgi;
-            upstream honeytrace {
-        \(upstreams.map { "        server \($0) max_fails=1 fail_timeout=10s;" }.joined(separator: "\n"))
-                keepalive 32;
-            }
-            server {
-                listen 127.0.0.1:\(port);
-                client_max_body_size 8m;
-                location / {
-                    proxy_pass http://honeytrace;
-                    proxy_http_version 1.1;
-                    proxy_set_header Connection "";
-                    proxy_next_upstream error timeout;
-                    proxy_connect_timeout 2s;
-                }
-            }
-        }
-
-        """
+    /// scripts/replicas-nginx.conf, the configuration docs/replicas.md shows, with this test's paths and ports.
+    static func configuration(directory dir: String, port: Int, upstreams: [String]) throws -> String {
+        let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/replicas-nginx.conf")
+        return try String(contentsOf: template, encoding: .utf8)
+            .replacingOccurrences(of: "@UPSTREAMS@", with: upstreams.map { "        server \($0) max_fails=1 fail_timeout=10s;" }.joined(separator: "\n"))
+            .replacingOccurrences(of: "@DIR@", with: dir)
+            .replacingOccurrences(of: "@PORT@", with: "\(port)")
     }
 
     private init(directory dir: String, binary: String, upstreams: [String]) throws {
