@@ -447,8 +447,10 @@ struct CoreService: Service {
                 // On a plain thread: a flush chains and inserts every query answered since the last
                 // one, and must not hold one of the few threads that answer requests meanwhile.
                 await CoreService.onPlainThread {
-                    do { try ledger.flush() } catch {
+                    do { try ledger.flush() } catch where !ledger.recordBeforeAnswer {
                         logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                    } catch {
+                        // Recording before answering, flush() has logged what it dropped.
                     }
                 }
             }
