@@ -27,28 +27,17 @@ final class RecordBeforeAnswerTests: XCTestCase {
         let path = try scratchDirectory(self) + "/queries.sqlite"
         let ledger = try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k", busyTimeout: .milliseconds(100), recordBeforeAnswer: true)
         // Another connection holds the write lock, so the commit cannot happen.
-        let other = try DatabaseQueue(path: path)
-        let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
-        Thread {
-            try? other.inTransaction(.exclusive) { _ in
-                locked.signal()
-                release.wait()
-                return .rollback
-            }
-            finished.signal()
-        }.start()
-        locked.wait()
+        let other = try ForeignWriteLock(path: path)
         do {
             try await ledger.commit { ledger.recordAnswered(client: "bob", queries: 3, mixed: 0, flipped: 0, similaritySum: 0) }
             XCTFail("the commit should fail while the database is locked")
         } catch {
             XCTAssertTrue("\(error)".contains("locked"), "\(error)")
         }
-        release.signal()
-        finished.wait()
+        other.release()
         try ledger.close()
-        let stored = try await other.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM client_stats WHERE client = 'bob'") }
+        let stored = try await other.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM client_stats WHERE client = 'bob'") }
         XCTAssertEqual(stored, 0, "a request that was not answered must not be recorded later")
-        try other.close()
+        try other.queue.close()
     }
 }
