@@ -91,7 +91,6 @@ public final class PredictionServer: Sendable {
     public let metrics: ServerMetrics
     public let logger: Logger
     let batcher: InferenceBatcher
-    let limiter = RateLimiter()
     let info: ModelInfo
 
     /// The key fingerprint recorded in the database for a server without a key.
@@ -198,7 +197,8 @@ public final class PredictionServer: Sendable {
         let dawnMarker = try configuration.dawnSecretPath.map { try DAWNLedger.marker(secretPath: $0, rate: configuration.dawnRate) }
         let ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
                                      keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
-                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout,
+                                     recordBeforeAnswer: configuration.recordBeforeAnswer, logger: log)
         self.ledger = ledger
         self.dawn = dawnMarker.map { DAWNLedger(marker: $0, ledger: ledger, inputShape: model.inputShape, logger: log) }
         self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
@@ -329,7 +329,12 @@ public final class PredictionServer: Sendable {
             let images = try PredictionBody.decode(body, contentType: request.headers[.contentType], inputShape: info.inputShape,
                                                    maxRows: configuration.maxRowsPerRequest)
             if let client, let limit = client.rateLimit {
-                switch limiter.take(images.rows, client: client.name, limit: limit) {
+                let decision: RateLimiter.Decision
+                do { decision = try await ledger.store.takeTokens(images.rows, client: client.name, limit: limit) } catch {
+                    logger.error("cannot check a rate limit in the ledger", metadata: ["client": "\(client.name)", "error": "\(error)"])
+                    throw APIError(.serviceUnavailable, .overloaded, "the rate limit cannot be checked right now; try again", retryAfter: 1)
+                }
+                switch decision {
                 case .allowed: break
                 case .refused(let wait):
                     throw APIError(.tooManyRequests, .rateLimited,
@@ -347,11 +352,21 @@ public final class PredictionServer: Sendable {
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
             var dawnRows: [Bool] = []
             if let dawn { (output, dawnRows) = await dawn.mark(output, pixels: images.pixels, client: name) }
-            ledger.evidence.record(client: name, pixels: images.pixels, output: output, mode: answerMode, heavy: heavy, dawnRows: dawnRows)
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }
-            ledger.recordAnswered(client: name, queries: output.rows, mixed: mixed, flipped: flipped, similaritySum: sSum)
+            let answered = output, rows = dawnRows
+            let record = { [ledger, answerMode] in
+                ledger.evidence.record(client: name, pixels: images.pixels, output: answered, mode: answerMode, heavy: heavy, dawnRows: rows)
+                ledger.recordAnswered(client: name, queries: answered.rows, mixed: mixed, flipped: flipped, similaritySum: sSum)
+            }
+            if ledger.recordBeforeAnswer {
+                do { try await ledger.commit(after: record) } catch {
+                    throw APIError(.serviceUnavailable, .overloaded, "the answer could not be recorded in the ledger, so it is withheld; try again", retryAfter: 1)
+                }
+            } else {
+                record()
+            }
             metrics.answered(client: name, queries: output.rows, mixed: mixed, flipped: flipped)
             context.logger.debug("answered", metadata: ["client": "\(name)", "images": "\(output.rows)"])
             return Response(status: .ok, headers: [.contentType: "application/json"],
@@ -448,8 +463,10 @@ struct CoreService: Service {
                 // On a plain thread: a flush chains and inserts every query answered since the last
                 // one, and must not hold one of the few threads that answer requests meanwhile.
                 await CoreService.onPlainThread {
-                    do { try ledger.flush() } catch {
+                    do { try ledger.flush() } catch where !ledger.recordBeforeAnswer {
                         logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                    } catch {
+                        // Recording before answering, flush() has logged what it dropped.
                     }
                 }
             }

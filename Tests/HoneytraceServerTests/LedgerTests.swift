@@ -105,26 +105,15 @@ final class LedgerTests: XCTestCase {
         let path = try scratchDirectory(self) + "/queries.sqlite"
         try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k").close()
         // Another process (here: another connection) holds the write lock.
-        let other = try DatabaseQueue(path: path)
-        let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
-        Thread {
-            try? other.inTransaction(.exclusive) { _ in
-                locked.signal()
-                release.wait()
-                return .rollback
-            }
-            finished.signal()
-        }.start()
-        locked.wait()
+        let other = try ForeignWriteLock(path: path)
         let start = Date()
         XCTAssertThrowsError(try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k", busyTimeout: .milliseconds(200))) { error in
             XCTAssertEqual((error as? ServerError)?.kind, .database)
             XCTAssertTrue("\(error)".contains("locked by another process"), "\(error)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        release.signal()
-        finished.wait()
-        try other.close()
+        other.release()
+        try other.queue.close()
         // Once released, the server starts.
         try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k").close()
     }
