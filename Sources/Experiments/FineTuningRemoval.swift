@@ -109,13 +109,25 @@ public enum FineTuningRemoval {
     }
 }
 
+/// What every removal run measures with: the grid's data, the key's verifier, the null pool's
+/// answers (or the victim's without a pool) and the stolen copies.
+struct RemovalSetting {
+    let data: ExperimentData
+    let verifier: OwnershipVerifier
+    let references: [OwnershipVerifier.ReferenceAnswers]
+    let nullModels: Int
+    let copies: [ExperimentRunner.Cell]
+
+    /// A copy's test accuracy and the key's evidence on it, against the null pool.
+    func measure(_ copy: TrainedModel, cell: ExperimentRunner.Cell) throws -> (accuracy: Double, report: VerificationReport) {
+        let answers = try verifier.answers(of: ModelAPI(model: copy, answerMode: .label, name: cell.id))
+        return (try copy.evaluate(data.test).accuracy, try verifier.analyze(suspect: answers, references: references))
+    }
+}
+
 extension ExperimentRunner {
-    /// Fine-tunes every copy this grid has stolen (the cells with a record and a surrogate) on the
-    /// strong thief's labelled pool and writes `removal/fine-tuning.{json,csv,md}`; the surrogates on
-    /// disk stay as they are.
-    @discardableResult
-    public func fineTuningRemoval(_ settings: FineTuningRemoval.Settings) throws -> FineTuningRemoval.Report {
-        try settings.validate()
+    /// The setting of `experiment removal`: fails when the grid has no stolen copy yet.
+    func removalSetting() throws -> RemovalSetting {
         try checkManifest()
         let data = try loadData()
         let victim = try prepareVictim(data)
@@ -123,18 +135,38 @@ extension ExperimentRunner {
         let verifier = try makeVerifier(key: key, data: data)
         let nullAnswers = try loadNullPool().map { try verifier.answers(of: $0) }
         let references = nullAnswers.isEmpty ? [try verifier.answers(of: ModelAPI(model: victim, answerMode: .label, name: "victim"))] : nullAnswers
+        let done = cells.filter { hasRecord($0) && FileManager.default.fileExists(atPath: path("surrogates", $0.id, "model.json")) }
+        guard !done.isEmpty else { throw ExperimentError("\(directory.path) holds no stolen copies yet; run the grid first") }
+        return RemovalSetting(data: data, verifier: verifier, references: references, nullModels: nullAnswers.count, copies: done)
+    }
+
+    /// Writes a removal report as `removal/<name>.{json,csv,md}`.
+    func writeRemoval<R: Encodable>(_ report: R, name: String, csv: String, markdown: String) throws {
+        let out = directory.appendingPathComponent("removal")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(report), to: out.appendingPathComponent("\(name).json").path)
+        try AtomicFile.write(Data(csv.utf8), to: out.appendingPathComponent("\(name).csv").path)
+        try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("\(name).md").path)
+    }
+
+    /// Fine-tunes every copy this grid has stolen (the cells with a record and a surrogate) on the
+    /// strong thief's labelled pool and writes `removal/fine-tuning.{json,csv,md}`; the surrogates on
+    /// disk stay as they are.
+    @discardableResult
+    public func fineTuningRemoval(_ settings: FineTuningRemoval.Settings) throws -> FineTuningRemoval.Report {
+        try settings.validate()
+        let setting = try removalSetting()
         let pool = try FashionMNIST.attackerPool()
         let labelled = pool.subset(0..<min(settings.images, pool.count), name: "\(pool.name)[0..<\(min(settings.images, pool.count))]")
         var courses: [FineTuningRemoval.Course] = []
-        let done = cells.filter { hasRecord($0) && FileManager.default.fileExists(atPath: path("surrogates", $0.id, "model.json")) }
-        guard !done.isEmpty else { throw ExperimentError("\(directory.path) holds no stolen copies yet; run the grid first") }
-        for (i, cell) in done.enumerated() {
-            log("[\(i + 1)/\(done.count)] fine-tuning \(cell.id)")
+        for (i, cell) in setting.copies.enumerated() {
+            log("[\(i + 1)/\(setting.copies.count)] fine-tuning \(cell.id)")
             let copy = try ModelDirectory.load(path("surrogates", cell.id))
             let steps = try FineTuningRemoval.run(copy, on: labelled, settings: settings) { epoch in
-                let answers = try verifier.answers(of: ModelAPI(model: copy, answerMode: .label, name: cell.id))
-                let report = try verifier.analyze(suspect: answers, references: references)
-                let step = FineTuningRemoval.Step(epoch: epoch, accuracy: try copy.evaluate(data.test).accuracy, wsrSpecific: report.specificWSR,
+                let (accuracy, report) = try setting.measure(copy, cell: cell)
+                let step = FineTuningRemoval.Step(epoch: epoch, accuracy: accuracy, wsrSpecific: report.specificWSR,
                                                   wsrRaw: report.rawWSR, controlTargetRate: report.controlRate,
                                                   pValueBinomial: report.binomialPValue, verdict: report.verdict.rawValue)
                 log(String(format: "  epoch %d: accuracy %.1f%%, specific WSR %.1f, %@", epoch, 100 * step.accuracy, 100 * step.wsrSpecific, step.verdict))
@@ -143,14 +175,8 @@ extension ExperimentRunner {
             let label = ResultTable.label(try savedRecord(cell), poolsDiffer: true)
             courses.append(.init(cell: cell.id, defense: cell.defense, attack: label, steps: steps))
         }
-        let report = FineTuningRemoval.Report(settings: settings, data: labelled.name, nullModels: nullAnswers.count, courses: courses)
-        let out = directory.appendingPathComponent("removal")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(report), to: out.appendingPathComponent("fine-tuning.json").path)
-        try AtomicFile.write(Data(FineTuningRemoval.csv(report).utf8), to: out.appendingPathComponent("fine-tuning.csv").path)
-        try AtomicFile.write(Data(FineTuningRemoval.markdown(report).utf8), to: out.appendingPathComponent("fine-tuning.md").path)
+        let report = FineTuningRemoval.Report(settings: settings, data: labelled.name, nullModels: setting.nullModels, courses: courses)
+        try writeRemoval(report, name: "fine-tuning", csv: FineTuningRemoval.csv(report), markdown: FineTuningRemoval.markdown(report))
         return report
     }
 }

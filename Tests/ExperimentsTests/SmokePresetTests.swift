@@ -175,5 +175,22 @@ final class SmokePresetTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: out + "/removal/fine-tuning.md", encoding: .utf8).contains("| epoch 0 | epoch 1 |"))
         XCTAssertThrowsError(try FineTuningRemoval.Settings(epochs: 0).validate())
         XCTAssertThrowsError(try FineTuningRemoval.Settings(learningRate: .nan).validate())
+
+        // Removal by CLP pruning: u = 100 prunes nothing (the copy as stolen), u = 0 prunes every
+        // channel above its layer's mean; the surrogates on disk stay as they were.
+        let pruning = try ExperimentRunner(configuration: configuration, directory: out).pruningRemoval(thresholds: [100, 0])
+        XCTAssertEqual(pruning.courses.map(\.cell).sorted(), records.map(\.id).sorted())
+        for course in pruning.courses {
+            let record = try XCTUnwrap(records.first { $0.id == course.cell })
+            XCTAssertEqual(course.steps.map(\.u), [nil, 100, 0])
+            XCTAssertEqual(course.steps[0].wsrSpecific, record.wsrSpecific, accuracy: 1e-12, "as stolen")
+            XCTAssertEqual(course.steps[1].prunedChannels, 0)
+            XCTAssertEqual(course.steps[1].accuracy, course.steps[0].accuracy, accuracy: 1e-12, "nothing pruned, nothing changed")
+            XCTAssertGreaterThan(course.steps[2].prunedChannels, 0)
+            XCTAssertLessThan(course.steps[2].prunedChannels, course.steps[2].totalChannels)
+        }
+        XCTAssertEqual(try ModelDirectory.load(out + "/surrogates/" + records[0].id).manifest.weightsSHA256, records[0].surrogateSHA256)
+        XCTAssertEqual(try String(contentsOfFile: out + "/removal/clp.csv", encoding: .utf8).split(separator: "\n").count, 1 + 3 * records.count)
+        XCTAssertThrowsError(try PruningRemoval.validate([.nan]))
     }
 }
