@@ -50,7 +50,7 @@ public enum PruningRemoval {
         out += "Each copy's channels whose Lipschitz upper bound exceeds mean + u·std of their layer switched off (data-free); "
         out += "then its test accuracy, the key's specific WSR and the verdict against \(report.nullModels) null models. "
         out += "Cells: accuracy / specific WSR (S: stolen) [pruned channels].\n\n"
-        out += "| copy | defense | as stolen |" + report.thresholds.map { " u = \(num($0)) |" }.joined() + "\n|---|---|---|"
+        out += "| copy | defense | as stolen |" + report.thresholds.map { " u = \(String(format: "%g", $0)) |" }.joined() + "\n|---|---|---|"
         out += String(repeating: "---|", count: report.thresholds.count) + "\n"
         for c in report.courses {
             out += "| \(c.attack) | \(c.defense) |" + c.steps.map {
@@ -93,7 +93,7 @@ extension ExperimentRunner {
                                    totalChannels: outcome?.totalChannels ?? ChannelLipschitzPruning.layers(of: copy.classifier).reduce(0) { $0 + $1.bounds.count },
                                    accuracy: accuracy, wsrSpecific: report.specificWSR, wsrRaw: report.rawWSR,
                                    controlTargetRate: report.controlRate, pValueBinomial: report.binomialPValue, verdict: report.verdict.rawValue))
-                log(String(format: "  u %@: %d channels pruned, accuracy %.1f%%, specific WSR %.1f, %@", u.map(num) ?? "—",
+                log(String(format: "  u %@: %d channels pruned, accuracy %.1f%%, specific WSR %.1f, %@", u.map { String(format: "%g", $0) } ?? "—",
                            outcome?.prunedChannels ?? 0, 100 * accuracy, 100 * report.specificWSR, report.verdict.rawValue))
             }
             let label = ResultTable.label(try savedRecord(cell), poolsDiffer: true)
