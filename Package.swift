@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
+        // ONNX: the runtime library only; Sources/ONNX/onnx.pb.swift is generated once and committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config; apt provides libopenblas-dev.
@@ -78,6 +80,11 @@ let package = Package(
             "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Layer 5: ONNX in and out — an image classifier's ONNX graph as a graph model, and any model as ONNX.
+        .target(name: "ONNX", dependencies: [
+            "TensorEngine", "NeuralNet", "Datasets", "Training",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto"]),
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
@@ -103,7 +110,7 @@ let package = Package(
             name: "HoneytraceCLI",
             dependencies: [
                 "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Prediction", "Honeytrace", "Extraction", "Experiments",
-                "HoneytraceServer", "Baselines",
+                "HoneytraceServer", "Baselines", "ONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,6 +138,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "BaselinesTests", dependencies: [
             "Baselines", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine", "TestSupport",
         ]),
