@@ -10,6 +10,9 @@ public struct GraphShapes: Sendable, Equatable {
     public let featureWidth: Int
     public let classes: Int
 
+    /// Most values all node tensors together may hold (1 GiB of floats): checked before any is allocated.
+    public static let maxTensorValues = 1 << 28
+
     /// Batch size the shapes are inferred with; any constant must broadcast along it.
     public static let batch = 2
 
@@ -20,6 +23,7 @@ public struct GraphShapes: Sendable, Equatable {
         }
         var shapes: [String: [Int]] = [spec.input: [Self.batch] + inputShape]
         var names = Set<String>()
+        var tensorValues = 0
         for node in spec.nodes {
             func fail(_ problem: String) -> GraphError { GraphError("node '\(node.name)': \(problem)") }
             guard !node.name.isEmpty, !node.name.contains("."), names.insert(node.name).inserted else {
@@ -37,8 +41,11 @@ public struct GraphShapes: Sendable, Equatable {
             guard Set(node.tensorShapes.keys) == expected else {
                 throw fail("holds tensors \(node.tensorShapes.keys.sorted()), expected \(expected.sorted())")
             }
-            for (name, shape) in node.tensorShapes where shape.contains(where: { $0 < 1 }) || shape.count > 6 {
-                throw fail("tensor '\(name)' has shape \(shape)")
+            for (name, shape) in node.tensorShapes {
+                guard shape.count <= 6, shape.allSatisfy({ (1...Self.maxTensorValues).contains($0) }) else { throw fail("tensor '\(name)' has shape \(shape)") }
+                let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+                tensorValues += min(count, Self.maxTensorValues + 1)
+                guard tensorValues <= Self.maxTensorValues else { throw fail("the graph's tensors hold more than \(Self.maxTensorValues) values") }
             }
             let out = try Self.output(of: node.op, inputs: inputs, tensors: node.tensorShapes, fail: fail)
             guard out.first == Self.batch, out.allSatisfy({ $0 > 0 }), Tensor.elementCount(out) <= 1 << 28 else {
@@ -106,26 +113,8 @@ public struct GraphShapes: Sendable, Equatable {
             return [x[0]] + shape.map { $0 == -1 ? count / known : $0 }
         case .binary(_, let constant, _):
             let other = constant ? tensors["constant"] ?? [] : inputs[1]
-            guard let out = broadcast(x, other) else { throw fail("shapes \(x) and \(other) do not broadcast") }
+            guard let out = Tensor.broadcastShape(x, other) else { throw fail("shapes \(x) and \(other) do not broadcast") }
             return out
         }
     }
-
-    /// NumPy broadcasting of two shapes, or nil.
-    static func broadcast(_ a: [Int], _ b: [Int]) -> [Int]? {
-        let r = max(a.count, b.count)
-        var out = [Int](repeating: 1, count: r)
-        for i in 0..<r {
-            let da = i < r - a.count ? 1 : a[i - (r - a.count)]
-            let db = i < r - b.count ? 1 : b[i - (r - b.count)]
-            if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else { return nil }
-        }
-        return out
-    }
-}
-
-/// A graph spec that cannot run.
-public struct GraphError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -116,11 +116,11 @@ struct ONNXNodeMapping {
                 inputs = [try value(0), try value(1)]
                 op = .binary(binary, constant: false, constantFirst: false)
             }
-        case "Relu":
+        case "Relu", "GlobalAveragePool", "Identity":
             try expectInputs(1...1)
             _ = try attributes([])
             inputs = [try value(0)]
-            op = .relu
+            op = Self.attributeFreeUnary[node.opType]!
         case "MaxPool", "AveragePool":
             try expectInputs(1...1)
             let isMax = node.opType == "MaxPool"
@@ -136,11 +136,6 @@ struct ONNXNodeMapping {
             guard autoPad == "NOTSET" || autoPad == "VALID" else { throw a.unsupported("auto_pad", autoPad) }
             inputs = [try value(0)]
             op = isMax ? .maxPool(kernel: kernel, stride: stride) : .avgPool(kernel: kernel, stride: stride)
-        case "GlobalAveragePool":
-            try expectInputs(1...1)
-            _ = try attributes([])
-            inputs = [try value(0)]
-            op = .globalAvgPool
         case "BatchNormalization":
             try expectInputs(5...5)
             let a = try attributes(["epsilon", "momentum", "training_mode"])
@@ -180,11 +175,6 @@ struct ONNXNodeMapping {
             let axis = try a.int("axis", default: -1)
             guard axis == -1 || axis == rank - 1 else { throw a.unsupported("axis", "\(axis)", "only the last axis") }
             op = .softmax
-        case "Identity":
-            try expectInputs(1...1)
-            _ = try attributes([])
-            inputs = [try value(0)]
-            op = .identity
         case "Dropout":
             try expectInputs(1...3)
             _ = try attributes(["seed"])
@@ -229,6 +219,9 @@ struct ONNXNodeMapping {
         usedNames.insert(name)
         return name
     }
+
+    /// The one-input operators without attributes, and what each runs.
+    static let attributeFreeUnary: [String: GraphOp] = ["Relu": .relu, "GlobalAveragePool": .globalAvgPool, "Identity": .identity]
 
     /// A square 2-D attribute ([k, k]) as one size.
     static func square(_ a: ONNXAttributes, _ name: String, default value: Int?) throws -> Int {

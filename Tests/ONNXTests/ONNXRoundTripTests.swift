@@ -59,6 +59,16 @@ final class ONNXRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try ModelDirectory.load(dir)) { error in
             XCTAssertTrue("\(error)".contains("model.json") && "\(error)".contains("nowhere"), "\(error)")
         }
+        // So is a tensor too large to allocate, before anything is allocated.
+        nodes = try XCTUnwrap(graph["nodes"] as? [[String: Any]])
+        nodes[0]["inputs"] = [graph["input"]!]
+        nodes[0]["tensorShapes"] = ["weight": [1 << 20, 1 << 20, 3, 3], "bias": [1 << 20]]
+        graph["nodes"] = nodes
+        json["graph"] = graph
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: manifestPath))
+        XCTAssertThrowsError(try ModelDirectory.load(dir)) { error in
+            XCTAssertTrue("\(error)".contains("more than"), "\(error)")
+        }
     }
 
     private var generator = SeededGenerator(seed: 19)
