@@ -18,29 +18,75 @@ public final class GraphNetwork: Module, @unchecked Sendable {
             tensors[node.name] = GraphNodeTensors(op: node.op, shapes: node.tensorShapes)
         }
         nodeTensors = tensors
+        foldingCaches = Dictionary(uniqueKeysWithValues: spec.nodes.compactMap { node in
+            if case .conv = node.op { return (node.name, FoldedConvolutionCache()) } else { return nil }
+        })
         super.init()
     }
+
+    /// Folded inference weights of each convolution node, kept between calls.
+    private let foldingCaches: [String: FoldedConvolutionCache]
 
     public override var children: [(String, Module)] {
         spec.nodes.compactMap { node in nodeTensors[node.name].map { (node.name, $0) } }
     }
 
-    /// Logits and penultimate features ([N, F]) of normalised images.
+    /// Logits and penultimate features ([N, F]) of normalised images. When nothing records, a
+    /// convolution followed by its batch norm (evaluation mode) and ReLU runs as one folded oneDNN
+    /// convolution, as the reference architectures do; the values are the same within float rounding.
     public func run(_ x: Tensor) -> (logits: Tensor, features: Tensor) {
         var values: [String: Tensor] = [spec.input: x]
         var remainingUses: [String: Int] = [:]
         for node in spec.nodes { for i in node.inputs { remainingUses[i, default: 0] += 1 } }
-        for node in spec.nodes {
-            let inputs = node.inputs.map { values[$0]! }
-            values[node.output] = apply(node, inputs)
+        var i = 0
+        while i < spec.nodes.count {
+            let fused = Autograd.isRecording ? 1 : foldedRun(at: i)
+            let last = spec.nodes[i + fused - 1]
+            values[last.output] = fused > 1 ? fold(spec.nodes[i..<(i + fused)], values[spec.nodes[i].inputs[0]]!)
+                                            : apply(spec.nodes[i], spec.nodes[i].inputs.map { values[$0]! })
             // Drop values no later node reads, unless they are outputs.
-            for i in node.inputs {
-                remainingUses[i]! -= 1
-                if remainingUses[i] == 0 && i != spec.features && i != spec.logits { values[i] = nil }
+            for node in spec.nodes[i..<(i + fused)] {
+                for input in node.inputs {
+                    remainingUses[input]! -= 1
+                    if remainingUses[input] == 0 && input != spec.features && input != spec.logits { values[input] = nil }
+                }
             }
+            i += fused
         }
         let features = values[spec.features]!.plain()
         return (values[spec.logits]!.plain(), features.reshaped([features.shape[0], -1]))
+    }
+
+    /// How many nodes from `index` run as one folded convolution: a convolution, then optionally
+    /// a batch norm in evaluation mode, then optionally a ReLU, each reading only the one before,
+    /// whose output nothing else reads; 1 when there is nothing to fold.
+    private func foldedRun(at index: Int) -> Int {
+        guard case .conv = spec.nodes[index].op, nodeTensors[spec.nodes[index].name]?.isTraining == false else { return 1 }
+        var count = 1
+        func follows(_ next: Int) -> Bool {
+            guard next < spec.nodes.count else { return false }
+            let out = spec.nodes[next - 1].output
+            return spec.nodes[next].inputs == [out] && out != spec.features && out != spec.logits
+                && spec.nodes.filter { $0.inputs.contains(out) }.count == 1
+        }
+        if follows(index + count), case .batchNorm = spec.nodes[index + count].op,
+           nodeTensors[spec.nodes[index + count].name]?.isTraining == false { count += 1 }
+        if follows(index + count), spec.nodes[index + count].op == .relu { count += 1 }
+        return count
+    }
+
+    /// Runs a folded convolution (`foldedRun`) on `x`.
+    private func fold(_ nodes: ArraySlice<GraphSpec.Node>, _ x: Tensor) -> Tensor {
+        let conv = nodes.first!
+        guard case .conv(let stride, let padding, _) = conv.op else { preconditionFailure("a folded run starts with a convolution") }
+        let t = nodeTensors[conv.name]!
+        var batchNorm: FoldedBatchNorm? = nil
+        if let bnNode = nodes.dropFirst().first, case .batchNorm(let eps, _) = bnNode.op, let bn = nodeTensors[bnNode.name] {
+            batchNorm = FoldedBatchNorm(weight: bn["weight"]!, bias: bn["bias"]!, runningMean: bn["running_mean"]!,
+                                        runningVar: bn["running_var"]!, eps: eps)
+        }
+        return Tensor.foldedConv2d(x, weight: t["weight"]!, bias: t["bias"], stride: stride, padding: padding, batchNorm: batchNorm,
+                                   residual: nil, relu: nodes.last!.op == .relu, cache: foldingCaches[conv.name]!)
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor { run(x).logits }
