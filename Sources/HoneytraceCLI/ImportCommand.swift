@@ -23,7 +23,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "ONNX model file (an image classifier) to import as a graph model.") var onnx: String?
     @Option(help: "With --onnx: the node (name or output value) whose output is the penultimate features.") var features: String?
     @Option(help: "Output model directory.") var out: String
-    @Option(help: "Number of classes (with --weights).") var classes = 10
+    @Option(help: "Number of classes (with --weights; default 10).") var classes: Int?
     @Option(help: "Input shape C,H,W (default with --weights: 1,28,28; with --onnx: the graph's).") var inputShape: String?
     @Option(help: "Normalisation mean (one per channel, comma-separated; default with --weights: 0.2860).") var mean: String?
     @Option(help: "Normalisation std (one per channel, comma-separated; default with --weights: 0.3530).") var std: String?
@@ -51,6 +51,7 @@ struct ImportCommand: ParsableCommand {
         if onnx != nil {
             guard arch == nil, weights == nil else { throw ValidationError("--onnx imports a whole graph; it takes neither --arch nor --weights") }
             guard (mean == nil) == (std == nil) else { throw ValidationError("--mean and --std go together") }
+            guard classes == nil else { throw ValidationError("--classes is for --weights; with --onnx the graph's output decides") }
         } else {
             guard arch != nil, weights != nil else { throw ValidationError("give --arch and --weights, or --onnx") }
             guard features == nil else { throw ValidationError("--features is for --onnx") }
@@ -84,6 +85,7 @@ struct ImportCommand: ParsableCommand {
 
     /// A reference architecture with weights from a PyTorch state dict.
     func importWeights(arch: Architecture, weights: String) throws -> TrainedModel {
+        let classes = self.classes ?? 10
         let shape = try self.shape(inputShape ?? "1,28,28")
         if let problem = ModelManifest.problem(architecture: arch, classes: classes, inputShape: shape) {
             throw ValidationError("--input-shape '\(inputShape ?? "1,28,28")' / --classes \(classes): \(problem)")

@@ -42,6 +42,7 @@ final class ONNXCommandsTests: CLITestCase {
         try CLI.fail(["import", "--onnx", path("bad.onnx"), "--out", path("x")], mentioning: ["bad.onnx", "not an ONNX model"])
         try CLI.fail(["import", "--onnx", Self.fixture, "--arch", "fmnist-cnn", "--out", path("x")], mentioning: ["--arch"])
         try CLI.fail(["import", "--onnx", Self.fixture, "--mean", "0.5", "--out", path("x")], mentioning: ["--mean and --std"])
+        try CLI.fail(["import", "--onnx", Self.fixture, "--classes", "3", "--out", path("x")], mentioning: ["--classes"])
         try CLI.fail(["import", "--onnx", Self.fixture, "--features", "nothing", "--out", path("x")], mentioning: ["'nothing'"])
         try CLI.fail(["train", "--arch", "graph", "--out", path("x")], mentioning: ["graph"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x")))
