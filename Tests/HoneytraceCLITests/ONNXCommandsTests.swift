@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// A PyTorch fmnist-cnn exported to ONNX, end to end through the owner's commands: import,
-/// predict, watermark create, calibrate, protect, verify; and export back to ONNX.
+/// predict, watermark create, calibrate, protect, verify (from disk and through serve); and export back to ONNX.
 final class ONNXCommandsTests: CLITestCase {
     /// The fixture scripts/make_onnx_fixtures.py writes: fmnist-cnn trained for one epoch, its normalisation in the graph.
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -29,6 +29,14 @@ final class ONNXCommandsTests: CLITestCase {
         let report = try CLI.verifyJSON(["verify", "--suspect", path("m"), "--key", path("cal.htkey"), "--pairs", "30", "--json"])
         XCTAssertNotNil(report["verdict"] as? String)
         XCTAssertEqual(report["queriesSpent"] as? Int, 60)
+        // Served (undefended), the graph model gives verify the same answers as from disk.
+        let (server, url) = try startServer([path("m"), "--undefended", "--port", "0", "--no-admin", "--database", ":memory:"])
+        let remote = try CLI.verifyJSON(["verify", "--endpoint", url, "--key", path("cal.htkey"), "--pairs", "30", "--json"])
+        server.terminate()
+        server.waitUntilExit()
+        for field in ["verdict", "triggerHits", "controlHits", "queriesSpent"] {
+            XCTAssertEqual("\(remote[field] ?? "missing")", "\(report[field] ?? "missing")", "\(field): endpoint vs disk")
+        }
 
         // Export and import again: the same logits.
         _ = try CLI.succeed(["export", "--onnx", path("m"), "--out", path("m.onnx")])
