@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
+        // HoneytraceServer: the shared PostgreSQL ledger of replicas (`serve --ledger postgres://…`).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // ONNX: the runtime library only; Sources/ONNX/onnx.pb.swift is generated once and committed.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
@@ -90,7 +92,7 @@ let package = Package(
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
         ]),
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
-        // verifier use, per-client accounting in SQLite, Prometheus metrics, the load benchmark.
+        // verifier use, per-client accounting in SQLite or PostgreSQL (replicas), Prometheus metrics, the load benchmark.
         .target(name: "HoneytraceServer", dependencies: [
             "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats", "Baselines",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -105,6 +107,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .executableTarget(
             name: "HoneytraceCLI",
@@ -126,7 +129,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
         .testTarget(name: "HoneytraceCLITests", dependencies: [
-            "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "Training", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats", "TestSupport"]),

@@ -43,16 +43,19 @@ echo "== the same verdict through HTTP: serve a surrogate on loopback, verify it
 suspect="$out/surrogates/honeytrace--knockoff--naive--s0"
 "$bin" serve "$suspect" --undefended --port 0 --no-admin --database :memory: > "$out/serve.log" 2>&1 &
 server=$!
+# The server stops on every way out of this script: an error, Ctrl-C, a failed verification.
+trap 'kill -TERM "$server" 2>/dev/null || true' EXIT INT TERM
 url=""
 for _ in $(seq 1 150); do
     url=$(grep -o 'on http://[0-9.]*:[0-9]*' "$out/serve.log" | head -1 | cut -c4- || true)
     [ -n "$url" ] && break
     sleep 0.2
 done
-[ -n "$url" ] || { echo "demo: the server did not start:" >&2; cat "$out/serve.log" >&2; kill "$server"; exit 1; }
+[ -n "$url" ] || { echo "demo: the server did not start:" >&2; cat "$out/serve.log" >&2; exit 1; }
 "$bin" verify --endpoint "$url" --key "$out/key.htkey" --reference "$out/surrogates/none--knockoff--naive--s0" || [ $? -eq 2 ]
 kill -TERM "$server"
 wait "$server"
+trap - EXIT INT TERM
 
 echo "== table"
 "$bin" experiment report "$out"

@@ -49,7 +49,7 @@ public struct Normalization: Codable, Sendable, Equatable {
         self.std = std
     }
 
-    private static func problem(mean: [Float], std: [Float]) -> String? {
+    public static func problem(mean: [Float], std: [Float]) -> String? {
         if mean.isEmpty || mean.count != std.count {
             return "normalisation needs as many means as stds (at least one), got \(mean.count) and \(std.count)"
         }

@@ -204,10 +204,7 @@ extension WatermarkKey {
             secret = (0..<secretLength).map { _ in UInt8.random(in: 0...255, using: &g) }
             secretSource = "system-random"
         case .derivedFromSeed:
-            var hasher = SHA256()
-            hasher.update(data: Array("honeytrace/key-secret/v1".utf8))
-            withUnsafeBytes(of: seed.littleEndian) { hasher.update(bufferPointer: $0) }
-            secret = Array(hasher.finalize())
+            secret = WatermarkKey.seedDerivedSecret(seed)
             secretSource = "derived-from-seed"
         case .given(let bytes):
             secret = bytes

@@ -123,6 +123,20 @@ public struct WatermarkKey: Sendable, Equatable {
         String(SHA256.hash(data: secret).map { String(format: "%02x", $0) }.joined().prefix(16))
     }
 
+    /// The secret `create` derives from `seed` with `.derivedFromSeed`.
+    public static func seedDerivedSecret(_ seed: UInt64) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Array("honeytrace/key-secret/v1".utf8))
+        withUnsafeBytes(of: seed.littleEndian) { hasher.update(bufferPointer: $0) }
+        return Array(hasher.finalize())
+    }
+
+    /// Whether anyone who knows the creation seed can recompute the secret: recorded so at
+    /// creation, or equal to the seed's derived secret whatever the record says.
+    public var isSecretDerivedFromSeed: Bool {
+        creation.secretSource == "derived-from-seed" || secret == Self.seedDerivedSecret(creation.seed)
+    }
+
     /// The model's features, logits and hash must be those the key was made with: throws
     /// `keyModelMismatch` when the weights' SHA-256 differs (unless `force`), and always when the
     /// input shape, class count or feature width differ (the key cannot work then).

@@ -12,15 +12,20 @@ import Training
 ///   the probe's weights, then its bias);
 /// - `__metadata__`: `format` = `honeytrace-watermark-key` and `honeytrace_key` = a JSON object
 ///   with the format version, recipe, shapes, secret (hex), model binding, defense settings,
-///   creation record and a SHA-256 over all tensors, checked on load so that any damage to the
-///   data is caught.
+///   creation record and a SHA-256 over all tensors; and (from format version 2)
+///   `honeytrace_key_sha256` = the SHA-256 of that JSON's bytes. Both are checked on load, so any
+///   damage to, or edit of, the data or the metadata (secret, target, offset…) is caught.
 public enum WatermarkKeyFile {
     /// The format version this code writes and the newest it reads.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
+    /// The first format version whose metadata JSON is covered by `metadataDigestKey`.
+    public static let firstVersionWithMetadataDigest = 2
     /// Value of the `format` metadata entry.
     public static let formatName = "honeytrace-watermark-key"
     /// Metadata entry holding the key's JSON.
     public static let metadataKey = "honeytrace_key"
+    /// Metadata entry holding the SHA-256 (hex) of the key's JSON bytes.
+    public static let metadataDigestKey = "honeytrace_key_sha256"
     /// File mode of key files: owner read/write only.
     public static let permissions = 0o600
 
@@ -107,7 +112,8 @@ public enum WatermarkKeyFile {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(meta), as: UTF8.self)
-        return try SafeTensors.encode(tensors, metadata: ["format": formatName, metadataKey: json], label: label)
+        return try SafeTensors.encode(tensors, metadata: ["format": formatName, metadataKey: json, metadataDigestKey: Hashing.sha256(Data(json.utf8))],
+                                      label: label)
     }
 
     /// Writes `key` to `path` atomically with owner-only permissions (0600).
@@ -243,6 +249,16 @@ public enum WatermarkKeyFile {
                                        dataLabels: dataLabels.map { ($0.int64s ?? []).map { Int($0) } }, markProbe: markProbe,
                                        creation: meta.creation)
             key.heavyClient = meta.heavyClient
+            // Last, so that an out-of-range field is named as such; a valid edit is caught here.
+            if version >= firstVersionWithMetadataDigest {
+                guard let recorded = file.metadata[metadataDigestKey] else {
+                    throw fail("key metadata has no '\(metadataDigestKey)' entry (format version \(version) needs it)")
+                }
+                let actual = Hashing.sha256(bytes)
+                guard actual == recorded else {
+                    throw fail("key metadata was changed or damaged: its SHA-256 is \(actual.prefix(16))…, '\(metadataDigestKey)' says \(recorded.prefix(16))…")
+                }
+            }
             return key
         } catch let e as HoneytraceError {
             throw fail(e.problem)

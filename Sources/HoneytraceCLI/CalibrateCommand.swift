@@ -17,8 +17,8 @@ struct CalibrateCommand: ParsableCommand {
         A setting then qualifies only if the one-sided Clopper–Pearson upper bound of the share of images it turns from \
         right to wrong is within the budget.
         """)) var confidence: Double?
-    @Option(help: "α values to try (comma-separated).") var alphas: String?
-    @Option(help: "β values to try (comma-separated).") var betas: String?
+    @Option(help: "Mixing powers (the paper's α) to try, comma-separated (default: the key's).") var mixingPowers: String?
+    @Option(help: "Flipping powers (the paper's β) to try, comma-separated (default: the key's).") var flippingPowers: String?
     @Option(help: "Similarity score: watermark (the paper), relative, relative-source, mark-probe, watermark-probe or pixel-mark (default: the key's).")
     var score: DefenseConfiguration.Score?
     @Option(help: "Feature space of the distances: raw (the paper) or standardized (default: the key's).")
@@ -35,12 +35,15 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(help: "Heavy clients also keep the flips of the key's own defense.") var heavyClientUnion = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func floats(_ text: String?, _ name: String) throws -> [Float]? {
         guard let text else { return nil }
         let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 }) else { throw ValidationError("--\(name) '\(text)': expected positive numbers, comma-separated") }
+        guard !values.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0.isFinite } ?? false }) else {
+            throw ValidationError("--\(name) '\(text)': expected positive finite numbers, comma-separated")
+        }
         return values.map { $0! }
     }
 
@@ -67,11 +70,11 @@ struct CalibrateCommand: ParsableCommand {
             }
             k.defense.aggregate = a
         }
-        let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(alphas, "alphas"), flippingPowers: try floats(betas, "betas"),
+        let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(mixingPowers, "mixing-powers"), flippingPowers: try floats(flippingPowers, "flipping-powers"),
                                           confidence: confidence)
         // The owner's own data: held-out Fashion-MNIST (the test set, which victims trained on
         // train[0..<50000] never saw) and outliers generated from it; never an attacker's pool.
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let outliers = try GeneratedOutliers.make(from: heldOut, count: 5_000, seed: 0)
         let result = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut,
                                                outOfDistribution: outliers, options: options, force: force)

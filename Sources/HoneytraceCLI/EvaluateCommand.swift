@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Accuracy, per-class accuracy and confusion matrix of a model directory on a test set.")
 
     @Argument(help: "Model directory.") var model: String
-    @Option(help: "Data set: fashion-mnist (the test set), synthetic, or npy.") var data = "fashion-mnist"
+    @Option(help: "Data set: fashion-mnist (the test set), synthetic, npy, or a data-set description (its test part).") var data = "fashion-mnist"
     @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "npy: test images (.npy).") var images: String?
     @Option(help: "npy: test labels (.npy).") var labels: String?
@@ -24,7 +24,11 @@ struct EvaluateCommand: ParsableCommand {
         case "npy":
             guard let images, let labels else { throw ValidationError("--data npy needs --images and --labels") }
             return try NPYImages.load(images, labelsPath: labels)
-        default: throw ValidationError("--data '\(data)': expected fashion-mnist, synthetic or npy")
+        default:
+            guard FileManager.default.fileExists(atPath: data) else {
+                throw ValidationError("--data '\(data)': expected fashion-mnist, synthetic, npy or a data-set description (no such file or directory)")
+            }
+            return try DatasetDescription.load(data).load(.test)
         }
     }
 

@@ -22,7 +22,7 @@ struct LedgerVerifyCommand: ParsableCommand {
         abstract: "Walk the ledger's hash chain; name the first edited, deleted or reordered entry.",
         discussion: "Exit status: 0 intact, 2 a bad entry (or --head not on the chain), 1 the ledger could not be read.")
 
-    @Argument(help: "The server's query database (default name: MODEL/honeytrace-queries.sqlite).") var ledger: String
+    @Argument(help: "The server's query database (default name: MODEL/honeytrace-queries.sqlite), or its postgres:// URL.") var ledger: String
     @Option(help: "A head hash published earlier: the chain must still contain it (shows entries removed from the end).")
     var head: String?
     @Flag(help: "Print JSON.") var json = false
@@ -48,7 +48,7 @@ struct LedgerExportCommand: ParsableCommand {
         abstract: "Write one client's entries, the chain links that bind them to the head hash, signed with Ed25519.")
 
     @Option(help: "The API client (its name in the clients file; 'anonymous' without one).") var client: String
-    @Option(help: "The server's query database.") var ledger: String
+    @Option(help: "The server's query database, or its postgres:// URL.") var ledger: String
     @Option(help: "Signing key file (`honeytrace ledger keygen`).") var signingKey: String
     @Option(help: "Bundle file to write (JSON).") var out: String
 

@@ -12,9 +12,10 @@ struct ProtectCommand: ParsableCommand {
 
     @Argument(help: "Model directory.") var model: String
     @Option(help: "Watermark key.") var key: String
-    @Flag(help: "Measure the defense on the test set and on MNIST-5k.") var evaluate = false
+    @Flag(help: "Measure the defense on --data's test set (and, for 1×28×28 models, on MNIST-5k as foreign data).") var evaluate = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -26,9 +27,11 @@ struct ProtectCommand: ParsableCommand {
             print("\(model) is protected by \(key) (d = \(defended.defense.configuration.offset)); add --evaluate to measure, or serve it")
             return
         }
-        let test = try FashionMNIST.load(split: .test)
+        let test = try dataSet.testSet()
         var stats = [try DefenseStatistics.measure(defense: defended.defense, model: trained, on: test)]
-        stats.append(try DefenseStatistics.measure(defense: defended.defense, model: trained, on: try MNIST5k.load()))
+        if trained.inputShape == [1, 28, 28] {
+            stats.append(try DefenseStatistics.measure(defense: defended.defense, model: trained, on: try MNIST5k.load()))
+        }
         if json { try printJSON(stats); return }
         print("data set                 bare acc.  defended acc.  mean s   mixed    flipped  t-rate bare → defended")
         for s in stats {

@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
         Clients send `Authorization: Bearer <api key>` with keys from --clients (a JSON file; see docs/server.md); \
         without --clients every request is counted as client 'anonymous'. Per-client query counts and defense \
         statistics are kept in SQLite (--database; default: honeytrace-queries.sqlite in the model directory) and \
-        survive restarts. SIGTERM or SIGINT stops the server gracefully.
+        survive restarts; --ledger postgres://USER@HOST:PORT/DB keeps them in PostgreSQL instead, shared by replicas \
+        behind a load balancer (docs/replicas.md). SIGTERM or SIGINT stops the server gracefully.
         """)
 
     @Argument(help: "Model directory (model.json + model.safetensors).") var directory: String
@@ -29,12 +30,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Run no admin server (no /metrics).") var noAdmin = false
     @Option(help: "Clients file: API keys and rate limits (JSON).") var clients: String?
     @Option(help: "SQLite file of per-client query counts, or :memory:.") var database: String?
+    @Option(help: "The ledger: a SQLite file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE shared by replicas (instead of --database).")
+    var ledger: String?
+    @Flag(inversion: .prefixedNo,
+          help: "Answer a request only after its ledger records committed (default: yes with PostgreSQL, no with SQLite, which flushes every second).")
+    var recordBeforeAnswer: Bool?
     @Option(help: "Longest wait, in milliseconds, for more single-image requests to batch into one forward pass.") var batchWaitMs = 2.0
     @Option(help: "Most images in one forward pass.") var maxBatch = 64
     @Option(help: "Most images in one request (413 above).") var maxRows = 256
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
     @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
     @Flag(help: "Serve the key even if it was made for other weights.") var force = false
+    @Flag(help: "Serve a key made with --secret-from-seed (experiments only: the seed gives away the secret).")
+    var allowSeedDerivedSecret = false
     @Option(help: "DAWN secret file (`honeytrace dawn secret`): DAWN changes its watermark queries' answers and logs them per client in the database.")
     var dawnSecret: String?
     @Option(help: "DAWN's watermark rate r_w.") var dawnRate = 0.005
@@ -45,6 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("give --key KEY, --dawn-secret FILE, or --undefended to serve the bare model")
         }
         if key != nil && undefended { throw ValidationError("--key and --undefended exclude each other") }
+        if database != nil && ledger != nil { throw ValidationError("--database and --ledger name the same thing; give one") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)': expected trace, debug, info, notice, warning, error or critical")
         }
@@ -57,11 +66,13 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration(
             modelDirectory: directory, keyPath: key, answerMode: answers, force: force, host: host, port: port,
-            adminHost: adminHost, adminPort: noAdmin ? nil : adminPort, clientsFile: clients, databasePath: database,
+            adminHost: adminHost, adminPort: noAdmin ? nil : adminPort, clientsFile: clients, databasePath: ledger ?? database,
             batchWait: .microseconds(Int64((batchWaitMs * 1000).rounded())), maxBatch: maxBatch, maxRowsPerRequest: maxRows,
             maxBodyBytes: maxBodyBytes, computeThreads: threads, logLevel: Logger.Level(rawValue: logLevel)!)
         configuration.dawnSecretPath = dawnSecret
         configuration.dawnRate = dawnRate
+        configuration.allowSeedDerivedSecret = allowSeedDerivedSecret
+        configuration.recordBeforeAnswer = recordBeforeAnswer
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in
             var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN") on \(addresses.baseURL)"

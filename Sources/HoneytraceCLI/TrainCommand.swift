@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a reference architecture and write a model directory (model.safetensors + model.json).")
 
     @Option(help: "Architecture: fmnist-cnn, vgg-mini or resnet-8.") var arch: Architecture = .fmnistCNN
-    @Option(help: "Data set: fashion-mnist (train[0..<50000], test set), synthetic, or npy.") var data = "fashion-mnist"
+    @Option(help: "Data set: fashion-mnist (train[0..<50000], test set), synthetic, npy, or a data-set description (a JSON file or a directory holding dataset.json: its train and test parts).")
+    var data = "fashion-mnist"
     @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "npy: training images (.npy).") var trainImages: String?
     @Option(help: "npy: training labels (.npy).") var trainLabels: String?
@@ -74,7 +75,11 @@ struct TrainCommand: ParsableCommand {
         case "npy":
             guard let trainImages, let trainLabels else { throw ValidationError("--data npy needs --train-images and --train-labels") }
             return .npy(trainImages: trainImages, trainLabels: trainLabels, testImages: testImages, testLabels: testLabels)
-        default: throw ValidationError("--data '\(data)': expected fashion-mnist, synthetic or npy")
+        default:
+            guard FileManager.default.fileExists(atPath: data) else {
+                throw ValidationError("--data '\(data)': expected fashion-mnist, synthetic, npy or a data-set description (no such file or directory)")
+            }
+            return .described(try DatasetDescription.load(data))
         }
     }
 
@@ -83,7 +88,7 @@ struct TrainCommand: ParsableCommand {
         let recipe = try recipe()
         let source = try source()
         let (train, test, classNames) = try source.load(limit: limit)
-        let normalization = source.normalization(for: train)
+        let normalization = try source.normalization(for: train)
         // The data's classes and image shape come from files: checked before the network is sized by them.
         if let problem = ModelManifest.problem(architecture: arch, classes: train.classCount, inputShape: train.imageShape) {
             throw TrainingError(file: train.name, "the data does not fit \(arch.rawValue): \(problem)")

@@ -43,7 +43,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
     var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
-    @Option(help: "Significance level.") var alpha = 1e-4
+    @Option(help: "Significance level: the false-claim rate a 'stolen' verdict accepts.") var alpha = 1e-4
     @Option(help: "Least null rate of the binomial test when references are given (default: 1/K, chance; 0: the references' rate alone, docs/algorithms.md §4).")
     var nullFloor: Double?
     @Option(help: "Trigger/control pairs (default \(VerifyCommand.defaultPairs); with --answers, the export's).") var pairs: Int?
@@ -59,6 +59,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The bundle signer's public key file (default: the key inside the bundle, which shows integrity but not who signed).")
     var evidencePublicKey: String?
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -164,7 +165,7 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("warning: the evidence bundle \(attached.bundle) does not check: \(attached.problem ?? "")\n".utf8))
         }
         let k = try WatermarkKey.load(keyPath)
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let offline = try answers.isEmpty ? nil : openExport(key: k, heldOut: heldOut)
         let triggers = try offline?.triggers
             ?? TriggerSet.make(key: k, heldOut: heldOut, count: pairs ?? VerifyCommand.defaultPairs, seed: seed ?? VerifyCommand.defaultSeed)
@@ -216,7 +217,7 @@ struct VerifyCommand: ParsableCommand {
 
     private func runExport(_ directory: String) throws {
         let k = try WatermarkKey.load(key!)
-        let heldOut = try FashionMNIST.load(split: .test)
+        let heldOut = try dataSet.ownerHeldOut()
         let s = seed ?? VerifyCommand.defaultSeed
         let triggers = try TriggerSet.make(key: k, heldOut: heldOut, count: pairs ?? VerifyCommand.defaultPairs, seed: s)
         let manifest = try QueryExport.write(OfflineQueries(triggers: triggers, secret: k.secret, seed: s), key: k,

@@ -37,14 +37,15 @@ struct WatermarkCreate: ParsableCommand {
     var corner: String?
     @Option(help: ArgumentHelp("Mixing power α of the defense (the paper: 2).", discussion: """
         8 by default: mixing fewer answers toward the target taught KnockoffNet surrogates less bias and more \
-        specific watermark (docs/results/README.md). `honeytrace calibrate --alphas` can search it.
+        specific watermark (docs/results/README.md). `honeytrace calibrate --mixing-powers` can search it.
         """)) var mixingPower: Float = 8
     @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, docs/algorithms.md §2.7) or fresh-<seed>.")
     var randomness = "keyed-neighbourhood"
-    @Option(help: "Held-out images (.npy) with --held-out-labels; default: the Fashion-MNIST test set.") var heldOut: String?
+    @Option(help: "Held-out images (.npy) with --held-out-labels; default: --data's owner-validation part (Fashion-MNIST: its test set).") var heldOut: String?
     @Option(help: "Labels (.npy) of --held-out.") var heldOutLabels: String?
     @Option(help: "Seed for choosing the images (the secret stays random unless --secret-from-seed).") var seed: UInt64 = 0
     @Flag(help: "Derive the HMAC secret from the seed (reproducible, for experiments only).") var secretFromSeed = false
+    @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -55,7 +56,7 @@ struct WatermarkCreate: ParsableCommand {
             guard let heldOutLabels else { throw ValidationError("--held-out needs --held-out-labels") }
             data = try NPYImages.load(heldOut, labelsPath: heldOutLabels)
         } else {
-            data = try FashionMNIST.load(split: .test)
+            data = try dataSet.ownerHeldOut()
         }
         var markCorner: WatermarkRecipe.Corner?
         if let corner {

@@ -258,8 +258,8 @@ public struct ClientRegistry: Sendable {
     }
 }
 
-/// Token buckets, one per client, behind one lock.
-final class RateLimiter: @unchecked Sendable {
+/// Token buckets, one per client, behind one lock (one server's; replicas share theirs in the ledger).
+public final class RateLimiter: @unchecked Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
@@ -269,7 +269,7 @@ final class RateLimiter: @unchecked Sendable {
     private var buckets: [String: Bucket] = [:]
     private let clock = ContinuousClock()
 
-    enum Decision: Equatable {
+    public enum Decision: Equatable, Sendable {
         case allowed
         /// Seconds until enough tokens have accumulated.
         case refused(retryAfter: Double)

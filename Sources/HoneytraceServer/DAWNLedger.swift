@@ -1,6 +1,5 @@
 import Baselines
 import Foundation
-import GRDB
 import Honeytrace
 import Logging
 
@@ -25,8 +24,7 @@ import Logging
 public final class DAWNLedger: @unchecked Sendable {
     public let marker: DAWNMarker
     public let modelSHA256: String
-    let database: DatabaseQueue
-    let path: String
+    let store: any LedgerStore
     let inputShape: [Int]
     let logger: Logger
     private let lock = NSLock()
@@ -34,20 +32,10 @@ public final class DAWNLedger: @unchecked Sendable {
     /// The most entries kept while the database refuses writes.
     static let maxUnwritten = 100_000
 
-    static let schema = """
-        CREATE TABLE dawn_watermarks (
-          id INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL, model_sha256 TEXT NOT NULL,
-          secret_fingerprint TEXT NOT NULL, digest TEXT NOT NULL, input_shape TEXT NOT NULL,
-          classes INTEGER NOT NULL, image BLOB NOT NULL, original_label INTEGER NOT NULL,
-          answered_label INTEGER NOT NULL, answered_at TEXT NOT NULL,
-          UNIQUE (client, model_sha256, secret_fingerprint, digest));
-        """
-
     init(marker: DAWNMarker, ledger: QueryLedger, inputShape: [Int], logger: Logger) {
         self.marker = marker
         self.modelSHA256 = ledger.modelSHA256
-        self.database = ledger.databaseQueue
-        self.path = ledger.path
+        self.store = ledger.store
         self.inputShape = inputShape
         self.logger = logger
     }
@@ -95,21 +83,24 @@ public final class DAWNLedger: @unchecked Sendable {
         let model = modelSHA256, fingerprint = marker.secret.fingerprint
         let shape = inputShape.map(String.init).joined(separator: ",")
         do {
-            try await database.write { db in
-                for e in batch {
-                    try db.execute(sql: """
-                        INSERT OR IGNORE INTO dawn_watermarks (client, model_sha256, secret_fingerprint, digest, input_shape, classes, image,
-                                                               original_label, answered_label, answered_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [e.client, model, fingerprint, e.entry.digest, shape, e.classes, Data(e.entry.image),
-                                         e.entry.originalLabel, e.entry.answeredLabel, e.time])
+            let rows = batch.map { e -> [LedgerValue] in
+                [.text(e.client), .text(model), .text(fingerprint), .text(e.entry.digest), .text(shape), LedgerValue(e.classes),
+                 .blob(e.entry.image), LedgerValue(e.entry.originalLabel), LedgerValue(e.entry.answeredLabel), .text(e.time)]
+            }
+            try await store.writeOffPool { tx in
+                for row in rows {
+                    try tx.execute("""
+                        INSERT INTO dawn_watermarks (client, model_sha256, secret_fingerprint, digest, input_shape, classes, image,
+                                                     original_label, answered_label, answered_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """, row)
                 }
             }
         } catch {
             // Oldest first (the first 100 are the watermark); past the cap the newest are dropped.
             lock.withLock { unwritten = Array((batch + unwritten).prefix(DAWNLedger.maxUnwritten)) }
             logger.error("cannot record DAWN watermark queries; they are kept for the next write",
-                         metadata: ["error": "\(QueryLedger.describe(error, path: path))", "entries": "\(batch.count)"])
+                         metadata: ["error": "\(error)", "entries": "\(batch.count)"])
         }
     }
 
@@ -123,47 +114,46 @@ public final class DAWNLedger: @unchecked Sendable {
     ///   them), or holds a value of the wrong type.
     public static func exportLog(databasePath: String, client: String, modelSHA256: String? = nil, secretFingerprint: String? = nil,
                                  watermarkSize: Int = DAWNConfiguration().watermarkSize) throws -> DAWNWatermarkLog {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
+        if !LedgerLocation.isPostgres(databasePath) && !FileManager.default.fileExists(atPath: databasePath) {
             throw ServerError(file: databasePath, .database, "no such query database")
         }
-        var config = Configuration()
-        config.readonly = true
-        do {
-            let queue = try DatabaseQueue(path: databasePath, configuration: config)
-            return try queue.read { db in
-                guard try db.tableExists("dawn_watermarks") else {
+        let store = try LedgerLocation.open(databasePath, migrate: false)
+        defer { store.close() }
+        let databasePath = store.location
+        return try store.read { db in
+                guard try store.hasTable("dawn_watermarks", in: db) else {
                     throw ServerError(file: databasePath, .database, "holds no DAWN watermarks (table dawn_watermarks); was the server run with --dawn-secret?")
                 }
                 var sql = "SELECT id, model_sha256, secret_fingerprint, digest, input_shape, classes, image, original_label, answered_label FROM dawn_watermarks WHERE client = ?"
-                var args: StatementArguments = [client]
-                if let modelSHA256 { sql += " AND model_sha256 = ?"; args += [modelSHA256] }
-                if let secretFingerprint { sql += " AND secret_fingerprint = ?"; args += [secretFingerprint] }
-                let rows = try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: args)
+                var args: [LedgerValue] = [.text(client)]
+                if let modelSHA256 { sql += " AND model_sha256 = ?"; args.append(.text(modelSHA256)) }
+                if let secretFingerprint { sql += " AND secret_fingerprint = ?"; args.append(.text(secretFingerprint)) }
+                let rows = try db.query(sql + " ORDER BY id", args)
                 guard !rows.isEmpty else {
-                    let known = try String.fetchAll(db, sql: "SELECT DISTINCT client FROM dawn_watermarks ORDER BY client")
+                    let known = try db.query("SELECT DISTINCT client FROM dawn_watermarks ORDER BY client").compactMap { $0["client"].text }
                     throw ServerError(file: databasePath, .database,
                                       "no DAWN watermark queries for client '\(client)'\(modelSHA256 == nil && secretFingerprint == nil ? "" : " with that model and secret"); clients with some: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
                 }
-                func value<T: DatabaseValueConvertible>(_ row: Row, _ column: String, _ type: String) throws -> T {
-                    let stored: DatabaseValue = row[column]
-                    guard let v = T.fromDatabaseValue(stored) else {
-                        let id: DatabaseValue = row["id"]
-                        throw ServerError(file: databasePath, .database, "table dawn_watermarks, column \(column), id \(id): expected \(type), found \(stored)")
+                func value<T>(_ row: LedgerRow, _ column: String, _ type: String, _ read: (LedgerValue) -> T?) throws -> T {
+                    guard let v = read(row[column]) else {
+                        throw ServerError(file: databasePath, .database, "table dawn_watermarks, column \(column), id \(row["id"]): expected \(type), found \(row[column])")
                     }
                     return v
                 }
+                func text(_ row: LedgerRow, _ column: String) throws -> String { try value(row, column, "text", \.text) }
+                func int(_ row: LedgerRow, _ column: String) throws -> Int { Int(try value(row, column, "an integer", \.int)) }
                 let first = rows[0]
-                let model: String = try value(first, "model_sha256", "text"), fingerprint: String = try value(first, "secret_fingerprint", "text")
-                let shapeText: String = try value(first, "input_shape", "text")
-                let classes: Int = try value(first, "classes", "an integer")
+                let model = try text(first, "model_sha256"), fingerprint = try text(first, "secret_fingerprint")
+                let shapeText = try text(first, "input_shape")
+                let classes = try int(first, "classes")
                 var entries: [DAWNLogEntry] = []
                 var others = Set<String>()
                 for row in rows {
-                    let m: String = try value(row, "model_sha256", "text"), f: String = try value(row, "secret_fingerprint", "text")
+                    let m = try text(row, "model_sha256"), f = try text(row, "secret_fingerprint")
                     if m != model || f != fingerprint { others.insert("model \(m) secret \(f)"); continue }
-                    let image: Data = try value(row, "image", "a blob")
-                    entries.append(DAWNLogEntry(image: [UInt8](image), originalLabel: try value(row, "original_label", "an integer"),
-                                                answeredLabel: try value(row, "answered_label", "an integer"), digest: try value(row, "digest", "text")))
+                    let image = try value(row, "image", "a blob", \.blob)
+                    entries.append(DAWNLogEntry(image: image, originalLabel: try int(row, "original_label"),
+                                                answeredLabel: try int(row, "answered_label"), digest: try text(row, "digest")))
                 }
                 guard others.isEmpty else {
                     throw ServerError(file: databasePath, .database,
@@ -176,11 +166,6 @@ public final class DAWNLedger: @unchecked Sendable {
                 }
                 return DAWNWatermarkLog(client: client, secretFingerprint: fingerprint, modelSHA256: model, inputShape: shape,
                                         classes: classes, watermarkSize: watermarkSize, entries: entries)
-            }
-        } catch let error as ServerError {
-            throw error
-        } catch {
-            throw QueryLedger.describe(error, path: databasePath)
         }
     }
 }

@@ -1,7 +1,6 @@
 import Crypto
 import Formats
 import Foundation
-import GRDB
 
 /// Walks a query database's evidence ledger in id order and checks every entry: ids run 1, 2, 3, …
 /// without gaps, each value has its column's type and canonical form, and each stored
@@ -43,7 +42,7 @@ public enum EvidenceChain {
         }
     }
 
-    /// Checks the whole chain of the query database at `path`.
+    /// Checks the whole chain of the ledger at `path` (a SQLite file or a PostgreSQL URL).
     ///
     /// - Parameter publishedHead: a head hash published earlier; the chain must still contain it.
     /// - Throws: `ServerError(.evidence)` naming the file when it cannot be opened as a query
@@ -58,114 +57,116 @@ public enum EvidenceChain {
         return report
     }
 
-    /// Walks the chain of the database at `path`, calling `visit` with every entry that checks
-    /// and its fields digest, and stops at the first that does not.
+    /// Rows read per query while walking, so a long chain is never held in memory at once.
+    static let page = 5_000
+
+    /// Walks the chain of the ledger at `path` (a SQLite file or a PostgreSQL URL), calling
+    /// `visit` with every entry that checks and its fields digest, and stops at the first that
+    /// does not. The walk reads one snapshot, so it may run while servers append.
     static func walk(ledger path: String, visit: (EvidenceEntry, [UInt8]) throws -> Void) throws -> Report {
-        let queue = try open(path)
-        defer { try? queue.close() }
+        let store = try open(path)
+        defer { store.close() }
         do {
-            return try queue.read { db in
-                var report = Report(ledger: path)
+            return try store.read { tx in
+                var report = Report(ledger: store.location)
                 var previous = EvidenceEntry.genesis
                 var clients = Set<String>()
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT id, client, answered_at_ms, model_sha256, key_fingerprint, query_sha256, defense, heavy, dawn, similarity,
-                           answer_sha256, entry_hash FROM evidence_ledger ORDER BY id
-                    """)
-                while let row = try rows.next() {
-                    let expected = (report.headID ?? 0) + 1
-                    let entry: EvidenceEntry
-                    switch read(row) {
-                    case .failure(let bad):
-                        report.firstBad = bad
-                        return report
-                    case .success(let e):
-                        entry = e
+                var after = Int64.min
+                while true {
+                    let rows = try tx.query("""
+                        SELECT id, client, answered_at_ms, model_sha256, key_fingerprint, query_sha256, defense, heavy, dawn, similarity,
+                               answer_sha256, entry_hash FROM evidence_ledger WHERE id > ? ORDER BY id LIMIT ?
+                        """, [.int(after), LedgerValue(page)])
+                    for row in rows {
+                        let expected = (report.headID ?? 0) + 1
+                        let entry: EvidenceEntry
+                        switch read(row) {
+                        case .failure(let bad):
+                            report.firstBad = bad
+                            return report
+                        case .success(let e):
+                            entry = e
+                        }
+                        if entry.id != expected {
+                            let gap = entry.id - expected == 1 ? "entry \(expected) is" : "entries \(expected)–\(entry.id - 1) are"
+                            report.firstBad = BadEntry(id: entry.id, client: entry.client,
+                                                       problem: "\(gap) missing before it (deleted, or the ids were changed)")
+                            return report
+                        }
+                        if let problem = entry.formProblem {
+                            report.firstBad = BadEntry(id: entry.id, client: entry.client, problem: problem)
+                            return report
+                        }
+                        let fields = entry.fieldsSHA256
+                        let hash = EvidenceEntry.link(previous: previous, fields: fields)
+                        guard Hex.encode(hash) == entry.entryHash else {
+                            report.firstBad = BadEntry(id: entry.id, client: entry.client,
+                                                       problem: "its entry_hash does not match its fields and the entry before it: the entry was edited, or rows were moved or replaced")
+                            return report
+                        }
+                        try visit(entry, fields)
+                        previous = hash
+                        clients.insert(entry.client)
+                        report.entries += 1
+                        report.clients = clients.count
+                        report.headID = entry.id
+                        report.headHash = entry.entryHash
+                        after = entry.id
                     }
-                    if entry.id != expected {
-                        let gap = entry.id - expected == 1 ? "entry \(expected) is" : "entries \(expected)–\(entry.id - 1) are"
-                        report.firstBad = BadEntry(id: entry.id, client: entry.client,
-                                                   problem: "\(gap) missing before it (deleted, or the ids were changed)")
-                        return report
-                    }
-                    if let problem = entry.formProblem {
-                        report.firstBad = BadEntry(id: entry.id, client: entry.client, problem: problem)
-                        return report
-                    }
-                    let fields = entry.fieldsSHA256
-                    let hash = EvidenceEntry.link(previous: previous, fields: fields)
-                    guard Hex.encode(hash) == entry.entryHash else {
-                        report.firstBad = BadEntry(id: entry.id, client: entry.client,
-                                                   problem: "its entry_hash does not match its fields and the entry before it: the entry was edited, or rows were moved or replaced")
-                        return report
-                    }
-                    try visit(entry, fields)
-                    previous = hash
-                    clients.insert(entry.client)
-                    report.entries += 1
-                    report.clients = clients.count
-                    report.headID = entry.id
-                    report.headHash = entry.entryHash
+                    if rows.count < page { return report }
                 }
-                return report
             }
         } catch let error as ServerError {
-            throw error
-        } catch {
-            throw ServerError(file: path, .evidence, "cannot read the evidence ledger: \(QueryLedger.describe(error, path: path).problem)")
+            throw error.kind == .evidence ? error : ServerError(file: error.file ?? path, .evidence, "cannot read the evidence ledger: \(error.problem)")
         }
     }
 
-    /// The database at `path`, read-only, after checking that it holds an evidence ledger.
-    static func open(_ path: String) throws -> DatabaseQueue {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ServerError(file: path, .evidence, "no such ledger (a server's query database, e.g. MODEL/honeytrace-queries.sqlite)")
-        }
-        guard !isDirectory.boolValue else { throw ServerError(file: path, .evidence, "is a directory, not a query database") }
-        var config = Configuration()
-        config.readonly = true
+    /// The ledger at `path`, read-only, after checking that it holds an evidence ledger.
+    static func open(_ path: String) throws -> any LedgerStore {
+        let store: any LedgerStore
         do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
-            guard try queue.read({ try $0.tableExists("evidence_ledger") }) else {
-                try? queue.close()
-                throw ServerError(file: path, .evidence, "holds no evidence ledger (table evidence_ledger): it was written by an older server, or is not a query database")
-            }
-            return queue
+            store = try LedgerLocation.open(path, migrate: false)
         } catch let error as ServerError {
-            throw error
-        } catch {
-            throw ServerError(file: path, .evidence, QueryLedger.describe(error, path: path).problem)
+            throw ServerError(file: error.file ?? path, .evidence, error.problem)
+        }
+        do {
+            guard try store.read({ try store.hasTable("evidence_ledger", in: $0) }) else {
+                throw ServerError(file: store.location, .evidence, "holds no evidence ledger (table evidence_ledger): it was written by an older server, or is not a query database")
+            }
+            return store
+        } catch let error as ServerError {
+            store.close()
+            throw ServerError(file: error.file ?? path, .evidence, error.problem)
         }
     }
 
     /// The entry in `row`, or the problem with a value of the wrong type.
-    private static func read(_ row: Row) -> Result<EvidenceEntry, BadEntry> {
-        let id: Int64 = row["id"]
-        let client = String.fromDatabaseValue(row["client"]) ?? "?"
-        func value<T: DatabaseValueConvertible>(_ column: String, _ type: String) throws -> T {
-            let stored: DatabaseValue = row[column]
-            guard let v = T.fromDatabaseValue(stored) else {
-                throw BadEntry(id: id, client: client, problem: "column \(column) holds \(stored), expected \(type)")
+    private static func read(_ row: LedgerRow) -> Result<EvidenceEntry, BadEntry> {
+        let id = row["id"].int ?? 0
+        let client = row["client"].text ?? "?"
+        func value<T>(_ column: String, _ type: String, _ read: (LedgerValue) -> T?) throws -> T {
+            guard let v = read(row[column]) else {
+                throw BadEntry(id: id, client: client, problem: "column \(column) holds \(row[column]), expected \(type)")
             }
             return v
         }
         func flag(_ column: String) throws -> Bool {
-            let v: Int64 = try value(column, "0 or 1")
+            let v = try value(column, "0 or 1", \.int)
             guard v == 0 || v == 1 else { throw BadEntry(id: id, client: client, problem: "column \(column) holds \(v), expected 0 or 1") }
             return v == 1
         }
+        func text(_ column: String) throws -> String { try value(column, "text", \.text) }
         do {
-            let similarity: Double = try value("similarity", "a number")
+            let similarity = try value("similarity", "a number", \.double)
             guard Double(Float(similarity)) == similarity else {
                 throw BadEntry(id: id, client: client, problem: "column similarity holds \(similarity), which is not a Float32 value")
             }
             return .success(EvidenceEntry(
-                id: id, client: try value("client", "text"), answeredAtMs: try value("answered_at_ms", "an integer"),
-                modelSHA256: try value("model_sha256", "text"), keyFingerprint: try value("key_fingerprint", "text"),
-                querySHA256: try value("query_sha256", "text"), defense: try value("defense", "text"), heavy: try flag("heavy"),
-                dawn: try flag("dawn"), similarity: Float(similarity), answerSHA256: try value("answer_sha256", "text"),
-                entryHash: try value("entry_hash", "text")))
+                id: id, client: try text("client"), answeredAtMs: try value("answered_at_ms", "an integer", \.int),
+                modelSHA256: try text("model_sha256"), keyFingerprint: try text("key_fingerprint"),
+                querySHA256: try text("query_sha256"), defense: try text("defense"), heavy: try flag("heavy"),
+                dawn: try flag("dawn"), similarity: Float(similarity), answerSHA256: try text("answer_sha256"),
+                entryHash: try text("entry_hash")))
         } catch let bad as BadEntry {
             return .failure(bad)
         } catch {

@@ -91,7 +91,6 @@ public final class PredictionServer: Sendable {
     public let metrics: ServerMetrics
     public let logger: Logger
     let batcher: InferenceBatcher
-    let limiter = RateLimiter()
     let info: ModelInfo
 
     /// The key fingerprint recorded in the database for a server without a key.
@@ -117,6 +116,12 @@ public final class PredictionServer: Sendable {
         let key: WatermarkKey
         do { key = try WatermarkKey.load(keyPath) } catch {
             throw ServerError(file: keyPath, .model, "cannot load the watermark key: \(error)")
+        }
+        if key.isSecretDerivedFromSeed && !configuration.allowSeedDerivedSecret {
+            throw ServerError(file: keyPath, .model,
+                              "the key's HMAC secret is derived from its seed (\(key.creation.seed)), so anyone who knows the seed "
+                              + "can recompute it and the watermarks: make the key without --secret-from-seed to serve it, "
+                              + "or allow it for an experiment (--allow-seed-derived-secret)")
         }
         var defense = key.defense
         if let mode = configuration.answerMode { defense.answer = mode }
@@ -178,6 +183,9 @@ public final class PredictionServer: Sendable {
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
         self.clients = clients
+        if let key = defended?.defense.key, key.isSecretDerivedFromSeed {
+            log.warning("SECURITY: the key's HMAC secret is derived from its seed \(key.creation.seed); serve it for experiments only")
+        }
         if let warning = clients?.plainKeyWarning { log.warning("SECURITY: \(warning)") }
         self.logger = log
         let metrics = ServerMetrics()
@@ -189,7 +197,8 @@ public final class PredictionServer: Sendable {
         let dawnMarker = try configuration.dawnSecretPath.map { try DAWNLedger.marker(secretPath: $0, rate: configuration.dawnRate) }
         let ledger = try QueryLedger(path: configuration.resolvedDatabasePath, modelSHA256: modelHash,
                                      keyFingerprint: defended?.defense.key.secretFingerprint ?? Self.undefendedFingerprint,
-                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout, logger: log)
+                                     answerMode: answerMode.description, busyTimeout: configuration.databaseBusyTimeout,
+                                     recordBeforeAnswer: configuration.recordBeforeAnswer, logger: log)
         self.ledger = ledger
         self.dawn = dawnMarker.map { DAWNLedger(marker: $0, ledger: ledger, inputShape: model.inputShape, logger: log) }
         self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
@@ -268,23 +277,25 @@ public final class PredictionServer: Sendable {
 
     // MARK: Routes
 
-    /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`.
+    /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`, `/openapi.json`.
     public func makeAPIRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics, logger: logger,
-                                               routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get]]))
+                                               routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get], "/openapi.json": [.get]]))
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/v1/model") { [info] _, _ in try Self.json(encodable: info) }
         router.post("/v1/predict") { [self] request, context in try await self.predict(request, context: context) }
         return router
     }
 
-    /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`.
+    /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`, `/openapi.json`.
     public func makeAdminRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: nil, logger: logger,
-                                               routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get]]))
+                                               routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get], "/openapi.json": [.get]]))
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/metrics") { [metrics, batcher] _, _ in
             metrics.queuedRows.set(Int64(batcher.queuedRows))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -318,7 +329,12 @@ public final class PredictionServer: Sendable {
             let images = try PredictionBody.decode(body, contentType: request.headers[.contentType], inputShape: info.inputShape,
                                                    maxRows: configuration.maxRowsPerRequest)
             if let client, let limit = client.rateLimit {
-                switch limiter.take(images.rows, client: client.name, limit: limit) {
+                let decision: RateLimiter.Decision
+                do { decision = try await ledger.store.takeTokens(images.rows, client: client.name, limit: limit) } catch {
+                    logger.error("cannot check a rate limit in the ledger", metadata: ["client": "\(client.name)", "error": "\(error)"])
+                    throw APIError(.serviceUnavailable, .overloaded, "the rate limit cannot be checked right now; try again", retryAfter: 1)
+                }
+                switch decision {
                 case .allowed: break
                 case .refused(let wait):
                     throw APIError(.tooManyRequests, .rateLimited,
@@ -336,11 +352,21 @@ public final class PredictionServer: Sendable {
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
             var dawnRows: [Bool] = []
             if let dawn { (output, dawnRows) = await dawn.mark(output, pixels: images.pixels, client: name) }
-            ledger.evidence.record(client: name, pixels: images.pixels, output: output, mode: answerMode, heavy: heavy, dawnRows: dawnRows)
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }
-            ledger.recordAnswered(client: name, queries: output.rows, mixed: mixed, flipped: flipped, similaritySum: sSum)
+            let answered = output, rows = dawnRows
+            let record = { [ledger, answerMode] in
+                ledger.evidence.record(client: name, pixels: images.pixels, output: answered, mode: answerMode, heavy: heavy, dawnRows: rows)
+                ledger.recordAnswered(client: name, queries: answered.rows, mixed: mixed, flipped: flipped, similaritySum: sSum)
+            }
+            if ledger.recordBeforeAnswer {
+                do { try await ledger.commit(after: record) } catch {
+                    throw APIError(.serviceUnavailable, .overloaded, "the answer could not be recorded in the ledger, so it is withheld; try again", retryAfter: 1)
+                }
+            } else {
+                record()
+            }
             metrics.answered(client: name, queries: output.rows, mixed: mixed, flipped: flipped)
             context.logger.debug("answered", metadata: ["client": "\(name)", "images": "\(output.rows)"])
             return Response(status: .ok, headers: [.contentType: "application/json"],
@@ -377,6 +403,11 @@ public final class PredictionServer: Sendable {
             }
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: w.buffer))
+    }
+
+    /// `GET /openapi.json`: the API's OpenAPI document.
+    static func openAPI() -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
     }
 
     static func json(encodable value: some Encodable) throws -> Response {
@@ -432,8 +463,10 @@ struct CoreService: Service {
                 // On a plain thread: a flush chains and inserts every query answered since the last
                 // one, and must not hold one of the few threads that answer requests meanwhile.
                 await CoreService.onPlainThread {
-                    do { try ledger.flush() } catch {
+                    do { try ledger.flush() } catch where !ledger.recordBeforeAnswer {
                         logger.error("cannot write query counts; they are kept for the next flush", metadata: ["error": "\(error)"])
+                    } catch {
+                        // Recording before answering, flush() has logged what it dropped.
                     }
                 }
             }

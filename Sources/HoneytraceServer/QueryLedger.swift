@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+
 import Logging
 
 /// One client's counts against one served model and key: what an ownership case cites.
@@ -78,41 +78,38 @@ public struct ClientRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// Per-client query counts and defense statistics, kept in memory and written to SQLite.
+/// Per-client query counts and defense statistics, counted in memory and written to the ledger
+/// (`LedgerStore`: an embedded SQLite file, or PostgreSQL shared by replicas).
 ///
-/// Counting happens in memory under a lock (cheap on the request path); `flush()` adds the
-/// counts gathered since the last flush to the database in one transaction. The server flushes
-/// every `flushInterval` and once more at shutdown, so a crash loses at most one interval. A
-/// failed flush (a locked or full disk) keeps the counts for the next one and never fails a request.
+/// Counting happens in memory under a lock (cheap on the request path); `flush()` adds the counts
+/// and evidence entries gathered since the last flush to the ledger in one transaction, then reads
+/// back the stored totals of the clients it wrote, so counts that other replicas added show here
+/// too. Two ways to reach the ledger:
 ///
-/// Database (SQLite, WAL journal; schema version in `PRAGMA user_version` via GRDB's migrator):
+/// - batched (the SQLite default): the server flushes every `flushInterval` and at shutdown, and
+///   answers without waiting, so a crash loses at most one interval; a failed flush keeps the
+///   counts and entries for the next one.
+/// - record before answer (`recordBeforeAnswer`, the PostgreSQL default): a request's counts and
+///   entries are recorded and the request waits in `commit(after:)` until a transaction holding
+///   them committed; a writer thread commits whatever has gathered, so concurrent requests share
+///   one transaction. A failed commit drops that batch and fails its requests (503), so the ledger
+///   holds every answered query once, and no query that was refused.
 ///
-/// ```sql
-/// CREATE TABLE client_stats (
-///   client TEXT NOT NULL, model_sha256 TEXT NOT NULL, key_fingerprint TEXT NOT NULL,
-///   requests INTEGER NOT NULL, queries INTEGER NOT NULL,
-///   rows_mixed INTEGER NOT NULL, rows_flipped INTEGER NOT NULL, similarity_sum REAL NOT NULL,
-///   rejected_requests INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-///   PRIMARY KEY (client, model_sha256, key_fingerprint));
-/// CREATE TABLE server_runs (
-///   id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, stopped_at TEXT,
-///   model_sha256 TEXT NOT NULL, key_fingerprint TEXT NOT NULL, answer_mode TEXT NOT NULL);
-/// ```
-///
-/// Rows are keyed by client, model and key, so one database can serve several models over time
-/// and every count says which model and key answered it. Times are ISO 8601 UTC. The same flush
-/// writes the evidence ledger (`EvidenceLedger`, one hash-chained row per answered query) in the
-/// same transaction.
+/// Tables: `LedgerSchema`. Rows are keyed by client, model and key, so one ledger can serve
+/// several models over time and every count says which model and key answered it. Times are ISO
+/// 8601 UTC.
 public final class QueryLedger: @unchecked Sendable {
-    /// The database file (`":memory:"` for an unpersisted ledger).
-    public let path: String
+    /// The database file (`":memory:"` for an unpersisted ledger) or PostgreSQL URL (password hidden).
+    public var path: String { store.location }
     public let modelSHA256: String
     public let keyFingerprint: String
+    /// Where the ledger lives.
+    public let store: any LedgerStore
+    /// Whether requests wait for their ledger entries to commit before they are answered.
+    public let recordBeforeAnswer: Bool
 
-    private let database: DatabaseQueue
-    /// The database, for `DAWNLedger`'s table.
-    var databaseQueue: DatabaseQueue { database }
     private let lock = NSLock()
+    private let flushLock = NSLock()
     private var totals: [String: Tally] = [:]
     private var pending: [String: Tally] = [:]
     private var runID: Int64?
@@ -120,131 +117,83 @@ public final class QueryLedger: @unchecked Sendable {
     private let logger: Logger
     /// The answered queries waiting to be chained into `evidence_ledger`.
     let evidence: EvidenceLedger
+    let group = GroupCommit()
+    private var writer: Thread?
 
-    /// Opens (creating if needed) the database at `path`, checks it, migrates its schema, loads
-    /// the counts recorded for this model and key, and records the start of a server run.
+    /// Opens the ledger at `path` (a SQLite file, `:memory:`, or a `postgres://` URL), migrates
+    /// its schema, loads the counts recorded for this model and key, and records the start of a
+    /// server run. `recordBeforeAnswer` nil = true for PostgreSQL, false for SQLite.
     ///
-    /// - Throws: `ServerError(.database)` naming the file when it is not a SQLite database or
-    ///   is corrupted, is locked by another process for longer than `busyTimeout`, cannot be
-    ///   created or written, or holds tables of another shape.
+    /// - Throws: `ServerError(.database)` naming the file or URL when it is not a ledger or is
+    ///   corrupted, is locked by another process for longer than `busyTimeout`, cannot be created
+    ///   or written, cannot be reached, or holds tables of another shape or a newer schema.
     public init(path: String, modelSHA256: String, keyFingerprint: String, answerMode: String = "",
-                busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "honeytrace.ledger")) throws {
-        self.path = path
+                busyTimeout: Duration = .seconds(2), recordBeforeAnswer: Bool? = nil,
+                logger: Logger = Logger(label: "honeytrace.ledger")) throws {
         self.modelSHA256 = modelSHA256
         self.keyFingerprint = keyFingerprint
         self.logger = logger
         self.evidence = EvidenceLedger(modelSHA256: modelSHA256, keyFingerprint: keyFingerprint)
-        var config = Configuration()
-        config.busyMode = .timeout(busyTimeout.seconds)
-        config.label = "honeytrace.ledger"
-        if path != ":memory:" {
-            config.journalMode = .wal
-            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw ServerError(file: path, .database, "cannot create the query database: directory \(dir) does not exist")
-            }
-        }
+        let store = try LedgerLocation.open(path, busyTimeout: busyTimeout)
+        self.store = store
+        self.recordBeforeAnswer = recordBeforeAnswer ?? (store.dialect == .postgres)
         do {
-            database = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
-            try database.read { db in
-                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
-                guard check == ["ok"] else {
-                    throw ServerError(file: path, .database,
-                                      "the query database is corrupted (quick_check: \(check.prefix(3).joined(separator: "; "))); move it aside to start a new one")
+            let started = QueryLedger.now()
+            let (id, loaded) = try store.write { tx -> (Int64?, [ClientRecord]) in
+                let run = try tx.query("INSERT INTO server_runs (started_at, model_sha256, key_fingerprint, answer_mode) VALUES (?, ?, ?, ?) RETURNING id",
+                                       [.text(started), .text(modelSHA256), .text(keyFingerprint), .text(answerMode)])
+                return (run.first?["id"].int,
+                        try QueryLedger.fetchRecords(tx, store: store, modelSHA256: modelSHA256, keyFingerprint: keyFingerprint))
+            }
+            runID = id
+            for r in loaded { totals[r.client] = Tally(r) }
+        } catch {
+            store.close()
+            throw error
+        }
+        if self.recordBeforeAnswer {
+            let thread = Thread { [group, weak self] in
+                while group.waitForWork() {
+                    do { try self?.flush() } catch {}
                 }
             }
-            try QueryLedger.migrator.migrate(database)
-            let started = QueryLedger.now()
-            let loaded = try database.write { db -> [ClientRecord] in
-                try db.execute(sql: "INSERT INTO server_runs (started_at, model_sha256, key_fingerprint, answer_mode) VALUES (?, ?, ?, ?)",
-                               arguments: [started, modelSHA256, keyFingerprint, answerMode])
-                runID = db.lastInsertedRowID
-                return try QueryLedger.fetchRecords(db, modelSHA256: modelSHA256, keyFingerprint: keyFingerprint, path: path)
-            }
-            for r in loaded { totals[r.client] = Tally(r) }
-        } catch let error as ServerError {
-            throw error
-        } catch {
-            throw QueryLedger.describe(error, path: path)
+            thread.name = "honeytrace-ledger-writer"
+            writer = thread
+            thread.start()
         }
     }
 
-    /// The schema, version by version (GRDB keeps the applied versions in `grdb_migrations`).
-    private static let migrator: DatabaseMigrator = {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE client_stats (
-                  client TEXT NOT NULL, model_sha256 TEXT NOT NULL, key_fingerprint TEXT NOT NULL,
-                  requests INTEGER NOT NULL DEFAULT 0, queries INTEGER NOT NULL DEFAULT 0,
-                  rows_mixed INTEGER NOT NULL DEFAULT 0, rows_flipped INTEGER NOT NULL DEFAULT 0,
-                  similarity_sum REAL NOT NULL DEFAULT 0, rejected_requests INTEGER NOT NULL DEFAULT 0,
-                  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-                  PRIMARY KEY (client, model_sha256, key_fingerprint));
-                CREATE TABLE server_runs (
-                  id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, stopped_at TEXT,
-                  model_sha256 TEXT NOT NULL, key_fingerprint TEXT NOT NULL, answer_mode TEXT NOT NULL);
-                """)
-        }
-        m.registerMigration("v2-dawn") { db in try db.execute(sql: DAWNLedger.schema) }
-        m.registerMigration("v3-evidence") { db in try db.execute(sql: EvidenceLedger.schema) }
-        return m
-    }()
-
-    /// A clear start-up error for a GRDB/SQLite failure.
-    static func describe(_ error: any Error, path: String) -> ServerError {
-        guard let e = error as? DatabaseError else {
-            return ServerError(file: path, .database, "cannot open the query database: \(error)")
-        }
-        let detail = e.message ?? "\(e.resultCode)"
-        switch e.resultCode {
-        case .SQLITE_NOTADB:
-            return ServerError(file: path, .database, "is not a SQLite database (\(detail)); point the server at another database file or move this one aside")
-        case .SQLITE_CORRUPT:
-            return ServerError(file: path, .database, "the query database is corrupted (\(detail)); move it aside to start a new one")
-        case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return ServerError(file: path, .database, "the query database is locked by another process (another honeytrace server, or an open sqlite3 transaction?): \(detail)")
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-            return ServerError(file: path, .database, "cannot open the query database for writing: \(detail)")
-        case .SQLITE_FULL, .SQLITE_IOERR:
-            return ServerError(file: path, .database, "cannot write the query database: \(detail)")
-        default:
-            if detail.contains("already exists") || detail.contains("no such column") || detail.contains("no such table") {
-                return ServerError(file: path, .database, "holds tables that are not a honeytrace query database (\(detail)); use another file")
-            }
-            return ServerError(file: path, .database, "query database error: \(detail)")
-        }
-    }
-
-    /// The rows of `client_stats`, each value checked against its column's type: GRDB's typed
-    /// subscripts stop the process on a value of another type (text in a count column, written by
-    /// hand or by another program), so a bad value is a `ServerError` naming the database, table,
-    /// column and row instead.
-    private static func fetchRecords(_ db: Database, modelSHA256: String?, keyFingerprint: String?, path: String) throws -> [ClientRecord] {
-        var sql = "SELECT rowid, client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped, similarity_sum, rejected_requests, first_seen, last_seen FROM client_stats"
-        var args: StatementArguments = []
+    /// The rows of `client_stats` (of one model and key, or all), each value checked against its
+    /// column's type, so a bad value (text in a count column, written by hand or by another
+    /// program) is a `ServerError` naming the ledger, table, column and row.
+    private static func fetchRecords(_ tx: any LedgerTransaction, store: any LedgerStore, modelSHA256: String?, keyFingerprint: String?,
+                                     clients: [String]? = nil) throws -> [ClientRecord] {
+        var sql = "SELECT \(store.rowIDColumn.map { "\($0) AS row_id, " } ?? "")client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped, similarity_sum, rejected_requests, first_seen, last_seen FROM client_stats"
+        var args: [LedgerValue] = []
         if let modelSHA256, let keyFingerprint {
             sql += " WHERE model_sha256 = ? AND key_fingerprint = ?"
-            args = [modelSHA256, keyFingerprint]
+            args = [.text(modelSHA256), .text(keyFingerprint)]
+            if let clients {
+                sql += " AND client IN (\(clients.map { _ in "?" }.joined(separator: ", ")))"
+                args += clients.map(LedgerValue.text)
+            }
         }
         sql += " ORDER BY client, model_sha256, key_fingerprint"
-        return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-            func value<T: DatabaseValueConvertible>(_ column: String, _ type: String) throws -> T {
-                let stored: DatabaseValue = row[column]
-                guard let v = T.fromDatabaseValue(stored) else {
-                    let rowid: DatabaseValue = row["rowid"]
-                    throw ServerError(file: path, .database,
-                                      "table client_stats, column \(column), row \(rowid): expected \(type), found \(stored); fix or delete the row, or move the database aside")
+        return try tx.query(sql, args).map { row in
+            func value<T>(_ column: String, _ type: String, _ read: (LedgerValue) -> T?) throws -> T {
+                guard let v = read(row[column]) else {
+                    let which = store.rowIDColumn == nil ? "client \(row["client"])" : "row \(row["row_id"])"
+                    throw ServerError(file: store.location, .database,
+                                      "table client_stats, column \(column), \(which): expected \(type), found \(row[column]); fix or delete the row, or move the database aside")
                 }
                 return v
             }
-            return ClientRecord(client: try value("client", "text"), modelSHA256: try value("model_sha256", "text"),
-                                keyFingerprint: try value("key_fingerprint", "text"), requests: try value("requests", "an integer"),
-                                queries: try value("queries", "an integer"), rowsMixed: try value("rows_mixed", "an integer"),
-                                rowsFlipped: try value("rows_flipped", "an integer"), similaritySum: try value("similarity_sum", "a number"),
-                                rejectedRequests: try value("rejected_requests", "an integer"), firstSeen: try value("first_seen", "text"),
-                                lastSeen: try value("last_seen", "text"))
+            func int(_ column: String) throws -> Int { Int(try value(column, "an integer", \.int)) }
+            func text(_ column: String) throws -> String { try value(column, "text", \.text) }
+            return ClientRecord(client: try text("client"), modelSHA256: try text("model_sha256"), keyFingerprint: try text("key_fingerprint"),
+                                requests: try int("requests"), queries: try int("queries"), rowsMixed: try int("rows_mixed"),
+                                rowsFlipped: try int("rows_flipped"), similaritySum: try value("similarity_sum", "a number", \.double),
+                                rejectedRequests: try int("rejected_requests"), firstSeen: try text("first_seen"), lastSeen: try text("last_seen"))
         }
     }
 
@@ -316,6 +265,13 @@ public final class QueryLedger: @unchecked Sendable {
         update(client) { $0.rejectedRequests += 1 }
     }
 
+    /// Runs `record` (which counts and records one request's answer) and returns once a
+    /// transaction holding what it recorded has committed; throws when that commit failed (the
+    /// request's records are then dropped, not retried).
+    public func commit(after record: () -> Void) async throws {
+        try await group.commit(after: record)
+    }
+
     private func update(_ client: String, _ change: (inout Tally) -> Void) {
         let now = Date()
         lock.lock()
@@ -353,80 +309,97 @@ public final class QueryLedger: @unchecked Sendable {
         return t.map { record(client, $0) }
     }
 
-    /// Every row of the database (all models and keys), read from disk.
+    /// Every row of the ledger (all models and keys), as stored.
     public func storedRecords() throws -> [ClientRecord] {
-        do {
-            return try database.read { try QueryLedger.fetchRecords($0, modelSHA256: nil, keyFingerprint: nil, path: path) }
-        } catch let error as ServerError {
-            throw error
-        } catch {
-            throw QueryLedger.describe(error, path: path)
-        }
+        try store.read { try QueryLedger.fetchRecords($0, store: store, modelSHA256: nil, keyFingerprint: nil) }
     }
 
     /// Adds the counts gathered since the last flush and the evidence entries of the queries
-    /// answered since to the database, in one transaction. On failure both are kept for the next
-    /// flush and the error is rethrown.
+    /// answered since to the ledger, in one transaction, and resumes the requests waiting for it.
+    /// On failure the batch is kept for the next flush (batched) or dropped and its requests failed
+    /// (record before answer), and the error is rethrown.
     public func flush() throws {
-        lock.lock()
-        let batch = pending
-        pending = [:]
-        lock.unlock()
-        let (entries, lost) = evidence.take()
-        if lost > 0 {
-            logger.error("answered queries were not recorded in the evidence ledger: more than \(EvidenceLedger.maxUnwritten) were waiting for the database",
-                         metadata: ["lost": "\(lost)", "database": "\(path)"])
-        }
-        if batch.isEmpty && entries.isEmpty { return }
-        do {
-            try database.write { db in
-                try evidence.append(entries, to: db)
-                for (client, d) in batch {
-                    try db.execute(sql: """
-                        INSERT INTO client_stats (client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped,
-                                                  similarity_sum, rejected_requests, first_seen, last_seen)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (client, model_sha256, key_fingerprint) DO UPDATE SET
-                          requests = requests + excluded.requests, queries = queries + excluded.queries,
-                          rows_mixed = rows_mixed + excluded.rows_mixed, rows_flipped = rows_flipped + excluded.rows_flipped,
-                          similarity_sum = similarity_sum + excluded.similarity_sum,
-                          rejected_requests = rejected_requests + excluded.rejected_requests,
-                          last_seen = excluded.last_seen
-                        """, arguments: [client, modelSHA256, keyFingerprint, d.requests, d.queries, d.rowsMixed, d.rowsFlipped,
-                                         d.similaritySum, d.rejectedRequests, QueryLedger.format(d.firstSeen), QueryLedger.format(d.lastSeen)])
-                }
+        try flushLock.withLock {
+            let (waiters, (batch, taken)) = group.take { () -> ([String: Tally], (entries: [EvidenceLedger.Pending], lost: Int)) in
+                lock.lock()
+                defer { pending = [:]; lock.unlock() }
+                return (pending, evidence.take())
             }
-        } catch {
-            evidence.putBack(entries)
-            lock.lock()
-            for (client, d) in batch {
-                if var newer = pending[client] {
-                    newer.add(d)
-                    pending[client] = newer
+            let entries = taken.entries
+            if taken.lost > 0 {
+                logger.error("answered queries were not recorded in the evidence ledger: more than \(EvidenceLedger.maxUnwritten) were waiting for the database",
+                             metadata: ["lost": "\(taken.lost)", "database": "\(path)"])
+            }
+            if batch.isEmpty && entries.isEmpty {
+                GroupCommit.resume(waiters, with: .success(()))
+                return
+            }
+            do {
+                let model = modelSHA256, key = keyFingerprint, store = store
+                let stored = try store.write { tx -> [ClientRecord] in
+                    try evidence.append(entries, to: tx)
+                    for (client, d) in batch.sorted(by: { $0.key < $1.key }) {
+                        try tx.execute("""
+                            INSERT INTO client_stats (client, model_sha256, key_fingerprint, requests, queries, rows_mixed, rows_flipped,
+                                                      similarity_sum, rejected_requests, first_seen, last_seen)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (client, model_sha256, key_fingerprint) DO UPDATE SET
+                              requests = client_stats.requests + excluded.requests, queries = client_stats.queries + excluded.queries,
+                              rows_mixed = client_stats.rows_mixed + excluded.rows_mixed, rows_flipped = client_stats.rows_flipped + excluded.rows_flipped,
+                              similarity_sum = client_stats.similarity_sum + excluded.similarity_sum,
+                              rejected_requests = client_stats.rejected_requests + excluded.rejected_requests,
+                              last_seen = excluded.last_seen
+                            """, [.text(client), .text(model), .text(key), LedgerValue(d.requests), LedgerValue(d.queries), LedgerValue(d.rowsMixed),
+                                  LedgerValue(d.rowsFlipped), .double(d.similaritySum), LedgerValue(d.rejectedRequests),
+                                  .text(QueryLedger.format(d.firstSeen)), .text(QueryLedger.format(d.lastSeen))])
+                    }
+                    return batch.isEmpty ? [] : try QueryLedger.fetchRecords(tx, store: store, modelSHA256: model, keyFingerprint: key,
+                                                                             clients: batch.keys.sorted())
+                }
+                // The stored totals include other replicas' counts; add what gathered here since the batch was taken.
+                lock.withLock {
+                    for r in stored {
+                        var t = Tally(r)
+                        if let newer = pending[r.client] { t.add(newer) }
+                        totals[r.client] = t
+                    }
+                }
+                GroupCommit.resume(waiters, with: .success(()))
+            } catch {
+                if recordBeforeAnswer {
+                    logger.error("cannot record answers in the ledger; their requests are refused (503)",
+                                 metadata: ["error": "\(error)", "entries": "\(entries.count)", "database": "\(path)"])
                 } else {
-                    pending[client] = d
+                    evidence.putBack(entries)
+                    lock.withLock {
+                        for (client, d) in batch {
+                            if var newer = pending[client] {
+                                newer.add(d)
+                                pending[client] = newer
+                            } else {
+                                pending[client] = d
+                            }
+                        }
+                    }
                 }
+                GroupCommit.resume(waiters, with: .failure(error))
+                throw error
             }
-            lock.unlock()
-            throw QueryLedger.describe(error, path: path)
         }
     }
 
-    /// Flushes, marks the server run stopped and closes the database. Idempotent.
+    /// Flushes, marks the server run stopped and closes the ledger. Idempotent.
     public func close() throws {
         lock.lock()
         if closed { lock.unlock(); return }
         closed = true
         lock.unlock()
-        defer { try? database.close() }
+        group.stop()
+        defer { store.close() }
         try flush()
         if let runID {
-            do {
-                try database.write { db in
-                    try db.execute(sql: "UPDATE server_runs SET stopped_at = ? WHERE id = ?", arguments: [QueryLedger.now(), runID])
-                }
-            } catch {
-                throw QueryLedger.describe(error, path: path)
+            try store.write { tx in
+                try tx.execute("UPDATE server_runs SET stopped_at = ? WHERE id = ?", [.text(QueryLedger.now()), .int(runID)])
             }
         }
     }

@@ -30,9 +30,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The clients file (API keys and rate limits, see `ClientRegistry`); nil = no
     /// authentication, every request is counted as client `anonymous`.
     public var clientsFile: String?
-    /// The SQLite file of per-client query counts and defense statistics; nil = the default
-    /// `honeytrace-queries.sqlite` inside the model directory; `":memory:"` = not persisted.
+    /// The ledger of per-client query counts, defense statistics and evidence: a SQLite file
+    /// (nil = the default `honeytrace-queries.sqlite` inside the model directory; `":memory:"` =
+    /// not persisted), or a `postgres://` URL shared by replicas (`PostgresLedgerStore`).
     public var databasePath: String?
+    /// Whether a request waits for its ledger records to commit before it is answered; nil = yes
+    /// for PostgreSQL, no for SQLite (`QueryLedger`).
+    public var recordBeforeAnswer: Bool? = nil
     /// How often counters are written to the database (and once more at shutdown).
     public var flushInterval: Duration
     /// How long start-up waits for a locked database before giving up.
@@ -67,6 +71,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dawnSecretPath: String? = nil
     /// DAWN's watermark rate r_w.
     public var dawnRate: Double = 0.005
+    /// Serve a key whose HMAC secret was derived from its seed (experiments only): anyone who
+    /// knows the seed can recompute the secret, and with it the watermarks.
+    public var allowSeedDerivedSecret = false
 
     public init(modelDirectory: String, keyPath: String?, answerMode: DefenseConfiguration.AnswerMode? = nil, force: Bool = false,
                 host: String = "127.0.0.1", port: Int = 8080, adminHost: String = "127.0.0.1", adminPort: Int? = 9090,
@@ -98,7 +105,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// File name of the default database inside the model directory.
     public static let defaultDatabaseName = "honeytrace-queries.sqlite"
 
-    /// The database path in use: `databasePath`, or the default inside the model directory.
+    /// The ledger in use: `databasePath`, or the default file inside the model directory.
     public var resolvedDatabasePath: String {
         databasePath ?? URL(fileURLWithPath: modelDirectory).appendingPathComponent(Self.defaultDatabaseName).path
     }

@@ -2,23 +2,26 @@ import Datasets
 
 /// The training and test sets a command works on, chosen by name: `fashion-mnist` (docs/algorithms.md §9:
 /// the victim's split train[0..<50000] and the test set), `synthetic` (seeded blobs, for smoke
-/// runs), or `npy` (the user's `.npy` files).
+/// runs), `npy` (the user's `.npy` files) or an owner's data-set description.
 public enum DataSource: Sendable, Equatable {
     case fashionMNIST(directory: String)
     case synthetic(trainCount: Int, testCount: Int, seed: UInt64)
     case npy(trainImages: String, trainLabels: String, testImages: String?, testLabels: String?)
+    case described(DatasetDescription)
 
     public var name: String {
         switch self {
         case .fashionMNIST: return "fashion-mnist"
         case .synthetic: return "synthetic"
         case .npy: return "npy"
+        case .described(let d): return d.name
         }
     }
 
     /// The normalisation models trained on this source use.
-    public func normalization(for train: ImageDataset) -> Normalization {
+    public func normalization(for train: ImageDataset) throws -> Normalization {
         switch self {
+        case .described(let d): return try d.normalization(train: train)
         case .fashionMNIST: return .fashionMNIST
         case .synthetic: return .identity
         case .npy:
@@ -57,6 +60,8 @@ public enum DataSource: Sendable, Equatable {
                 test = try NPYImages.load(vi, labelsPath: vl, classCount: train.classCount)
             }
             result = (train, test, nil)
+        case .described(let d):
+            result = (try d.load(.train), try d.test.map { _ in try d.load(.test) }, d.classNames)
         }
         if let limit, limit < result.0.count { result.0 = result.0.subset(0..<limit, name: result.0.name + "[0..<\(limit)]") }
         return result

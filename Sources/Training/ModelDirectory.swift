@@ -9,7 +9,8 @@ public enum ModelDirectory {
     public static let weightsFile = "model.safetensors"
     public static let manifestFile = "model.json"
 
-    /// Writes `model` to `directory` (created if needed); fills in the weights' hash.
+    /// Writes `model` to `directory` (created if needed); fills in the weights' hash, then the
+    /// manifest's own (over every field, the weights' hash included).
     public static func save(_ model: TrainedModel, to directory: String) throws {
         let url = URL(fileURLWithPath: directory)
         do {
@@ -23,12 +24,16 @@ public enum ModelDirectory {
                                           label: weightsPath)
         try AtomicFile.write(data, to: weightsPath)
         model.manifest.weightsSHA256 = Hashing.sha256(data)
+        model.manifest.formatVersion = ModelManifest.currentFormatVersion
+        model.manifest.manifestSHA256 = try model.manifest.canonicalDigest()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(model.manifest), to: url.appendingPathComponent(manifestFile).path)
     }
 
-    /// Reads a model directory, checking the manifest, the weights' hash and every tensor's name and shape.
+    /// Reads a model directory, checking the manifest (its fields, and its own SHA-256 from format
+    /// version 2 on), the weights' hash and every tensor's name and shape. `verifyHash: false`
+    /// skips only the weights' hash (tests reach the parser's errors with it).
     public static func load(_ directory: String, verifyHash: Bool = true) throws -> TrainedModel {
         let url = URL(fileURLWithPath: directory)
         var isDirectory: ObjCBool = false
@@ -64,11 +69,23 @@ public enum ModelDirectory {
         guard manifest.normalization.fits(channels: manifest.inputShape[0]) else {
             throw TrainingError(file: manifestPath, "normalisation has \(manifest.normalization.mean.count) channels, the input has \(manifest.inputShape[0])")
         }
+        guard !manifest.weightsSHA256.isEmpty else {
+            throw TrainingError(file: manifestPath, "field 'weightsSHA256' is empty: nothing would check the weights")
+        }
+        if manifest.formatVersion >= ModelManifest.firstVersionWithManifestDigest {
+            guard let recorded = manifest.manifestSHA256 else {
+                throw TrainingError(file: manifestPath, "field 'manifestSHA256' is missing (format version \(manifest.formatVersion) needs it)")
+            }
+            let actual = try manifest.canonicalDigest()
+            guard actual == recorded else {
+                throw TrainingError(file: manifestPath, "was changed or damaged: its canonical SHA-256 is \(actual.prefix(16))…, field 'manifestSHA256' says \(recorded.prefix(16))…")
+            }
+        }
         let weightsPath = url.appendingPathComponent(weightsFile).path
         guard let bytes = FileManager.default.contents(atPath: weightsPath) else {
             throw TrainingError(file: weightsPath, "missing; a model directory holds \(manifestFile) and \(weightsFile)")
         }
-        if verifyHash && !manifest.weightsSHA256.isEmpty {
+        if verifyHash {
             let actual = Hashing.sha256(bytes)
             guard actual == manifest.weightsSHA256 else {
                 throw TrainingError(file: weightsPath, "SHA-256 \(actual) does not match the manifest's \(manifest.weightsSHA256); the weights were changed or damaged")

@@ -1,3 +1,4 @@
+import Foundation
 import Datasets
 import NeuralNet
 
@@ -5,7 +6,9 @@ import NeuralNet
 /// network, feed it correctly normalised inputs, and tell where it came from.
 public struct ModelManifest: Codable, Sendable, Equatable {
     /// Bumped when the layout of a model directory changes incompatibly.
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
+    /// The first format version whose manifest carries `manifestSHA256`.
+    public static let firstVersionWithManifestDigest = 2
 
     public var formatVersion: Int
     public var architecture: Architecture
@@ -26,6 +29,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var metrics: [String: Double]
     /// Class names by label, when known.
     public var classNames: [String]?
+    /// SHA-256 (hex) of the manifest's canonical JSON without this field (`canonicalDigest()`),
+    /// filled in by `ModelDirectory.save` and checked on load (format version 2 and later).
+    public var manifestSHA256: String?
     /// The network of architecture `graph` (nil for the reference architectures).
     public var graph: GraphSpec?
 
@@ -116,5 +122,17 @@ public struct DataFingerprint: Codable, Sendable, Equatable {
     /// Hashes the dataset's pixels (as Float32 bytes), labels and shape.
     public init(_ dataset: ImageDataset) {
         self.init(name: dataset.name, count: dataset.count, sha256: Hashing.sha256(dataset))
+    }
+}
+
+extension ModelManifest {
+    /// SHA-256 (hex) of the manifest encoded with sorted keys and no whitespace, `manifestSHA256`
+    /// left out: any change of a field changes it.
+    public func canonicalDigest() throws -> String {
+        var unsealed = self
+        unsealed.manifestSHA256 = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Hashing.sha256(try encoder.encode(unsealed))
     }
 }

@@ -11,12 +11,12 @@ final class SlurmCluster {
     let directory: String
     /// What Slurm's commands need to reach this cluster.
     let environment: [String: String]
-    private var daemons: [(name: String, pid: pid_t)] = []
+    private let daemons: Daemons
 
     /// A cluster whose node is idle, or why none can start here.
-    static func start() -> Result<SlurmCluster, SlurmClusterUnavailable> {
+    static func start() -> Result<SlurmCluster, ServiceUnavailable> {
         let tools = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "scancel"]
-        let missing = tools.filter { which($0) == nil }
+        let missing = tools.filter { Daemons.which($0) == nil }
         guard missing.isEmpty else {
             return .failure(.init("\(missing.joined(separator: ", ")) not installed (apt-get install -y slurm-wlm munge)"))
         }
@@ -37,6 +37,7 @@ final class SlurmCluster {
 
     private init(directory dir: String) throws {
         directory = dir
+        daemons = Daemons(directory: dir)
         let fm = FileManager.default
         for sub in ["state", "spool", "munge"] { try fm.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
@@ -46,7 +47,7 @@ final class SlurmCluster {
         try Data((0..<1024).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: URL(fileURLWithPath: key))
         try fm.setAttributes([.posixPermissions: 0o400], ofItemAtPath: key)
         let socket = dir + "/munge/munge.socket"
-        let ports = try SlurmCluster.freePorts(2)
+        let ports = try Daemons.freePorts(2)
         let host = SlurmCluster.shortHostName()
         let conf = """
             ClusterName=honeytrace-test
@@ -88,37 +89,16 @@ final class SlurmCluster {
         try launch("slurmd", ["-D", "-f", dir + "/slurm.conf", "-N", host])
     }
 
-    /// Starts a daemon in the foreground with posix_spawn, its output to `<name>.out`. Not with
-    /// Foundation's `Process`: it takes a child that closes its inherited descriptors, as the
-    /// daemons do, for one that has exited and blocks in waitpid on it, stalling every other Process.
+    /// Starts a Slurm or munge daemon in the foreground.
     private func launch(_ name: String, _ arguments: [String]) throws {
-        guard let path = SlurmCluster.which(name) else { throw SlurmClusterUnavailable("\(name) not found") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, directory + "/\(name).out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil], envp = env.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard status == 0 else { throw SlurmClusterUnavailable("\(name): posix_spawn failed (\(String(cString: strerror(status))))") }
-        daemons.append((name, pid))
-    }
-
-    /// Whether a daemon this cluster started still runs (reaping it when it has stopped).
-    private func isRunning(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
+        try daemons.launch(name, name, arguments, environment: environment)
     }
 
     /// Waits for the node to be idle; nil when it is, else what went wrong (with the daemons' logs).
     private func waitUntilIdle(seconds: Double) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let dead = daemons.first(where: { !isRunning($0.pid) }) { return "\(dead.name) stopped at once\n\(logs())" }
+            if let dead = daemons.started.first(where: { !daemons.isRunning($0.pid) }) { return "\(dead.name) stopped at once\n\(logs())" }
             if let r = try? run("sinfo", ["-h", "-o", "%t"]), r.status == 0, r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" {
                 return nil
             }
@@ -128,16 +108,11 @@ final class SlurmCluster {
     }
 
     /// The last lines of every daemon's log, for a failure message.
-    func logs() -> String {
-        ["munged.out", "munge/munged.log", "slurmctld.out", "slurmctld.log", "slurmd.out", "slurmd.log"].map { name in
-            let text = (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
-            return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
-        }.joined(separator: "\n")
-    }
+    func logs() -> String { daemons.logs(["munge/munged.log", "slurmctld.log", "slurmd.log"]) }
 
     /// Runs a Slurm command (or any program) against this cluster.
     func run(_ tool: String, _ arguments: [String]) throws -> ProcessOutput {
-        try ProcessOutput.run(URL(fileURLWithPath: SlurmCluster.which(tool) ?? tool), arguments, environment: environment)
+        try ProcessOutput.run(URL(fileURLWithPath: Daemons.which(tool) ?? tool), arguments, environment: environment)
     }
 
     /// Waits until none of `jobs` is pending or running; returns each job's (and array task's)
@@ -167,22 +142,8 @@ final class SlurmCluster {
 
     /// Stops the daemons this cluster started (by their process ids) and removes its directory.
     func stop() {
-        for d in daemons.reversed() where isRunning(d.pid) {
-            kill(d.pid, SIGTERM)
-            for _ in 0..<100 where isRunning(d.pid) { usleep(100_000) }
-            if isRunning(d.pid) {
-                kill(d.pid, SIGKILL)
-                var status: Int32 = 0
-                waitpid(d.pid, &status, 0)
-            }
-        }
-        daemons = []
+        daemons.stopAll()
         try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    static func which(_ tool: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     static func shortHostName() -> String {
@@ -191,31 +152,4 @@ final class SlurmCluster {
         let name = String(cString: buffer)
         return String(name.prefix { $0 != "." })
     }
-
-    /// Ports the kernel hands out as free right now (bound to port 0, then released).
-    static func freePorts(_ count: Int) throws -> [Int] {
-        var sockets: [Int32] = [], ports: [Int] = []
-        defer { sockets.forEach { close($0) } }
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw SlurmClusterUnavailable("socket: \(String(cString: strerror(errno)))") }
-            sockets.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound else { throw SlurmClusterUnavailable("bind: \(String(cString: strerror(errno)))") }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
-        }
-        return ports
-    }
-}
-
-/// Why a Slurm cluster cannot start here.
-struct SlurmClusterUnavailable: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

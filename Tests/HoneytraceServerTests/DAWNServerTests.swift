@@ -94,7 +94,7 @@ final class DAWNServerTests: XCTestCase {
         try old.close()
         let ledger = try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k")
         XCTAssertEqual(ledger.record(client: "alice")?.queries, 7)
-        XCTAssertTrue(try ledger.databaseQueue.read { try $0.tableExists("dawn_watermarks") })
+        XCTAssertTrue(try ledger.store.read { try ledger.store.hasTable("dawn_watermarks", in: $0) })
         try ledger.close()
         assertThrows(try DAWNLedger.exportLog(databasePath: path, client: "alice"), mentioning: [path, "no DAWN watermark queries for client 'alice'"])
     }

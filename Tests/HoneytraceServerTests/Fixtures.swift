@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import GRDB
 import Honeytrace
 @testable import HoneytraceServer
 import Hummingbird
@@ -75,13 +76,16 @@ func testClients() throws -> ClientRegistry {
     ])
 }
 
-/// A server configuration for tests: any port, no admin server, database in `directory`.
+/// A server configuration for tests: any port, no admin server, database in `directory`; the
+/// fixture's seed-derived key is allowed.
 func testConfiguration(_ directory: String, answer: DefenseConfiguration.AnswerMode? = nil, batchWait: Duration = .milliseconds(2),
                        maxRows: Int = 8, maxBody: Int = 64 << 10, adminPort: Int? = nil) -> ServerConfiguration {
-    ServerConfiguration(modelDirectory: directory, keyPath: "", answerMode: answer, port: 0, adminPort: adminPort,
+    var configuration = ServerConfiguration(modelDirectory: directory, keyPath: "", answerMode: answer, port: 0, adminPort: adminPort,
                         databasePath: directory + "/queries.sqlite", flushInterval: .milliseconds(100),
                         databaseBusyTimeout: .milliseconds(200), batchWait: batchWait, maxBatch: 16, maxRowsPerRequest: maxRows,
                         maxBodyBytes: maxBody, maxPendingRows: 1024, logLevel: .critical)
+    configuration.allowSeedDerivedSecret = true
+    return configuration
 }
 
 /// `{"images": [[…], …]}` for `rows` images of `size` values.
@@ -122,3 +126,29 @@ extension TestResponse {
 /// The shared fixture and its image size (1×16×16), as globals so test closures need not capture `self`.
 let fx = ServerFixture.shared
 let imageSize = 256
+
+/// Another connection to the SQLite file at `path` holding its write lock (an exclusive
+/// transaction on a thread of its own) from `init` until `release()`, as another process would.
+final class ForeignWriteLock: @unchecked Sendable {
+    let queue: DatabaseQueue
+    private let locked = DispatchSemaphore(value: 0), releasing = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+
+    init(path: String) throws {
+        queue = try DatabaseQueue(path: path)
+        Thread { [queue, locked, releasing, finished] in
+            try? queue.inTransaction(.exclusive) { _ in
+                locked.signal()
+                releasing.wait()
+                return .rollback
+            }
+            finished.signal()
+        }.start()
+        locked.wait()
+    }
+
+    /// Ends the transaction and waits until it has.
+    func release() {
+        releasing.signal()
+        finished.wait()
+    }
+}

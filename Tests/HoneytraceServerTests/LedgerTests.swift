@@ -105,26 +105,15 @@ final class LedgerTests: XCTestCase {
         let path = try scratchDirectory(self) + "/queries.sqlite"
         try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k").close()
         // Another process (here: another connection) holds the write lock.
-        let other = try DatabaseQueue(path: path)
-        let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
-        Thread {
-            try? other.inTransaction(.exclusive) { _ in
-                locked.signal()
-                release.wait()
-                return .rollback
-            }
-            finished.signal()
-        }.start()
-        locked.wait()
+        let other = try ForeignWriteLock(path: path)
         let start = Date()
         XCTAssertThrowsError(try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k", busyTimeout: .milliseconds(200))) { error in
             XCTAssertEqual((error as? ServerError)?.kind, .database)
             XCTAssertTrue("\(error)".contains("locked by another process"), "\(error)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        release.signal()
-        finished.wait()
-        try other.close()
+        other.release()
+        try other.queue.close()
         // Once released, the server starts.
         try QueryLedger(path: path, modelSHA256: "m", keyFingerprint: "k").close()
     }
@@ -147,6 +136,9 @@ final class LedgerTests: XCTestCase {
         let dbPath = dir + "/bad.sqlite"
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: dbPath))
         var config = ServerConfiguration(modelDirectory: fx.directory, keyPath: fx.keyPath, databasePath: dbPath, logLevel: .critical)
+        // The fixture's key has a secret derived from its seed: refused unless allowed.
+        assertThrows(try PredictionServer(configuration: config), mentioning: [fx.keyPath, "derived from its seed", "--allow-seed-derived-secret"])
+        config.allowSeedDerivedSecret = true
         assertThrows(try PredictionServer(configuration: config), mentioning: [dbPath, "not a SQLite database"])
         // And the good path: model directory + key file + clients file, default database beside the model.
         config.databasePath = dir + "/good.sqlite"

@@ -146,8 +146,17 @@ final class WatermarkKeyTests: XCTestCase {
         // Garbage.
         assertThrows(try WatermarkKey.load(try write(Data(repeating: 0x41, count: 100))), mentioning: ["damaged.key", "key file"])
         // Unknown (newer) version.
-        let newer = rewriteHeader(good) { $0.replacingOccurrences(of: "\\\"format_version\\\":1", with: "\\\"format_version\\\":7") }
+        let newer = rewriteHeader(good) { $0.replacingOccurrences(of: "\\\"format_version\\\":2", with: "\\\"format_version\\\":7") }
         assertThrows(try WatermarkKey.load(try write(newer)), mentioning: ["version 7", "newer"])
+        // An edit of the metadata (here the seed in the creation record; the secret, target or
+        // offset alike): caught by the metadata's own SHA-256.
+        let seedField = "\\\"seed\\\":\(key.creation.seed)"
+        XCTAssertTrue(String(decoding: good, as: UTF8.self).contains(seedField))
+        let edited = rewriteHeader(good) { $0.replacingOccurrences(of: seedField, with: "\\\"seed\\\":\(key.creation.seed + 1)") }
+        assertThrows(try WatermarkKey.load(try write(edited)), mentioning: ["damaged.key", "metadata was changed or damaged"])
+        // The digest entry removed: refused by name.
+        let undigested = rewriteHeader(good) { $0.replacingOccurrences(of: "\"honeytrace_key_sha256\":", with: "\"honeytrace_key_sha25x\":") }
+        assertThrows(try WatermarkKey.load(try write(undigested)), mentioning: ["no 'honeytrace_key_sha256' entry"])
         // Missing tensor.
         let missing = rewriteHeader(good) { $0.replacingOccurrences(of: "\"features\":", with: "\"featurex\":") }
         assertThrows(try WatermarkKey.load(try write(missing)), mentioning: ["missing tensor 'features'"])
@@ -158,6 +167,18 @@ final class WatermarkKeyTests: XCTestCase {
         let modelDir = dir + "/model"
         try ModelDirectory.save(Fixture.trainModel(on: fixture.train.subset(0..<64), seed: 99), to: modelDir)
         assertThrows(try WatermarkKey.load(modelDir + "/model.safetensors"), mentioning: ["not a Honeytrace watermark key"])
+    }
+
+    /// A secret anyone can recompute from the seed is recognised by its record and by its value.
+    func testSeedDerivedSecretsAreRecognised() throws {
+        var key = try fixture.key()
+        XCTAssertTrue(key.isSecretDerivedFromSeed)
+        XCTAssertEqual(key.secret, WatermarkKey.seedDerivedSecret(key.creation.seed))
+        key.creation.secretSource = "given"
+        XCTAssertTrue(key.isSecretDerivedFromSeed, "the value gives it away whatever the record says")
+        key.creation.seed += 1
+        XCTAssertFalse(key.isSecretDerivedFromSeed, "another seed's derived secret differs")
+        XCTAssertNotEqual(WatermarkKey.seedDerivedSecret(1), WatermarkKey.seedDerivedSecret(2))
     }
 
     func testKeyForAnotherModelIsRefusedUnlessForced() throws {

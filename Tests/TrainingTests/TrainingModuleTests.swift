@@ -97,12 +97,34 @@ final class TrainingModuleTests: XCTestCase {
         XCTAssertThrowsError(try ModelDirectory.load(dir, verifyHash: false)) { XCTAssertTrue("\($0)".contains("model.safetensors"), "\($0)") }
         try goodWeights.write(to: URL(fileURLWithPath: weights))
 
-        // Weights of another architecture.
+        // Weights of another architecture (a resealed manifest, so its own hash holds).
         var m = model.manifest
         m.architecture = .resnet8
-        m.weightsSHA256 = ""
+        m.manifestSHA256 = try m.canonicalDigest()
         try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: manifest))
         assertLoadFails(dir, mentioning: ["model.safetensors", "resnet-8"])
+
+        // An edited field (not resealed): the manifest's own hash names the file.
+        m = model.manifest
+        m.classNames = (0..<model.manifest.classes).map { "class \($0)" }
+        try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: manifest))
+        assertLoadFails(dir, mentioning: ["model.json", "changed or damaged", "manifestSHA256"])
+        // The manifest's hash removed, or the weights' hash emptied: refused by field, never unchecked.
+        m = model.manifest
+        m.manifestSHA256 = nil
+        try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: manifest))
+        assertLoadFails(dir, mentioning: ["model.json", "'manifestSHA256' is missing"])
+        m = model.manifest
+        m.weightsSHA256 = ""
+        m.manifestSHA256 = try m.canonicalDigest()
+        try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: manifest))
+        assertLoadFails(dir, mentioning: ["model.json", "'weightsSHA256' is empty"])
+        // A version-1 manifest (written before the manifest's hash existed) still loads.
+        m = model.manifest
+        m.formatVersion = 1
+        m.manifestSHA256 = nil
+        try JSONEncoder().encode(m).write(to: URL(fileURLWithPath: manifest))
+        XCTAssertNoThrow(try ModelDirectory.load(dir))
 
         // Broken and incomplete JSON.
         try Data("{\"architecture\": ".utf8).write(to: URL(fileURLWithPath: manifest))

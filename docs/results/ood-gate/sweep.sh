@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "| gate quantile | d | test accuracy (bare 92.52 %) | test flipped | MNIST-5k mixed | MNIST-5k flipped | MNIST-5k mean s |"
 echo "|---|---|---|---|---|---|---|"
 for q in off 0.9 0.95 0.97 0.98 0.99; do
-    "$ht" calibrate "$victim" --key "$key" --out "$tmp/k.htkey" --betas 1 --ood-gate "$q" --json > "$tmp/c.json"
+    "$ht" calibrate "$victim" --key "$key" --out "$tmp/k.htkey" --flipping-powers 1 --ood-gate "$q" --json > "$tmp/c.json"
     python3 - "$q" "$tmp/c.json" <<'PY'
 import json, sys
 q, path = sys.argv[1], sys.argv[2]
