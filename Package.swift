@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
         // HoneytraceServer: the shared PostgreSQL ledger of replicas (`serve --ledger postgres://…`).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // ONNX: the runtime library only; Sources/ONNX/onnx.pb.swift is generated once and committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config; apt provides libopenblas-dev.
@@ -80,6 +82,11 @@ let package = Package(
             "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Layer 5: ONNX in and out — an image classifier's ONNX graph as a graph model, and any model as ONNX.
+        .target(name: "ONNX", dependencies: [
+            "TensorEngine", "NeuralNet", "Datasets", "Training",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto"]),
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
@@ -106,7 +113,7 @@ let package = Package(
             name: "HoneytraceCLI",
             dependencies: [
                 "TensorEngine", "NeuralNet", "Formats", "Datasets", "Stats", "Training", "Prediction", "Honeytrace", "Extraction", "Experiments",
-                "HoneytraceServer", "Baselines",
+                "HoneytraceServer", "Baselines", "ONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -135,6 +142,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "BaselinesTests", dependencies: [
             "Baselines", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine", "TestSupport",
         ]),

@@ -74,7 +74,9 @@ final class AttackRun {
         self.testSet = testSet
         self.victim = victim
         self.progress = progress
-        self.architecture = configuration.surrogate.architecture ?? victim?.manifest.architecture ?? .fmnistCNN
+        // The victim's architecture by default; a graph model (imported) cannot be built afresh, so its thief trains fmnist-cnn.
+        self.architecture = configuration.surrogate.architecture
+            ?? victim.flatMap { $0.manifest.architecture == .graph ? nil : $0.manifest.architecture } ?? .fmnistCNN
         boundary = try QueryBoundary(api: api, budget: configuration.budget)
         let smoothing = configuration.variant == .smoothing
         collector = try QueryCollector(boundary: boundary, copies: smoothing ? configuration.smoothing.copies : 1,

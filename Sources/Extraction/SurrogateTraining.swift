@@ -104,7 +104,7 @@ public enum SurrogateTraining {
             return unlabeledBatches.next()!.images
         }
         var g = SeededGenerator(seed: SeedMixing.mix(seed, 0x6865_6164))  // "head"
-        let head = Linear(classifier.head.weight.shape[1], RotationTask.classes, generator: &g)
+        let head = Linear(classifier.featureWidth, RotationTask.classes, generator: &g)
         let optimizer = SGD(classifier.parameters + head.parameters, learningRate: recipe.learningRate, momentum: recipe.momentum,
                             weightDecay: recipe.weightDecay, nesterov: recipe.nesterov)
         for epoch in 0..<recipe.epochs {

@@ -6,7 +6,13 @@ import Prediction
 import TensorEngine
 import Training
 
-extension Architecture: ExpressibleByArgument {}
+/// An `--arch` option names a reference architecture; `graph` belongs to imported models only.
+extension Architecture: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let a = Architecture(rawValue: argument), Architecture.allCases.contains(a) else { return nil }
+        self = a
+    }
+}
 extension AnswerMode: ExpressibleByArgument {}
 extension DefenseConfiguration.Score: ExpressibleByArgument {}
 extension DefenseConfiguration.FeatureSpace: ExpressibleByArgument {}

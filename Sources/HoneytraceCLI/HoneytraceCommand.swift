@@ -7,7 +7,7 @@ struct Honeytrace: AsyncParsableCommand {
         commandName: "honeytrace",
         abstract: "Neural Honeytrace: training-free watermarks against model extraction.",
         version: Version.description,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, WatermarkCommand.self, ProtectCommand.self,
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ImportCommand.self, ExportCommand.self, WatermarkCommand.self, ProtectCommand.self,
                       CalibrateCommand.self, VerifyCommand.self, PrownCommand.self, ServeCommand.self, ExperimentCommand.self, BenchCommand.self,
                       DAWNCommand.self, BaselineCommand.self, LedgerCommand.self]
     )

@@ -1,13 +1,18 @@
 import TensorEngine
 
 /// The reference architectures of docs/algorithms.md §9, with module trees identical to
-/// bench/peer_torch.py so their parameter names are PyTorch's `state_dict` keys.
+/// bench/peer_torch.py so their parameter names are PyTorch's `state_dict` keys; and `graph`,
+/// a network described by its own `GraphSpec` (an imported model), which `build` cannot make.
 public enum Architecture: String, CaseIterable, Sendable, Codable {
     case fmnistCNN = "fmnist-cnn"
     case vggMini = "vgg-mini"
     case resnet8 = "resnet-8"
+    case graph = "graph"
 
-    /// Builds the network with PyTorch's default initialisation from a seed.
+    /// The reference architectures, the ones `build` makes (every case but `graph`).
+    public static var allCases: [Architecture] { [.fmnistCNN, .vggMini, .resnet8] }
+
+    /// Builds the network with PyTorch's default initialisation from a seed; a reference architecture only.
     public func build(inChannels: Int = 1, classes: Int = 10, imageSize: Int = 28, seed: UInt64) -> Classifier {
         var g = SeededGenerator(seed: seed)
         let layers: [Module]
@@ -29,6 +34,8 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
                       BasicBlock(16, 16, stride: 1, generator: &g), BasicBlock(16, 32, stride: 2, generator: &g),
                       BasicBlock(32, 64, stride: 2, generator: &g),
                       GlobalAvgPool(), Flatten(), Linear(64, classes, generator: &g)]
+        case .graph:
+            preconditionFailure("a graph model is built from its GraphSpec (Classifier(graph:)), not from the architecture alone")
         }
         return Classifier(architecture: self, layers: layers)
     }
@@ -40,44 +47,71 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
         case .fmnistCNN: return [2, 5]
         case .vggMini: return [6, 13]
         case .resnet8: return [3, 4]
+        case .graph: return []
         }
     }
 
-    /// Width of the penultimate features.
-    public var featureWidth: Int {
+    /// Width of the penultimate features (nil for `graph`, where the spec decides).
+    public var featureWidth: Int? {
         switch self {
         case .fmnistCNN, .vggMini: return 128
         case .resnet8: return 64
+        case .graph: return nil
         }
     }
 }
 
-/// A classifier whose last layer is Linear; one forward pass yields logits and the
-/// penultimate features (the Linear layer's input), which the defense needs together.
+/// A classifier whose one forward pass yields logits and the penultimate features, which the
+/// defense needs together: layers ending with a Linear head (the features are its input), or
+/// a graph network that names its features value.
 public final class Classifier: Module, @unchecked Sendable {
     public let architecture: Architecture
     public let layers: [Module]
-    public let head: Linear
+    /// The last Linear layer of a reference architecture; nil for a graph model.
+    public let head: Linear?
+    /// The network of a graph model; nil for a reference architecture.
+    public let graph: GraphNetwork?
+    public let classes: Int
+    /// Width of the penultimate features.
+    public let featureWidth: Int
 
     public init(architecture: Architecture, layers: [Module]) {
         guard let head = layers.last as? Linear else { preconditionFailure("a Classifier must end with a Linear layer") }
         self.architecture = architecture
         self.layers = layers
         self.head = head
+        graph = nil
+        classes = head.weight.shape[0]
+        featureWidth = head.weight.shape[1]
         super.init()
     }
 
-    public var classes: Int { head.weight.shape[0] }
+    /// A graph model: the architecture `graph`, whose state dict is the network's.
+    public init(graph: GraphNetwork) {
+        architecture = .graph
+        layers = [graph]
+        head = nil
+        self.graph = graph
+        classes = graph.shapes.classes
+        featureWidth = graph.shapes.featureWidth
+        super.init()
+    }
 
     /// Logits and penultimate features from one forward pass.
     public func forwardWithFeatures(_ x: Tensor) -> (logits: Tensor, features: Tensor) {
+        if let graph { return graph.run(x) }
         let features = runLayers(layers.dropLast(), x)
-        return (head(features), features)
+        return (head!(features), features)
     }
 
     /// Logits, penultimate features and the outputs of the layers at `hidden` (ascending indices
     /// into `layers`, before the head), from one forward pass; the loss needs hidden activations.
     public func forwardWithActivations(_ x: Tensor, hidden: [Int]) -> (logits: Tensor, features: Tensor, hidden: [Tensor]) {
+        if let graph {
+            precondition(hidden.isEmpty, "a graph model names no hidden layers")
+            let (logits, features) = graph.run(x)
+            return (logits, features, [])
+        }
         precondition(zip(hidden, hidden.dropFirst()).allSatisfy { $0 < $1 } && hidden.allSatisfy { (0..<(layers.count - 1)).contains($0) },
                      "hidden layer indices \(hidden) must ascend within 0..<\(layers.count - 1)")
         var outputs: [Tensor] = []
@@ -88,10 +122,13 @@ public final class Classifier: Module, @unchecked Sendable {
             start = i + 1
         }
         let features = runLayers(layers[start..<(layers.count - 1)], h)
-        return (head(features), features, outputs)
+        return (head!(features), features, outputs)
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor { forwardWithFeatures(x).logits }
 
-    public override var children: [(String, Module)] { layers.enumerated().map { (String($0.offset), $0.element) } }
+    public override var children: [(String, Module)] {
+        if let graph { return graph.children }
+        return layers.enumerated().map { (String($0.offset), $0.element) }
+    }
 }

@@ -79,6 +79,9 @@ enum Broadcast {
 }
 
 extension Tensor {
+    /// The NumPy broadcast shape of two shapes, or nil when they are incompatible.
+    public static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? { Broadcast.shape(a, b) }
+
     /// Sums this tensor down to `target`, undoing a broadcast (the gradient of a broadcast).
     public func sum(toShape target: [Int]) -> Tensor {
         if target == shape { return self }

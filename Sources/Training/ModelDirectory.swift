@@ -92,10 +92,30 @@ public enum ModelDirectory {
             }
         }
         let file = try SafeTensors.parse(bytes, label: weightsPath)
-        let classifier = manifest.architecture.build(inChannels: manifest.inputShape[0], classes: manifest.classes,
-                                                     imageSize: manifest.inputShape[1], seed: 0)
+        let classifier = try classifier(for: manifest, label: manifestPath)
         try load(file, into: classifier, label: weightsPath)
         return TrainedModel(classifier: classifier, manifest: manifest)
+    }
+
+    /// An untrained network of the manifest's architecture: a reference architecture from its
+    /// shape, or a graph model from the manifest's graph, checked to fit the input shape and classes.
+    public static func classifier(for manifest: ModelManifest, label: String) throws -> Classifier {
+        guard manifest.architecture == .graph else {
+            guard manifest.graph == nil else { throw TrainingError(file: label, "field 'graph' is only for architecture 'graph'") }
+            return manifest.architecture.build(inChannels: manifest.inputShape[0], classes: manifest.classes,
+                                               imageSize: manifest.inputShape[1], seed: 0)
+        }
+        guard let spec = manifest.graph else { throw TrainingError(file: label, "architecture 'graph' needs field 'graph'") }
+        let network: GraphNetwork
+        do {
+            network = try GraphNetwork(spec: spec, inputShape: manifest.inputShape)
+        } catch let error as GraphError {
+            throw TrainingError(file: label, "field 'graph': \(error)")
+        }
+        guard network.shapes.classes == manifest.classes else {
+            throw TrainingError(file: label, "field 'graph' yields \(network.shapes.classes) classes, field 'classes' says \(manifest.classes)")
+        }
+        return Classifier(graph: network)
     }
 
     /// Copies a parsed safetensors file into a classifier, naming the file and tensor on any mismatch.

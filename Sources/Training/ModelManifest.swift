@@ -32,10 +32,12 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// SHA-256 (hex) of the manifest's canonical JSON without this field (`canonicalDigest()`),
     /// filled in by `ModelDirectory.save` and checked on load (format version 2 and later).
     public var manifestSHA256: String?
+    /// The network of architecture `graph` (nil for the reference architectures).
+    public var graph: GraphSpec?
 
     public init(architecture: Architecture, classes: Int, inputShape: [Int], normalization: Normalization,
                 source: String, recipe: TrainingRecipe? = nil, data: DataFingerprint? = nil,
-                weightsSHA256: String = "", metrics: [String: Double] = [:], classNames: [String]? = nil) {
+                weightsSHA256: String = "", metrics: [String: Double] = [:], classNames: [String]? = nil, graph: GraphSpec? = nil) {
         self.formatVersion = Self.currentFormatVersion
         self.architecture = architecture
         self.classes = classes
@@ -47,6 +49,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         self.weightsSHA256 = weightsSHA256
         self.metrics = metrics
         self.classNames = classNames
+        self.graph = graph
     }
 }
 
@@ -96,7 +99,8 @@ extension ModelManifest {
             guard h >= 4, w >= 4 else {
                 return "field 'inputShape': vgg-mini pools twice by 2 and needs sides of at least 4 pixels, found \(h)×\(w) in \(inputShape)"
             }
-        case .resnet8:
+        case .resnet8, .graph:
+            // A graph model's spec is checked against the input shape when it is built.
             break
         }
         return nil

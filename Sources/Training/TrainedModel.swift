@@ -19,7 +19,7 @@ public final class TrainedModel: @unchecked Sendable {
     /// Values per image.
     public var inputSize: Int { manifest.inputShape.reduce(1, *) }
     /// Width of the penultimate features.
-    public var featureWidth: Int { classifier.head.weight.shape[1] }
+    public var featureWidth: Int { classifier.featureWidth }
 
     /// Checks that a batch of raw images has this model's input shape.
     public func checkInput(_ pixels: Tensor) throws {

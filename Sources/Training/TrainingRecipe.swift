@@ -42,10 +42,11 @@ public struct TrainingRecipe: Codable, Sendable, Equatable {
         self.seed = seed
     }
 
-    /// The default Fashion-MNIST recipe of each reference architecture (README lists what they reach).
+    /// The default Fashion-MNIST recipe of each reference architecture (README lists what they reach);
+    /// a graph model, which can be fine-tuned but not built afresh, takes fmnist-cnn's.
     public static func fashionMNISTDefault(_ architecture: Architecture, seed: UInt64 = 0) -> TrainingRecipe {
         switch architecture {
-        case .fmnistCNN:
+        case .fmnistCNN, .graph:
             return TrainingRecipe(architecture: architecture, epochs: 12, batchSize: 128, learningRate: 0.05,
                                   weightDecay: 5e-4, augmentation: .cropAndFlip(padding: 2, flip: true), seed: seed)
         case .vggMini:
@@ -59,6 +60,9 @@ public struct TrainingRecipe: Codable, Sendable, Equatable {
 
     /// Checks the numbers a user typed.
     public func validate() throws {
+        guard architecture != .graph else {
+            throw TrainingError("architecture 'graph' names an imported model's own network; a recipe needs one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard epochs >= 1 else { throw TrainingError("epochs must be at least 1, found \(epochs)") }
         guard batchSize >= 1 else { throw TrainingError("batch size must be at least 1, found \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw TrainingError("learning rate must be positive, found \(learningRate)") }

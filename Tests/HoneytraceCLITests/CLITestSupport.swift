@@ -87,6 +87,27 @@ class CLITestCase: XCTestCase {
     /// `name` inside the scratch directory.
     func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 
+    /// Starts `honeytrace serve …` and returns the process and the URL from its "serving … on URL" line.
+    func startServer(_ arguments: [String]) throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["serve"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !text.contains("\n"), Date() < deadline, process.isRunning {
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"http://[0-9.]+:[0-9]+"#, options: .regularExpression) else {
+            process.terminate()
+            throw XCTSkip("the server did not start: '\(text)'")
+        }
+        return (process, String(text[range]))
+    }
+
     /// Trains a small model on 400 synthetic images for one epoch into `dir` (a few seconds).
     func trainSynthetic(seed: Int, to dir: String) throws {
         _ = try CLI.succeed(["train", "--data", "synthetic", "--limit", "400", "--epochs", "1", "--batch", "32", "--lr", "0.02",

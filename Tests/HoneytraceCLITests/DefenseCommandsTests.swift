@@ -75,27 +75,6 @@ final class DefenseCommandsTests: CLITestCase {
 
 /// `honeytrace serve` in a child process, and `verify --endpoint` against it.
 final class ServeCommandTests: CLITestCase {
-    /// Starts `honeytrace serve …` and returns the process and the URL from its "serving … on URL" line.
-    func startServer(_ arguments: [String]) throws -> (Process, String) {
-        let process = Process()
-        process.executableURL = CLI.executable
-        process.arguments = ["serve"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("\n"), Date() < deadline, process.isRunning {
-            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-        }
-        guard let range = text.range(of: #"http://[0-9.]+:[0-9]+"#, options: .regularExpression) else {
-            process.terminate()
-            throw XCTSkip("the server did not start: '\(text)'")
-        }
-        return (process, String(text[range]))
-    }
-
     func testVerifyGivesTheSameReportThroughTheEndpointAsOnDisk() throws {
         // The key's target is one these synthetic models often answer, so the reports compared below hold
         // non-zero counts (measured: 59 of 60 triggers and controls).
