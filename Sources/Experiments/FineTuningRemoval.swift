@@ -47,12 +47,7 @@ public enum FineTuningRemoval {
     }
 
     /// One copy's course.
-    public struct Course: Codable, Sendable, Equatable {
-        public var cell: String
-        public var defense: String
-        public var attack: String
-        public var steps: [Step]
-    }
+    public typealias Course = RemovalCourse<Step>
 
     /// Everything `experiment removal` writes to `<grid>/removal/fine-tuning.json`.
     public struct Report: Codable, Sendable, Equatable {
@@ -107,6 +102,14 @@ public enum FineTuningRemoval {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+/// One copy's measurements under a removal attack, step by step.
+public struct RemovalCourse<Step: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var cell: String
+    public var defense: String
+    public var attack: String
+    public var steps: [Step]
 }
 
 /// What every removal run measures with: the grid's data, the key's verifier, the null pool's

@@ -24,12 +24,7 @@ public enum PruningRemoval {
         public var verdict: String
     }
 
-    public struct Course: Codable, Sendable, Equatable {
-        public var cell: String
-        public var defense: String
-        public var attack: String
-        public var steps: [Step]
-    }
+    public typealias Course = RemovalCourse<Step>
 
     /// Everything `experiment removal --method clp` writes to `<grid>/removal/clp.json`.
     public struct Report: Codable, Sendable, Equatable {
