@@ -40,30 +40,7 @@ public enum ModelDirectory {
         guard let json = FileManager.default.contents(atPath: manifestPath) else {
             throw TrainingError(file: manifestPath, "missing; a model directory holds \(manifestFile) and \(weightsFile)")
         }
-        let manifest: ModelManifest
-        do {
-            manifest = try JSONDecoder().decode(ModelManifest.self, from: json)
-        } catch let DecodingError.dataCorrupted(context) {
-            throw TrainingError(file: manifestPath, "not valid JSON: \(context.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw TrainingError(file: manifestPath, "field '\(key.stringValue)' is missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw TrainingError(file: manifestPath, "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw TrainingError(file: manifestPath, "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null")
-        } catch {
-            throw TrainingError(file: manifestPath, "cannot be read: \(error)")
-        }
-        guard manifest.formatVersion <= ModelManifest.currentFormatVersion else {
-            throw TrainingError(file: manifestPath, "format version \(manifest.formatVersion) is newer than this honeytrace understands (\(ModelManifest.currentFormatVersion))")
-        }
-        if let problem = ModelManifest.problem(architecture: manifest.architecture, classes: manifest.classes,
-                                               inputShape: manifest.inputShape) {
-            throw TrainingError(file: manifestPath, problem)
-        }
-        guard manifest.normalization.fits(channels: manifest.inputShape[0]) else {
-            throw TrainingError(file: manifestPath, "normalisation has \(manifest.normalization.mean.count) channels, the input has \(manifest.inputShape[0])")
-        }
+        let manifest = try ModelManifest.decode(json, path: manifestPath)
         let weightsPath = url.appendingPathComponent(weightsFile).path
         guard let bytes = FileManager.default.contents(atPath: weightsPath) else {
             throw TrainingError(file: weightsPath, "missing; a model directory holds \(manifestFile) and \(weightsFile)")
