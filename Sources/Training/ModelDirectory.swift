@@ -58,10 +58,17 @@ public enum ModelDirectory {
         return TrainedModel(classifier: classifier, manifest: manifest)
     }
 
-    /// Copies a parsed safetensors file into a classifier, naming the file and tensor on any mismatch.
+    /// Copies a parsed safetensors file into a classifier, naming the file and tensor on any mismatch
+    /// or on a NaN or infinite weight (such a model would answer NaN probabilities to every query).
     public static func load(_ file: SafeTensorsFile, into classifier: Classifier, label: String) throws {
         var values: [String: (shape: [Int], values: [Float])] = [:]
-        for (name, t) in file.tensors { values[name] = (t.shape, t.int64s.map { $0.map(Float.init) } ?? t.floats) }
+        for (name, t) in file.tensors.sorted(by: { $0.key < $1.key }) {
+            let floats = t.int64s.map { $0.map(Float.init) } ?? t.floats
+            if let i = floats.firstIndex(where: { !$0.isFinite }) {
+                throw TrainingError(file: label, "tensor '\(name)' holds \(floats[i]) at index \(i); weights must be finite numbers")
+            }
+            values[name] = (t.shape, floats)
+        }
         do {
             try classifier.loadStateDict(values)
         } catch let error as StateDictError {
