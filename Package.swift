@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "Extraction", targets: ["Extraction"]),
         .library(name: "Prediction", targets: ["Prediction"]),
         .library(name: "Baselines", targets: ["Baselines"]),
+        // For the libFuzzer targets under Fuzz/, which reach the parsers through these.
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "HoneytraceServer", targets: ["HoneytraceServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
