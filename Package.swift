@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
+        // Test targets only: property-based round trips of the file and request formats.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // OpenBLAS through pkg-config; apt provides libopenblas-dev.
@@ -117,10 +119,13 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorEngine", "Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
+        .testTarget(name: "HoneytraceTests", dependencies: [
+            "Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "HoneytraceCLITests", dependencies: [
             "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -132,6 +137,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
         .testTarget(name: "BaselinesTests", dependencies: [
