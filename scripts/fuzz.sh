@@ -9,7 +9,8 @@
 # TARGET: npy, idx, safetensors, keyfile, model-json, clients, request (default: all). --seconds
 # defaults to 30 per target. --release builds optimised (-c release): many times the executions per
 # second, for a longer build. FUZZ_WORK (default Fuzz/.work) keeps each target's grown corpus
-# between runs and the failing inputs (FUZZ_WORK/<target>/crash-…); FUZZ_ARGS adds libFuzzer options.
+# between runs (FUZZ_WORK/<target>/corpus/), its logs and the failing inputs
+# (FUZZ_WORK/<target>/crash-…); FUZZ_ARGS adds libFuzzer options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
         --seconds) seconds="${2:?--seconds needs a number}"; shift 2 ;;
         --seconds=*) seconds="${1#--seconds=}"; shift ;;
         --release) configuration=release; shift ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
         *)
             if [[ " ${all_targets[*]} " != *" $1 "* ]]; then
@@ -56,12 +57,12 @@ options=(-max_total_time="$seconds" -print_funcs=0 -timeout=10 -rss_limit_mb=204
 failed=()
 printf '%-12s %12s %8s %10s  %s\n' target executions seconds "exec/s" result
 for t in "${targets[@]}"; do
-    mkdir -p "$work/$t"
+    mkdir -p "$work/$t/corpus"
     log="$work/$t/last-run.log"
     start=$SECONDS
     status=0
     # ASan's leak checker runs at exit; libFuzzer reports leaks per input with -detect_leaks (on by default).
-    "Fuzz/.build/$configuration/fuzz-$t" "${options[@]}" -artifact_prefix="$work/$t/" "$work/$t" "Fuzz/corpus/$t" >"$log" 2>&1 || status=$?
+    "Fuzz/.build/$configuration/fuzz-$t" "${options[@]}" -artifact_prefix="$work/$t/" "$work/$t/corpus" "Fuzz/corpus/$t" >"$log" 2>&1 || status=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     if [ "$status" = 0 ]; then
