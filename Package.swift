@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "Extraction", targets: ["Extraction"]),
         .library(name: "Prediction", targets: ["Prediction"]),
         .library(name: "Baselines", targets: ["Baselines"]),
+        // For the libFuzzer targets under Fuzz/, which reach the parsers through these.
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "HoneytraceServer", targets: ["HoneytraceServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // ONNX: the runtime library only; Sources/ONNX/onnx.pb.swift is generated once and committed.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Test targets only: property-based round trips of the file and request formats.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // OpenBLAS through pkg-config; apt provides libopenblas-dev.
@@ -124,10 +129,13 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorEngine", "Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
-        .testTarget(name: "HoneytraceTests", dependencies: ["Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine"]),
+        .testTarget(name: "HoneytraceTests", dependencies: [
+            "Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "HoneytraceCLITests", dependencies: [
             "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "Training", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -140,6 +148,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine", "TestSupport"],

@@ -6,14 +6,39 @@ import Foundation
 ///
 /// It accepts exactly RFC 8259 JSON (number grammar included) of that shape, with `"NaN"`,
 /// `"Infinity"` and `"-Infinity"` strings as pixel values and other top-level fields skipped.
-/// Anything else — malformed JSON, another shape, an image of the wrong length — returns nil,
-/// and the caller decodes with `JSONDecoder` to name the problem precisely.
+/// Anything else — malformed JSON, another shape, an image of the wrong length — returns nil;
+/// `shapeProblem` then names too many images or a wrong length without decoding the body, and
+/// the caller decodes whatever remains with `JSONDecoder` to name the problem precisely.
 enum FastImageJSON {
     /// Flattened pixels and image count, or nil when the body is not a well-formed request of
     /// images of `size` values each, or holds more than `maxRows` images.
     static func parse(_ bytes: UnsafeRawBufferPointer, size: Int, maxRows: Int) -> (pixels: [Float], rows: Int)? {
+        requestObject(bytes) { $0.images(size: size, maxRows: maxRows) }
+    }
+
+    /// Why a well-formed body of images is refused, found without keeping its pixels.
+    enum ShapeProblem: Equatable {
+        /// More than the allowed number of images; `count` is how many the body holds.
+        case tooManyImages(count: Int)
+        /// Image `image` (0-based, the first such) holds `values` values instead of the model's size.
+        case wrongLength(image: Int, values: Int)
+    }
+
+    /// For a body the fast path declined: when it is a well-formed `{"images": [[…], …]}` whose
+    /// images are all numbers (or the non-finite spellings) but too many or of the wrong length,
+    /// what is wrong; nil for anything else, which `JSONDecoder` then names. Counts values without
+    /// storing them, so a large body of the wrong shape costs no decoded copy of itself.
+    static func shapeProblem(_ bytes: UnsafeRawBufferPointer, size: Int, maxRows: Int) -> ShapeProblem? {
+        guard let shape = requestObject(bytes, images: { $0.countImages(size: size) }) else { return nil }
+        if shape.rows > maxRows { return .tooManyImages(count: shape.rows) }
+        return shape.wrong.map { .wrongLength(image: $0.image, values: $0.values) }
+    }
+
+    /// The body as one JSON object whose `"images"` field (exactly one) `images` reads and whose
+    /// other fields are skipped; nil when it is anything else or `images` declines.
+    private static func requestObject<T>(_ bytes: UnsafeRawBufferPointer, images: (inout Parser) -> T?) -> T? {
         var p = Parser(bytes: bytes)
-        var result: (pixels: [Float], rows: Int)?
+        var result: T?
         p.skipSpace()
         guard p.take(UInt8(ascii: "{")) else { return nil }
         p.skipSpace()
@@ -25,8 +50,8 @@ enum FastImageJSON {
             guard p.take(UInt8(ascii: ":")) else { return nil }
             p.skipSpace()
             if key == "images" {
-                guard result == nil, let images = p.images(size: size, maxRows: maxRows) else { return nil }
-                result = images
+                guard result == nil, let value = images(&p) else { return nil }
+                result = value
             } else {
                 guard p.skipValue(depth: 0) else { return nil }
             }
@@ -96,22 +121,37 @@ enum FastImageJSON {
 
         /// `[[…], …]`: each image exactly `size` pixels.
         mutating func images(size: Int, maxRows: Int) -> (pixels: [Float], rows: Int)? {
-            guard take(UInt8(ascii: "[")) else { return nil }
             var pixels: [Float] = []
             pixels.reserveCapacity(size)
+            guard let shape = walkImages(size: size, maxRows: maxRows, strict: true, keep: { pixels.append($0) }) else { return nil }
+            return (pixels, shape.rows)
+        }
+
+        /// `[[…], …]` counted: the number of images and the first whose length is not `size`.
+        mutating func countImages(size: Int) -> (rows: Int, wrong: (image: Int, values: Int)?)? {
+            walkImages(size: size, maxRows: .max, strict: false, keep: { _ in })
+        }
+
+        /// Walks `[[…], …]`, handing each pixel to `keep`; returns the number of images and the
+        /// first of a length other than `size`. `strict`: nil at once on such an image or on more
+        /// than `maxRows`, so that nothing is kept that will not be used.
+        private mutating func walkImages(size: Int, maxRows: Int, strict: Bool,
+                                         keep: (Float) -> Void) -> (rows: Int, wrong: (image: Int, values: Int)?)? {
+            guard take(UInt8(ascii: "[")) else { return nil }
             var rows = 0
+            var wrong: (image: Int, values: Int)?
             skipSpace()
-            if take(UInt8(ascii: "]")) { return (pixels, 0) }
+            if take(UInt8(ascii: "]")) { return (0, nil) }
             while true {
                 skipSpace()
-                guard rows < maxRows, take(UInt8(ascii: "[")) else { return nil }
+                guard !strict || rows < maxRows, take(UInt8(ascii: "[")) else { return nil }
                 var count = 0
                 skipSpace()
                 if !take(UInt8(ascii: "]")) {
                     while true {
                         skipSpace()
-                        guard count < size, let v = value() else { return nil }
-                        pixels.append(v)
+                        guard !strict || count < size, let v = value() else { return nil }
+                        keep(v)
                         count += 1
                         skipSpace()
                         if take(UInt8(ascii: ",")) { continue }
@@ -119,12 +159,15 @@ enum FastImageJSON {
                         break
                     }
                 }
-                guard count == size else { return nil }
+                if count != size {
+                    if strict { return nil }
+                    if wrong == nil { wrong = (rows, count) }
+                }
                 rows += 1
                 skipSpace()
                 if take(UInt8(ascii: ",")) { continue }
                 guard take(UInt8(ascii: "]")) else { return nil }
-                return (pixels, rows)
+                return (rows, wrong)
             }
         }
 

@@ -66,6 +66,13 @@ enum PredictionBody {
         if let fast = body.withUnsafeReadableBytes({ FastImageJSON.parse($0, size: size, maxRows: maxRows) }), fast.rows > 0 {
             return Images(pixels: fast.pixels, rows: fast.rows)
         }
+        // Too many images or one of the wrong length: named from a count, not from a decoded copy
+        // of a body that may be megabytes long.
+        switch body.withUnsafeReadableBytes({ FastImageJSON.shapeProblem($0, size: size, maxRows: maxRows) }) {
+        case .tooManyImages(let n)?: try checkRowCount(n, maxRows: maxRows)
+        case .wrongLength(let i, let count)?: throw wrongLength(image: i, values: count, inputShape: inputShape)
+        case nil: break
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         let request: JSONRequest
@@ -94,10 +101,7 @@ enum PredictionBody {
         var pixels = [Float]()
         pixels.reserveCapacity(n * size)
         for (i, image) in request.images.enumerated() {
-            guard image.count == size else {
-                throw APIError(.badRequest, .wrongShape,
-                               "image \(i) has \(image.count) values; the model takes \(size) (\(inputShape.map(String.init).joined(separator: "×")) flattened row-major)")
-            }
+            guard image.count == size else { throw wrongLength(image: i, values: image.count, inputShape: inputShape) }
             pixels.append(contentsOf: image)
         }
         return Images(pixels: pixels, rows: n)
@@ -132,6 +136,11 @@ enum PredictionBody {
         default:
             throw APIError(.badRequest, .wrongShape, "dtype \(array.dtype.rawValue) is not accepted; send float32 pixels in [0, 1] or uint8 pixels 0–255")
         }
+    }
+
+    private static func wrongLength(image i: Int, values count: Int, inputShape: [Int]) -> APIError {
+        APIError(.badRequest, .wrongShape,
+                 "image \(i) has \(count) values; the model takes \(inputShape.reduce(1, *)) (\(inputShape.map(String.init).joined(separator: "×")) flattened row-major)")
     }
 
     private static func checkRowCount(_ n: Int, maxRows: Int) throws {

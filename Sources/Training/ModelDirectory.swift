@@ -45,42 +45,7 @@ public enum ModelDirectory {
         guard let json = FileManager.default.contents(atPath: manifestPath) else {
             throw TrainingError(file: manifestPath, "missing; a model directory holds \(manifestFile) and \(weightsFile)")
         }
-        let manifest: ModelManifest
-        do {
-            manifest = try JSONDecoder().decode(ModelManifest.self, from: json)
-        } catch let DecodingError.dataCorrupted(context) {
-            throw TrainingError(file: manifestPath, "not valid JSON: \(context.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw TrainingError(file: manifestPath, "field '\(key.stringValue)' is missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw TrainingError(file: manifestPath, "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw TrainingError(file: manifestPath, "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null")
-        } catch {
-            throw TrainingError(file: manifestPath, "cannot be read: \(error)")
-        }
-        guard manifest.formatVersion <= ModelManifest.currentFormatVersion else {
-            throw TrainingError(file: manifestPath, "format version \(manifest.formatVersion) is newer than this honeytrace understands (\(ModelManifest.currentFormatVersion))")
-        }
-        if let problem = ModelManifest.problem(architecture: manifest.architecture, classes: manifest.classes,
-                                               inputShape: manifest.inputShape) {
-            throw TrainingError(file: manifestPath, problem)
-        }
-        guard manifest.normalization.fits(channels: manifest.inputShape[0]) else {
-            throw TrainingError(file: manifestPath, "normalisation has \(manifest.normalization.mean.count) channels, the input has \(manifest.inputShape[0])")
-        }
-        guard !manifest.weightsSHA256.isEmpty else {
-            throw TrainingError(file: manifestPath, "field 'weightsSHA256' is empty: nothing would check the weights")
-        }
-        if manifest.formatVersion >= ModelManifest.firstVersionWithManifestDigest {
-            guard let recorded = manifest.manifestSHA256 else {
-                throw TrainingError(file: manifestPath, "field 'manifestSHA256' is missing (format version \(manifest.formatVersion) needs it)")
-            }
-            let actual = try manifest.canonicalDigest()
-            guard actual == recorded else {
-                throw TrainingError(file: manifestPath, "was changed or damaged: its canonical SHA-256 is \(actual.prefix(16))…, field 'manifestSHA256' says \(recorded.prefix(16))…")
-            }
-        }
+        let manifest = try ModelManifest.decode(json, path: manifestPath)
         let weightsPath = url.appendingPathComponent(weightsFile).path
         guard let bytes = FileManager.default.contents(atPath: weightsPath) else {
             throw TrainingError(file: weightsPath, "missing; a model directory holds \(manifestFile) and \(weightsFile)")
@@ -118,10 +83,17 @@ public enum ModelDirectory {
         return Classifier(graph: network)
     }
 
-    /// Copies a parsed safetensors file into a classifier, naming the file and tensor on any mismatch.
+    /// Copies a parsed safetensors file into a classifier, naming the file and tensor on any mismatch
+    /// or on a NaN or infinite weight (such a model would answer NaN probabilities to every query).
     public static func load(_ file: SafeTensorsFile, into classifier: Classifier, label: String) throws {
         var values: [String: (shape: [Int], values: [Float])] = [:]
-        for (name, t) in file.tensors { values[name] = (t.shape, t.int64s.map { $0.map(Float.init) } ?? t.floats) }
+        for (name, t) in file.tensors.sorted(by: { $0.key < $1.key }) {
+            let floats = t.int64s.map { $0.map(Float.init) } ?? t.floats
+            if let i = floats.firstIndex(where: { !$0.isFinite }) {
+                throw TrainingError(file: label, "tensor '\(name)' holds \(floats[i]) at index \(i); weights must be finite numbers")
+            }
+            values[name] = (t.shape, floats)
+        }
         do {
             try classifier.loadStateDict(values)
         } catch let error as StateDictError {

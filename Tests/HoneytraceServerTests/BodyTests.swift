@@ -62,6 +62,39 @@ final class BodyTests: XCTestCase {
         }
     }
 
+    /// Too many images, or one of the wrong length, in an otherwise good body is named from a count
+    /// of its values, not from a `JSONDecoder` copy of a body that may be megabytes long (issue 21).
+    func testShapeProblemsAreNamedFromACount() throws {
+        func shape(_ text: String, maxRows: Int = 8) -> FastImageJSON.ShapeProblem? {
+            Array(text.utf8).withUnsafeBytes { FastImageJSON.shapeProblem($0, size: 3, maxRows: maxRows) }
+        }
+        XCTAssertEqual(shape(#"{"images": [[0, 0, 0], [0, 0], [1, 2, 3, 4]]}"#, maxRows: 2), .tooManyImages(count: 3))
+        XCTAssertEqual(shape(#"{"images": [[0, 0, 0], [0, 0], [1, 2, 3, 4]]}"#), .wrongLength(image: 1, values: 2))
+        XCTAssertEqual(shape(#"{"n": {"a": [1]}, "images": [["NaN", 0, 0, -1e9]]}"#), .wrongLength(image: 0, values: 4))
+        XCTAssertEqual(shape(#"{"images": [[]]}"#), .wrongLength(image: 0, values: 0))
+        for declined in [#"{"images": [[0, 0, 0]]}"#, #"{"images": [[0, 0, null]]}"#, #"{"images": [[0, 0]]"#, #"{"images": [[0]], "images": [[0]]}"#,
+                         #"{"images": [[0, 0]]} x"#, #"{"images": []}"#, "[]", ""] {
+            XCTAssertNil(shape(declined), declined)
+        }
+
+        // Through the decoder: the errors JSONDecoder's path gives, 400 naming the image and its
+        // length, 413 naming the count.
+        func error(_ text: String, maxRows: Int = 8) -> APIError? {
+            do {
+                _ = try PredictionBody.decodeJSON(ByteBuffer(string: text), inputShape: [1, 1, 3], maxRows: maxRows)
+                return nil
+            } catch { return error as? APIError }
+        }
+        let long = "{\"images\": [[0, 0, 0], [" + Array(repeating: "0.5", count: 100_000).joined(separator: ",") + "]]}"
+        let wrong = try XCTUnwrap(error(long))
+        XCTAssertEqual(wrong.code, .wrongShape)
+        XCTAssertEqual(wrong.message, "image 1 has 100000 values; the model takes 3 (1×1×3 flattened row-major)")
+        let many = try XCTUnwrap(error("{\"images\": [" + Array(repeating: "[0, 0.5, 1]", count: 1000).joined(separator: ",") + "]}"))
+        XCTAssertEqual(many.status, .contentTooLarge)
+        XCTAssertEqual(many.message, "the request holds 1000 images; at most 8 per request")
+        XCTAssertEqual(error(#"{"images": [[0, 0, null]]}"#)?.code, .wrongShape, "JSONDecoder still names what the count cannot")
+    }
+
     func testFastPathDeclinesWhatIsNotAValidRequest() {
         for text in [
             "", "{", "[]", "{}", #"{"images": [[0.1, 0.2]]}"#, #"{"images": [[0.1, 0.2, 0.3, 0.4]]}"#,

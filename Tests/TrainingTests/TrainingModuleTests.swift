@@ -163,6 +163,38 @@ final class TrainingModuleTests: XCTestCase {
         XCTAssertNotNil(ModelManifest.problem(architecture: .resnet8, classes: 10, inputShape: [64, 1024, 1024]))
     }
 
+    /// NaN or infinite weights (imported or edited with a matching hash) are refused by tensor and
+    /// index rather than loaded into a model that answers NaN.
+    func testNonFiniteWeightsAreRefusedByTensor() throws {
+        let classifier = Architecture.fmnistCNN.build(seed: 1)
+        for bad in [Float.nan, -.infinity] {
+            var tensors = ModelDirectory.safeTensors(classifier)
+            let i = try XCTUnwrap(tensors.firstIndex { $0.name.hasSuffix("weight") })
+            tensors[i].floats[5] = bad
+            let file = try SafeTensors.parse(try SafeTensors.encode(tensors), label: "w.safetensors")
+            XCTAssertThrowsError(try ModelDirectory.load(file, into: Architecture.fmnistCNN.build(seed: 2), label: "w.safetensors")) {
+                let text = "\($0)"
+                for word in ["w.safetensors", "tensor '\(tensors[i].name)'", "\(bad)", "index 5", "finite"] {
+                    XCTAssertTrue(text.contains(word), "\(word) not in: \(text)")
+                }
+            }
+        }
+
+        // Through a model directory whose hash matches the NaN weights.
+        let dir = scratch.appendingPathComponent("nan-model").path
+        try ModelDirectory.save(TrainedModel(classifier: classifier, manifest: ModelManifest(
+            architecture: .fmnistCNN, classes: 10, inputShape: [1, 28, 28], normalization: .identity, source: "test")), to: dir)
+        var tensors = ModelDirectory.safeTensors(classifier)
+        let j = try XCTUnwrap(tensors.firstIndex { $0.name.hasSuffix("bias") })
+        tensors[j].floats[0] = .nan
+        let weights = try SafeTensors.encode(tensors)
+        try weights.write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        var manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json")))
+        manifest.weightsSHA256 = Hashing.sha256(weights)
+        try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: dir + "/model.json"))
+        assertLoadFails(dir, mentioning: ["model.safetensors", "tensor '\(tensors[j].name)'", "nan", "finite"])
+    }
+
     func testWrongInputShapeIsRejected() throws {
         let (model, _) = try trainedSynthetic()
         XCTAssertThrowsError(try model.checkInput(Tensor.zeros([2, 1, 32, 32]))) { XCTAssertTrue("\($0)".contains("[N, 1, 28, 28]"), "\($0)") }
