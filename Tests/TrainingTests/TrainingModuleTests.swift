@@ -191,6 +191,7 @@ final class TrainingModuleTests: XCTestCase {
         try weights.write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
         var manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json")))
         manifest.weightsSHA256 = Hashing.sha256(weights)
+        manifest.manifestSHA256 = try manifest.canonicalDigest()  // resealed: the weights are what is wrong
         try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: dir + "/model.json"))
         assertLoadFails(dir, mentioning: ["model.safetensors", "tensor '\(tensors[j].name)'", "nan", "finite"])
     }
