@@ -101,6 +101,7 @@ let package = Package(
         .target(name: "HoneytraceServer", dependencies: [
             "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats", "Baselines",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),

@@ -40,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most images in one request (413 above).") var maxRows = 256
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
     @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
+    @Option(help: "Close a connection that sends nothing for this many seconds (0.1…3600).") var idleTimeoutSeconds = 30.0
     @Flag(help: "Serve the key even if it was made for other weights.") var force = false
     @Flag(help: "Serve a key made with --secret-from-seed (experiments only: the seed gives away the secret).")
     var allowSeedDerivedSecret = false
@@ -72,6 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dawnSecretPath = dawnSecret
         configuration.dawnRate = dawnRate
         configuration.allowSeedDerivedSecret = allowSeedDerivedSecret
+        guard idleTimeoutSeconds.isFinite, (0.1...3600).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--idle-timeout-seconds must lie in 0.1…3600, found \(idleTimeoutSeconds)")
+        }
+        configuration.idleTimeout = .milliseconds(Int64((idleTimeoutSeconds * 1000).rounded()))
         configuration.recordBeforeAnswer = recordBeforeAnswer
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in

@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import Honeytrace
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Prediction
@@ -247,10 +248,13 @@ public final class PredictionServer: Sendable {
     /// and the batcher / database service attached, so `app.test(.router)` and `.live` run it whole.
     public func makeApplication(onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) -> some ApplicationProtocol {
         let addresses = RunningAddresses(expectAdmin: configuration.adminPort != nil)
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
         var services: [any Service] = [CoreService(server: self)]
         if let adminPort = configuration.adminPort {
             let host = configuration.adminHost
             services.append(Application(router: makeAdminRouter(),
+                                        server: http1,
                                         configuration: .init(address: .hostname(host, port: adminPort), serverName: "honeytrace-admin"),
                                         onServerRunning: { channel in
                                             if let ready = addresses.admin(host: host, port: channel.localAddress?.port ?? adminPort) {
@@ -262,6 +266,7 @@ public final class PredictionServer: Sendable {
         let host = configuration.host, port = configuration.port
         let log = logger, mode = answerMode, clientCount = clients?.clients.count, db = ledger.path, isDefended = defended != nil
         return Application(router: makeAPIRouter(),
+                           server: http1,
                            configuration: .init(address: .hostname(host, port: port), serverName: "honeytrace"),
                            services: services,
                            onServerRunning: { channel in

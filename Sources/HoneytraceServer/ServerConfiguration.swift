@@ -74,6 +74,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Serve a key whose HMAC secret was derived from its seed (experiments only): anyone who
     /// knows the seed can recompute the secret, and with it the watermarks.
     public var allowSeedDerivedSecret = false
+    /// A connection that sends nothing for this long is closed: half-open connections and clients
+    /// that stall mid-request cannot hold the server's sockets.
+    public var idleTimeout: Duration = .seconds(30)
 
     public init(modelDirectory: String, keyPath: String?, answerMode: DefenseConfiguration.AnswerMode? = nil, force: Bool = false,
                 host: String = "127.0.0.1", port: Int = 8080, adminHost: String = "127.0.0.1", adminPort: Int? = 9090,
@@ -121,6 +124,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
         }
         guard !host.isEmpty else { throw fail("the host must not be empty") }
+        guard idleTimeout >= .milliseconds(100), idleTimeout <= .seconds(3600) else {
+            throw fail("the idle timeout must lie in 0.1…3600 s, found \(idleTimeout)")
+        }
         guard maxBatch >= 1 else { throw fail("max batch must be at least 1, found \(maxBatch)") }
         guard maxRowsPerRequest >= 1 else { throw fail("max rows per request must be at least 1, found \(maxRowsPerRequest)") }
         guard maxBodyBytes >= 1024 else { throw fail("max body bytes must be at least 1024, found \(maxBodyBytes)") }
