@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The numeric layers compiled with optimisation in debug builds too: their SIMD kernels and
+/// element loops are generic code that runs tens of times slower unoptimised, and the test
+/// suite spends most of its time in them (training victims and copies). Preconditions stay on.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Honeytrace",
     platforms: [.macOS(.v14)],
@@ -57,13 +62,13 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // Layer 1: tensors, kernels, autograd, RNG.
-        .target(name: "TensorEngine", dependencies: ["COpenBLAS", "CDNNL"]),
+        .target(name: "TensorEngine", dependencies: ["COpenBLAS", "CDNNL"], swiftSettings: optimizedInDebug),
         // Leaf: byte formats (IDX, NPY, CIFAR binary, CSV, safetensors, gzip, zip).
         .target(name: "Formats", dependencies: ["CZlibHT", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Layer 2: modules, layers, losses, optimisers, model zoo, checkpoints.
-        .target(name: "NeuralNet", dependencies: ["TensorEngine", "Formats"]),
+        .target(name: "NeuralNet", dependencies: ["TensorEngine", "Formats"], swiftSettings: optimizedInDebug),
         // Layer 3: data sets, splits, batching, augmentation.
-        .target(name: "Datasets", dependencies: ["TensorEngine", "Formats"]),
+        .target(name: "Datasets", dependencies: ["TensorEngine", "Formats"], swiftSettings: optimizedInDebug),
         // Statistics for verification: distributions, tests, sample sizes.
         .target(name: "Stats"),
         // Layer 4: training loops, evaluation, model directories (weights + manifest).
