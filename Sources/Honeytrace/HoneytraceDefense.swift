@@ -34,6 +34,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// Watermark features in the distance space (standardised when configured), `[n, F]`.
     private let watermarks: [Float]
     private let watermarkNorms: [Float]
+    /// The watermarks' mean feature `[F]` and mean squared norm: the mean of the mean-squared
+    /// distances to all n watermarks is one dot product with their mean,
+    /// mean_i ‖q − w_i‖² = ‖q‖² − 2·q·w̄ + mean_i ‖w_i‖².
+    private let watermarkMean: [Float]
+    private let watermarkMeanNorm: Float
     /// In-distribution features in the distance space for the relative scores and the
     /// out-of-distribution gate, `[M, F]`.
     private let bank: [Float]
@@ -77,6 +82,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
         watermarks = HoneytraceDefense.scaled(key.features, inverseStd: inverseStd, width: key.featureWidth)
         watermarkNorms = FeatureDistance.squaredNorms(watermarks, width: key.featureWidth)
+        (watermarkMean, watermarkMeanNorm) = HoneytraceDefense.mean(watermarks, norms: watermarkNorms, width: key.featureWidth)
         pixelMark = config.score == .pixelMark ? try PixelMark(recipe: key.recipe, inputShape: key.inputShape) : nil
         if config.score.needsProbe && key.markProbe == nil {
             throw HoneytraceError(.invalidArgument, "the \(config.score.rawValue) score needs the key's mark probe, which this key lacks; recreate the key")
@@ -173,12 +179,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// The neighbourhood code of one feature row: bit b = [w_b · (x − centre) ≥ 0].
     public func neighbourhoodCode(_ x: UnsafePointer<Float>) -> UInt8 {
         var code: UInt8 = 0
-        hyperplanes.withUnsafeBufferPointer { w in
+        let width = self.width
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { centred in
+            let d = centred.baseAddress!
             hyperplaneCentre.withUnsafeBufferPointer { c in
-                for b in 0..<HoneytraceDefense.neighbourhoodBits {
-                    var dot: Float = 0
-                    for j in 0..<width { dot += w[b * width + j] * (x[j] - c[j]) }
-                    if dot >= 0 { code |= 1 << b }
+                for j in 0..<width { d[j] = x[j] - c[j] }
+            }
+            hyperplanes.withUnsafeBufferPointer { w in
+                for b in 0..<HoneytraceDefense.neighbourhoodBits where FeatureDistance.dot(w.baseAddress! + b * width, d, width) >= 0 {
+                    code |= 1 << b
                 }
             }
         }
@@ -191,6 +200,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let positive = std.filter { $0 > 0 }.sorted()
         let floor = positive.isEmpty ? 1 : 0.1 * positive[positive.count / 2]
         return std.map { 1 / max($0, floor) }
+    }
+
+    /// The mean row of `[n, F]` rows and the mean of their squared norms.
+    private static func mean(_ rows: [Float], norms: [Float], width: Int) -> ([Float], Float) {
+        guard !norms.isEmpty else { return ([Float](repeating: 0, count: width), 0) }
+        var sum = [Double](repeating: 0, count: width)
+        for i in rows.indices { sum[i % width] += Double(rows[i]) }
+        let n = Double(norms.count)
+        return (sum.map { Float($0 / n) }, Float(norms.reduce(0.0) { $0 + Double($1) } / n))
     }
 
     private static func scaled(_ x: [Float], inverseStd: [Float]?, width: Int) -> [Float] {
@@ -206,7 +224,14 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// distance from carrying the mark (rows the out-of-distribution gate holds back: +∞); for
     /// every other score, `distances(features:rows:into:)`. `pixels` are the rows' C×H×W images.
     public func distances(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        guard let pixelMark else { return distances(features: features, rows: rows, into: out) }
+        distances(pixels: pixels, features: features, rows: rows, into: out, gateOnlyBelow: nil)
+    }
+
+    /// `distances(pixels:features:rows:into:)`; `gateOnlyBelow` as in `distances(features:rows:into:gateOnlyBelow:)`
+    /// (ignored for the pixel-mark score, whose gate runs before its distance is known).
+    func distances(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+                   gateOnlyBelow: Float?) {
+        guard let pixelMark else { return distances(features: features, rows: rows, into: out, gateOnlyBelow: gateOnlyBelow) }
         if outOfDistributionFloor != nil {
             distances(features: features, rows: rows, into: out)  // +∞ marks the gated rows
         }
@@ -233,6 +258,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// feature; for the mark-probe score, 1 − the probe's reading. Rows the out-of-distribution
     /// gate holds back get +∞ (similarity 0). Written to `out[rows]`.
     public func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        distances(features: features, rows: rows, into: out, gateOnlyBelow: nil)
+    }
+
+    /// `distances(features:rows:into:)`, where `gateOnlyBelow` (what `defend` passes: the offset d)
+    /// lets the out-of-distribution gate skip the rows whose distance is at least that: their
+    /// similarity is 0 whether the gate holds them back or not, and the gate's nearest-neighbour
+    /// search over the bank is the largest part of the defense's cost. Scores that subtract the
+    /// bank distance need it for every row and ignore the limit.
+    func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, gateOnlyBelow: Float?) {
         if configuration.score == .markProbe, let probe = key.markProbe {
             for r in 0..<rows { out[r] = 1 - probe.score(features + r * width) }
             if outOfDistributionFloor == nil { return }
@@ -245,9 +279,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let pair = UnsafeMutablePointer<Float>.allocate(capacity: chunk * max(n, m))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
         let bankMin = m > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
+        let gateLimit = configuration.score.needsDataFeatures ? nil : gateOnlyBelow
+        let gathered = bankMin != nil && gateLimit != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk * width) : nil
+        let gatheredNorms = gathered != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
+        let gatheredRows = gathered != nil ? UnsafeMutablePointer<Int>.allocate(capacity: chunk) : nil
         defer {
             scaledQ?.deallocate(); qNorms.deallocate(); pair.deallocate(); scratch.deallocate(); bankMin?.deallocate()
+            gathered?.deallocate(); gatheredNorms?.deallocate(); gatheredRows?.deallocate()
         }
+        let meanOfSquared = configuration.distance == .meanSquared && configuration.aggregate == .mean
         for start in stride(from: 0, to: rows, by: chunk) {
             let b = min(chunk, rows - start)
             var q = features + start * width
@@ -261,7 +301,15 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 q = UnsafePointer(scaledQ)
             }
             if configuration.distance == .meanSquared { FeatureDistance.squaredNorms(q, rows: b, width: width, into: qNorms) }
-            if configuration.score != .markProbe {
+            if configuration.score != .markProbe && meanOfSquared && n > 0 {
+                let scale = 1 / Float(width)
+                watermarkMean.withUnsafeBufferPointer { w in
+                    for r in 0..<b {
+                        let v = (qNorms[r] - 2 * FeatureDistance.dot(q + r * width, w.baseAddress!, width) + watermarkMeanNorm) * scale
+                        out[start + r] = v > 0 ? v : 0
+                    }
+                }
+            } else if configuration.score != .markProbe {
                 watermarks.withUnsafeBufferPointer { w in
                     watermarkNorms.withUnsafeBufferPointer { wn in
                         FeatureDistance.pairwise(configuration.distance, queries: q, rows: b, references: w.baseAddress!, count: n,
@@ -271,18 +319,34 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 FeatureDistance.aggregate(pair, rows: b, count: n, configuration.aggregate, scratch: scratch, into: out + start)
             }
             if let bankMin {
-                bank.withUnsafeBufferPointer { bk in
-                    bankNorms.withUnsafeBufferPointer { bn in
-                        FeatureDistance.pairwise(configuration.distance, queries: q, rows: b, references: bk.baseAddress!, count: m,
-                                                 width: width, queryNorms: qNorms, referenceNorms: bn.baseAddress!, into: pair)
+                // The rows the bank decides: all of them, or those below the gate's limit, gathered.
+                var selected = b
+                var bankQueries = q, bankQueryNorms = UnsafePointer(qNorms)
+                if let gateLimit, let gathered, let gatheredNorms, let gatheredRows {
+                    selected = 0
+                    for r in 0..<b where out[start + r] < gateLimit {
+                        (gathered + selected * width).update(from: q + r * width, count: width)
+                        gatheredNorms[selected] = qNorms[r]
+                        gatheredRows[selected] = r
+                        selected += 1
                     }
+                    bankQueries = UnsafePointer(gathered)
+                    bankQueryNorms = UnsafePointer(gatheredNorms)
                 }
-                FeatureDistance.aggregate(pair, rows: b, count: m, .nearest(1), scratch: scratch, into: bankMin)
-                if configuration.score.needsDataFeatures {
-                    for r in 0..<b { out[start + r] -= bankMin[r] }
+                if selected > 0 {
+                    bank.withUnsafeBufferPointer { bk in
+                        bankNorms.withUnsafeBufferPointer { bn in
+                            FeatureDistance.pairwise(configuration.distance, queries: bankQueries, rows: selected, references: bk.baseAddress!,
+                                                     count: m, width: width, queryNorms: bankQueryNorms, referenceNorms: bn.baseAddress!,
+                                                     into: pair)
+                        }
+                    }
+                    FeatureDistance.aggregate(pair, rows: selected, count: m, .nearest(1), scratch: scratch, into: bankMin)
                 }
-                if let floor = outOfDistributionFloor {
-                    for r in 0..<b where bankMin[r] <= floor { out[start + r] = .infinity }
+                for i in 0..<selected {
+                    let r = start + (gateLimit != nil ? gatheredRows![i] : i)
+                    if configuration.score.needsDataFeatures { out[r] -= bankMin[i] }
+                    if let floor = outOfDistributionFloor, bankMin[i] <= floor { out[r] = .infinity }
                 }
             }
         }
@@ -459,7 +523,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let k = classes
         guard rows > 0 else { return DefenseOutput(rows: 0, classes: k, probabilities: [], similarity: [], mixed: [], flipped: []) }
         var similarity = [Float](repeating: 0, count: rows)
-        similarity.withUnsafeMutableBufferPointer { distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!) }
+        similarity.withUnsafeMutableBufferPointer {
+            distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!, gateOnlyBelow: configuration.offset)
+        }
         let weight = weights(features: features, rows: rows)
         let c = configuration
         for r in 0..<rows {

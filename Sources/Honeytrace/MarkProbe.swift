@@ -30,11 +30,7 @@ public struct MarkProbe: Sendable, Equatable {
     /// The probe's reading of one feature row (0 ≈ a control, 1 ≈ a marked image).
     @inline(__always)
     public func score(_ h: UnsafePointer<Float>) -> Float {
-        var dot: Float = bias
-        weights.withUnsafeBufferPointer { w in
-            for j in 0..<w.count { dot += w[j] * h[j] }
-        }
-        return dot
+        bias + weights.withUnsafeBufferPointer { FeatureDistance.dot($0.baseAddress!, h, $0.count) }
     }
 
     /// Fits the probe to the features of marked images and of their controls (`[rows, F]` each).

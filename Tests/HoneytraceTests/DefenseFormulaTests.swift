@@ -146,6 +146,46 @@ final class DefenseFormulaTests: XCTestCase {
         }
     }
 
+    func testBatchDistancesAgreeWithTheTextbookFormulaOnEveryRow() throws {
+        // 40 random watermarks and a bank of 300 random features of width 12; 600 queries (more
+        // than a chunk, enough for the threaded product). defend computes the mean distance by the
+        // watermarks' mean and asks the gate only about rows below d; each row's similarity must
+        // still be the textbook one: mean over watermarks, nearest bank feature against the floor.
+        var g = SeededGenerator(seed: 5)
+        let width = 12
+        func rows(_ n: Int, scale: Float) -> [[Float]] { (0..<n).map { _ in (0..<width).map { _ in scale * g.nextFloat() } } }
+        let watermarks = rows(40, scale: 1), bank = rows(300, scale: 1)
+        let queries = (rows(300, scale: 1) + rows(300, scale: 2.5)).flatMap { $0 }  // like the bank; far
+        var c = DefenseConfiguration(offset: 0.3, flippingPower: 1000)
+        c.outOfDistributionGate = 0.5
+        let key = try handKey(features: watermarks, references: ref, dataFeatures: bank, dataLabels: [Int](repeating: 0, count: 300))
+        let defense = try HoneytraceDefense(key: key, configuration: c)
+        let floor = try XCTUnwrap(defense.outOfDistributionFloor)
+        let toWatermarks = FeatureDistance.naivePairwise(.meanSquared, queries: queries, references: watermarks.flatMap { $0 }, width: width)
+        let toBank = FeatureDistance.naivePairwise(.meanSquared, queries: queries, references: bank.flatMap { $0 }, width: width)
+        let logits = repeated([0.5, 0, 0], 600)
+        let out = try defense.defend(pixels: [Float](repeating: 0.5, count: 600 * 4), logits: logits, features: queries)
+        var below = 0, gated = 0
+        for r in 0..<600 {
+            let mean = toWatermarks[(r * 40)..<((r + 1) * 40)].reduce(0, +) / 40
+            let nearest = toBank[(r * 300)..<((r + 1) * 300)].min()!
+            let raw = max(0, min(1, 0.3 - mean))
+            if raw > 0 { below += 1 }
+            if raw > 0 && nearest <= floor { gated += 1 }
+            let expected: Float = nearest <= floor ? 0
+                : HoneytraceDefense.similarity(distance: mean, maxProbability: HoneytraceDefense.maxProbability([0.5, 0, 0], classes: 3), configuration: c)
+            // (rows within rounding of d or of the floor could go either way; s^(1/4) magnifies rounding near 0)
+            guard abs(0.3 - mean) > 1e-4, abs(nearest - floor) > 1e-5 else { continue }
+            XCTAssertEqual(out.similarity[r], expected, accuracy: 1e-3, "row \(r): mean \(mean), nearest \(nearest), floor \(floor)")
+            XCTAssertEqual(out.mixed[r], expected > 0, "row \(r)")
+        }
+        XCTAssertTrue((100...500).contains(below), "\(below) rows below d: the test should see both kinds")
+        XCTAssertGreaterThan(gated, 10, "some rows below d are held back by the gate")
+        // The distances on their own (what calibration sweeps d over) still gate every row.
+        let all = defense.distances(features: queries)
+        for r in 0..<600 where toBank[(r * 300)..<((r + 1) * 300)].min()! <= floor { XCTAssertEqual(all[r], .infinity, "row \(r)") }
+    }
+
     func testFlipProbabilityIsSToTheBetaInFreshMode() throws {
         // s = 2.3 − 1.5 = 0.8 on every row; β = 3: flips with probability 0.512.
         let c = DefenseConfiguration(offset: 2.3, flippingPower: 3, randomness: .fresh(seed: 42))
