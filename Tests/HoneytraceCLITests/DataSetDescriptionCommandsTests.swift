@@ -72,7 +72,7 @@ final class DataSetDescriptionCommandsTests: CLITestCase {
         XCTAssertTrue(created.contains("10 composite watermarks"), created)
         let inspected = try CLI.json(try run(["watermark", "inspect", key, "--json"]))
         XCTAssertTrue("\(inspected)".contains("my-cifar/owner-validation"), "the key records the owner's part: \(inspected)")
-        try run(["calibrate", model, "--key", key, "--data", dataDir, "--budget", "5"])
+        try run(["calibrate", model, "--key", key, "--data", dataDir, "--budget-points", "5"])
         try run(["protect", model, "--key", key, "--data", dataDir, "--evaluate"])
 
         // Serve the protected model and verify through its URL with triggers from the owner's part.
