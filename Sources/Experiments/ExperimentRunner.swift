@@ -44,6 +44,8 @@ public final class ExperimentRunner {
     /// then returns the shard's records that exist: a cell whose claim is stale is left to
     /// the next run.
     public var claimsCells = false
+    /// The image shape of the grid's data, once loaded (`loadData`).
+    var dataShape: [Int]?
     /// The digests of the grid's data-set descriptions, computed once (`writeManifest`).
     var dataSetRecords: [DataSetRecord]?
     /// Seconds a claiming worker sleeps before looking again when every open cell is held.
@@ -420,6 +422,11 @@ public final class ExperimentRunner {
     func loadNullPool() throws -> [PredictionAPI] {
         guard let reference = configuration.nullPool else { return [] }
         let models = try NullPool.existing(directory: reference.directory, count: reference.count).load()
+        // Null models of the built-in data set cannot answer another data set's images.
+        if let shape = configuration.ownerDataset.flatMap({ _ in dataShape }),
+           let other = models.first(where: { $0.manifest.inputShape != shape }) {
+            throw ExperimentError("\(reference.directory): its models take \(other.manifest.inputShape) images, the grid's data set \(shape); build a null pool on the same data")
+        }
         log("null pool: \(models.count) models from \(reference.directory)")
         return models.map { ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null") }
     }
@@ -642,6 +649,7 @@ public final class ExperimentRunner {
         if described, let a = configuration.attackerDataset, let d = sets.attacker {
             data.pools[.described] = try a.images(of: d).withRole(.attackerPool)
         }
+        dataShape = data.train.imageShape
         // A pool of another shape than the victim's input cannot be queried.
         for (kind, pool) in data.pools.datasets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where pool.imageShape != data.train.imageShape {
             throw ExperimentError("the \(kind.rawValue) pool (\(pool.name)) holds \(pool.imageShape) images, the victim's input is \(data.train.imageShape); "
