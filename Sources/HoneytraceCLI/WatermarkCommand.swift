@@ -14,7 +14,7 @@ struct WatermarkCommand: ParsableCommand {
 struct WatermarkCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
-        abstract: "Create a watermark key for a model from the owner's held-out data (the Fashion-MNIST test set by default).")
+        abstract: "Create a watermark key for a model from the owner's held-out data (by default Fashion-MNIST's owner validation split train[45000..<50000], never the test set).")
 
     @Argument(help: "Model directory the key protects.") var model: String
     @Option(help: "Key file to write (owner-only permissions).") var out: String
