@@ -96,6 +96,22 @@ public enum FashionMNIST {
         return train.subset(victimTrainRange, name: "fashion-mnist/victim-train").withRole(.victimTraining)
     }
 
+    /// The held-out protocol's owner training split, train[0..<45000]: what `honeytrace train`
+    /// trains on, so that the owner validation split stays unseen.
+    public static func ownerTraining(directory: String = defaultDirectory) throws -> ImageDataset {
+        let train = try load(split: .train, directory: directory)
+        try checkTrainSize(train, directory: directory)
+        return train.subset(ownerTrainingRange, name: "fashion-mnist/owner-train").withRole(.victimTraining)
+    }
+
+    /// The owner validation split, train[45000..<50000]: keys, probes, calibration and
+    /// verification triggers of the built-in data set come from it, never from the test set.
+    public static func ownerValidation(directory: String = defaultDirectory) throws -> ImageDataset {
+        let train = try load(split: .train, directory: directory)
+        try checkTrainSize(train, directory: directory)
+        return train.subset(ownerValidationRange, name: "fashion-mnist/owner-validation").withRole(.ownerValidation)
+    }
+
     /// The attacker's in-distribution pool, train[50000..<60000].
     public static func attackerPool(directory: String = defaultDirectory) throws -> ImageDataset {
         let train = try load(split: .train, directory: directory)

@@ -52,6 +52,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         /// owner validation split train[45000..<50000] and outliers generated from it; the test set
         /// is used only for reported figures.
         case heldOut = "held-out"
+        /// The held-out protocol on an owner's data-set description (`ownerDataset`): the victim
+        /// trains on its train part; keys, probe, bank and calibration use its owner_validation part
+        /// and outliers generated from it; its test part is used only for reported figures.
+        case described
     }
 
     public var name: String
@@ -71,8 +75,9 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// Watermarks in the key.
     public var keySize: Int
     public var keySeed: UInt64
-    /// Largest accepted drop of protected accuracy when calibrating d (fraction).
-    public var calibrationBudget: Double
+    /// Largest accepted drop of protected accuracy when calibrating d, in percentage points
+    /// (0.5 = half a point). Configurations before this field had `calibrationBudget`, a fraction.
+    public var accuracyBudgetPoints: Double
     /// Confidence of the bound that keeps the drop within budget on unseen data
     /// (`Calibration.Options.confidence`; nil: the observed drop on the calibration rows).
     public var calibrationConfidence: Double?
@@ -83,8 +88,14 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var alpha: Double
     /// Evaluate on the first N test images only (quick presets).
     public var testLimit: Int?
-    /// The owner's data (nil: `.testSet`, the protocol of the grids published before it existed).
+    /// The owner's data (nil: `.testSet`, the protocol of the grids published before it existed;
+    /// `.described` when `ownerDataset` is set).
     public var ownerData: OwnerData?
+    /// The owner's data set by description (nil: the built-in Fashion-MNIST).
+    public var ownerDataset: ExperimentDataSet?
+    /// The images of the `described` pool: a part (or slice) of a description, disjoint from the
+    /// owner's parts when it is the owner's description (nil: no `described` pool).
+    public var attackerDataset: ExperimentDataSet?
 
     /// The null pool every verdict is measured against (nil: none; the references are then the
     /// undefended API's surrogate or the victim, as in the paper).
@@ -103,18 +114,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// what a thief sends. Nil: one defense for every client.
     public var heavyClient: HeavyClient?
 
-    /// The heavy-client defense: its settings (d calibrated with `budget` on the owner's data) and
-    /// the query count from which a client gets it.
+    /// The heavy-client defense: its settings (d calibrated with `accuracyBudgetPoints` on the
+    /// owner's data) and the query count from which a client gets it.
     public struct HeavyClient: Codable, Sendable, Equatable {
         public var afterQueries: Int
-        public var budget: Double
+        /// Largest accepted accuracy drop for heavy clients, in percentage points (configurations
+        /// before this field had `budget`, a fraction).
+        public var accuracyBudgetPoints: Double
         public var defense: DefenseConfiguration
         /// True: a heavy client's row keeps the honest defense's answer where that defense flipped
         /// it, and gets the heavy defense's answer elsewhere (the flips of both); nil or false: the
         /// heavy defense alone.
         public var union: Bool?
-        public init(afterQueries: Int, budget: Double, defense: DefenseConfiguration, union: Bool? = nil) {
-            self.afterQueries = afterQueries; self.budget = budget; self.defense = defense; self.union = union
+        public init(afterQueries: Int, accuracyBudgetPoints: Double, defense: DefenseConfiguration, union: Bool? = nil) {
+            self.afterQueries = afterQueries; self.accuracyBudgetPoints = accuracyBudgetPoints; self.defense = defense; self.union = union
         }
     }
 
@@ -125,19 +138,22 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     public var prown: PrownSettings?
 
     /// The owner's data protocol in effect.
-    public var ownerDataInEffect: OwnerData { ownerData ?? .testSet }
+    public var ownerDataInEffect: OwnerData { ownerData ?? (ownerDataset != nil ? .described : .testSet) }
+
+    /// Whether the owner's data has a validation split apart from the test set (held-out or described).
+    public var hasOwnerValidation: Bool { ownerDataInEffect != .testSet }
 
     /// The pool of `row`'s thief.
     public func pool(of row: AttackRow) -> PoolKind { row.pool ?? pool }
 
     public init(name: String, victim: Victim, attacks: [AttackRow], defenses: [String] = ["none", "honeytrace"],
                 pool: PoolKind = .mnist5k, budget: Int = 20_000, surrogateEpochs: Int = 10, jbdaSeedSize: Int = 1_000,
-                seeds: [UInt64] = [0], recipe: WatermarkRecipe? = nil, keySize: Int = 50, keySeed: UInt64 = 7, calibrationBudget: Double = 0.005,
+                seeds: [UInt64] = [0], recipe: WatermarkRecipe? = nil, keySize: Int = 50, keySeed: UInt64 = 7, accuracyBudgetPoints: Double = 0.5,
                 defense: DefenseConfiguration? = nil, triggerCount: Int = 500, alpha: Double = 1e-4, testLimit: Int? = nil,
                 ownerData: OwnerData? = nil) {
         self.name = name; self.victim = victim; self.attacks = attacks; self.defenses = defenses; self.pool = pool
         self.budget = budget; self.surrogateEpochs = surrogateEpochs; self.jbdaSeedSize = jbdaSeedSize; self.seeds = seeds
-        self.recipe = recipe; self.keySize = keySize; self.keySeed = keySeed; self.calibrationBudget = calibrationBudget; self.defense = defense
+        self.recipe = recipe; self.keySize = keySize; self.keySeed = keySeed; self.accuracyBudgetPoints = accuracyBudgetPoints; self.defense = defense
         self.triggerCount = triggerCount; self.alpha = alpha; self.testLimit = testLimit; self.ownerData = ownerData
     }
 
@@ -154,30 +170,35 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         guard !seeds.isEmpty else { throw fail("no seeds") }
         guard triggerCount >= 10 else { throw fail("at least 10 trigger pairs are needed, found \(triggerCount)") }
         guard alpha > 0, alpha < 1 else { throw fail("alpha must lie in (0, 1), found \(alpha)") }
-        guard calibrationBudget >= 0, calibrationBudget < 1 else { throw fail("calibration budget must lie in [0, 1), found \(calibrationBudget)") }
+        guard accuracyBudgetPoints >= 0, accuracyBudgetPoints < 100 else {
+            throw fail("accuracyBudgetPoints must lie in [0, 100) percentage points, found \(accuracyBudgetPoints)")
+        }
         if let q = calibrationConfidence, !(q > 0 && q < 1) { throw fail("calibration confidence must lie in (0, 1), found \(q)") }
         if let h = heavyClient {
             guard h.afterQueries >= 0 else { throw fail("heavyClient.afterQueries must be ≥ 0, found \(h.afterQueries)") }
-            guard h.budget >= 0, h.budget < 1 else { throw fail("heavyClient.budget must lie in [0, 1), found \(h.budget)") }
+            guard h.accuracyBudgetPoints >= 0, h.accuracyBudgetPoints < 100 else {
+                throw fail("heavyClient.accuracyBudgetPoints must lie in [0, 100) percentage points, found \(h.accuracyBudgetPoints)")
+            }
             try h.defense.validate()
         }
         if let n = nullPool, n.count < 2 { throw fail("a null pool needs at least 2 models, found \(n.count)") }
         let trained = defenses.filter { GridDefense.baselineKind(of: $0) != nil }
         if !trained.isEmpty {
-            guard ownerDataInEffect == .heldOut else {
-                throw fail("the training-time columns \(trained) train on the owner's splits; set \"ownerData\": \"held-out\"")
+            guard hasOwnerValidation else {
+                throw fail("the training-time columns \(trained) train on the owner's splits; set \"ownerData\": \"held-out\" or \"ownerDataset\"")
             }
             guard nullPool != nil else { throw fail("the training-time columns \(trained) are judged against a null pool; set \"nullPool\"") }
         }
         if let p = prown {
-            guard ownerDataInEffect == .heldOut, nullPool != nil else {
-                throw fail("PROWN's triggers come from the owner validation split and its threshold from a null pool; set \"ownerData\": \"held-out\" and \"nullPool\"")
+            guard hasOwnerValidation, nullPool != nil else {
+                throw fail("PROWN's triggers come from the owner validation split and its threshold from a null pool; set \"ownerData\": \"held-out\" (or \"ownerDataset\") and \"nullPool\"")
             }
             do { try p.validate() } catch { throw fail("prown: \(error)") }
         }
         if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
             throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")
         }
+        try validateDataSets(fail)
         let ids = attacks.map { ExperimentRunner.rowKey($0) }
         if let twice = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) { throw fail("attack row \(twice) appears twice") }
     }
@@ -200,7 +221,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// recommended defense as `HeavyClientPolicy.recommendedDefense` makes it stronger, calibrated
     /// to a 10-point budget for such clients.
     public static var heldOutHeavyClient: HeavyClient {
-        HeavyClient(afterQueries: 2_000, budget: 0.10, defense: HeavyClientPolicy.recommendedDefense(from: .recommended))
+        HeavyClient(afterQueries: 2_000, accuracyBudgetPoints: 10, defense: HeavyClientPolicy.recommendedDefense(from: .recommended))
     }
 
     /// `heldout-<architecture>-v<seed>`: one fresh victim (trained on train[0..<45000] with the

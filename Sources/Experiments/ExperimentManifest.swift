@@ -16,6 +16,8 @@ public struct ExperimentManifest: Codable, Sendable {
     public var codeVersion: String
     /// The machine that wrote the manifest (`ComputeEnvironment.summary`); nil in older manifests.
     public var machine: String?
+    /// The data-set descriptions the grid read, with their digests (nil: built-in data only, or an older manifest).
+    public var datasets: [DataSetRecord]?
     public var runs: [String: Run]
 
     /// The code version: `git describe --always --dirty` in the current directory, else "unknown".

@@ -44,6 +44,10 @@ public final class ExperimentRunner {
     /// then returns the shard's records that exist: a cell whose claim is stale is left to
     /// the next run.
     public var claimsCells = false
+    /// The image shape of the grid's data, once loaded (`loadData`).
+    var dataShape: [Int]?
+    /// The digests of the grid's data-set descriptions, computed once (`writeManifest`).
+    var dataSetRecords: [DataSetRecord]?
     /// Seconds a claiming worker sleeps before looking again when every open cell is held.
     let claimPollSeconds = 2.0
 
@@ -386,7 +390,7 @@ public final class ExperimentRunner {
             result = try Calibration.calibrate(key: key, model: victim, inDistribution: data.ownerSide,
                                                outOfDistribution: try data.calibrationOutliers(seed: configuration.keySeed),
                                                configuration: h.defense,
-                                               options: Calibration.Options(budget: h.budget, confidence: configuration.calibrationConfidence))
+                                               options: Calibration.Options(budget: h.accuracyBudgetPoints / 100, confidence: configuration.calibrationConfidence))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(result), to: file)
@@ -418,6 +422,11 @@ public final class ExperimentRunner {
     func loadNullPool() throws -> [PredictionAPI] {
         guard let reference = configuration.nullPool else { return [] }
         let models = try NullPool.existing(directory: reference.directory, count: reference.count).load()
+        // Null models of the built-in data set cannot answer another data set's images.
+        if let shape = configuration.ownerDataset.flatMap({ _ in dataShape }),
+           let other = models.first(where: { $0.manifest.inputShape != shape }) {
+            throw ExperimentError("\(reference.directory): its models take \(other.manifest.inputShape) images, the grid's data set \(shape); build a null pool on the same data")
+        }
         log("null pool: \(models.count) models from \(reference.directory)")
         return models.map { ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null") }
     }
@@ -569,13 +578,13 @@ public final class ExperimentRunner {
             throw ExperimentError("\(source) attacked another victim (weights SHA-256 \(manifest.victimSHA256.prefix(16))…); its runs do not apply")
         }
         let a = manifest.configuration, b = configuration
-        var checks = [("pool", a.pool == b.pool), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
+        var checks = [("pool", a.pool == b.pool), ("attackerDataset", a.attackerDataset == b.attackerDataset), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
                       ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
         if cell.defense != "none" {
             checks += [("key", manifest.keyFingerprint == c.key.secretFingerprint), ("recipe", a.recipe == b.recipe),
                        ("defense", a.defense == b.defense), ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
                        ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
-                       ("calibrationBudget", a.calibrationBudget == b.calibrationBudget)]
+                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
         }
         if let baseline = c.defenses[cell.defense] as? TrainedBaselineDefense {
             let sourceBaseline = src.appendingPathComponent("baselines/\(cell.defense)").path
@@ -614,6 +623,7 @@ public final class ExperimentRunner {
 
     func loadData() throws -> ExperimentData {
         var data: ExperimentData
+        let sets = try configuration.checkedDataSets()
         switch configuration.ownerDataInEffect {
         case .testSet:
             let splits = try FashionMNIST.splits()
@@ -621,15 +631,30 @@ public final class ExperimentRunner {
         case .heldOut:
             let splits = try FashionMNIST.heldOutSplits()
             data = ExperimentData(train: splits.ownerTraining, ownerValidation: splits.ownerValidation, test: splits.test, pools: AttackPools())
+        case .described:
+            guard let d = sets.owner else { throw ExperimentError("experiment '\(configuration.name)': \"ownerData\": \"described\" needs \"ownerDataset\"") }
+            data = ExperimentData(train: try d.load(.train), ownerValidation: try d.load(.ownerValidation), test: try d.load(.test), pools: AttackPools())
+            data.normalization = try d.normalization(train: data.train)
+            data.classNames = d.classNames
         }
         if let limit = configuration.testLimit, limit < data.test.count {
-            data.test = data.test.subset(0..<limit, name: "fashion-mnist/test[0..<\(limit)]")
+            data.test = data.test.subset(0..<limit, name: "\(data.test.name)[0..<\(limit)]")
         }
         if let limit = configuration.victim.trainLimit, limit < data.train.count { data.train = data.train.subset(0..<limit) }
         var kinds = Set(configuration.attacks.map { configuration.pool(of: $0) })
         if configuration.ownerDataInEffect == .testSet { kinds.insert(.mnist5k) }  // that protocol's calibration set
         if configuration.attacks.contains(where: { $0.variant == .dDAE }) { kinds.insert(DDAERecovery.Settings().shadowData) }
-        data.pools = try AttackPools.load(kinds)
+        let described = kinds.remove(.described) != nil
+        data.pools = try AttackPools.load(kinds, imageShape: data.train.imageShape)
+        if described, let a = configuration.attackerDataset, let d = sets.attacker {
+            data.pools[.described] = try a.images(of: d).withRole(.attackerPool)
+        }
+        dataShape = data.train.imageShape
+        // A pool of another shape than the victim's input cannot be queried.
+        for (kind, pool) in data.pools.datasets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where pool.imageShape != data.train.imageShape {
+            throw ExperimentError("the \(kind.rawValue) pool (\(pool.name)) holds \(pool.imageShape) images, the victim's input is \(data.train.imageShape); "
+                                  + (kind == .described ? "name an attackerDataset of the owner's shape" : "use the \"described\" pool with an attackerDataset"))
+        }
         return data
     }
 
@@ -639,7 +664,7 @@ public final class ExperimentRunner {
         if FileManager.default.fileExists(atPath: dir + "/model.json") {
             log("victim: \(dir)")
             let victim = try ModelDirectory.load(dir)
-            if configuration.ownerDataInEffect == .heldOut, let trained = victim.manifest.data {
+            if configuration.hasOwnerValidation, let trained = victim.manifest.data {
                 // The owner's validation images must be unseen: the victim trained on this grid's training split.
                 guard trained.sha256 == DataFingerprint(train).sha256 else {
                     throw ExperimentError("\(dir) trained on \(trained.name) (\(trained.count) images), not on this grid's \(train.name) (\(train.count)); under the held-out protocol the victim must not have seen the owner validation split")
@@ -653,7 +678,8 @@ public final class ExperimentRunner {
         if let e = v.epochs { recipe.epochs = e; recipe.schedule = .cosine(epochs: e, minimum: 0) }
         if v.outlierExposure > 0 { recipe.outlierExposure = OutlierExposure(weight: v.outlierExposure) }
         log("victim: training \(v.architecture.rawValue) for \(recipe.epochs) epochs on \(train.count) images")
-        let model = try FashionMNISTTraining.train(v.architecture, recipe: recipe, on: train, test: test, source: "trained", onEpoch: { e in
+        let model = try FashionMNISTTraining.train(v.architecture, recipe: recipe, on: train, test: test, source: "trained",
+                                                   normalization: data.normalization, classNames: data.classNames, onEpoch: { e in
             self.log(String(format: "  epoch %d loss %.4f train accuracy %.2f%%", e.epoch, e.loss, 100 * e.trainAccuracy))
         })
         try ModelDirectory.save(model, to: dir)
@@ -676,7 +702,7 @@ public final class ExperimentRunner {
         let ood = try data.calibrationOutliers(seed: configuration.keySeed)
         log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
-                                                    options: Calibration.Options(budget: configuration.calibrationBudget,
+                                                    options: Calibration.Options(budget: configuration.accuracyBudgetPoints / 100,
                                                                                  confidence: configuration.calibrationConfidence))
         key.defense = calibration.configuration
         log(String(format: "key: d = %.4f, defended accuracy %.2f%% (bare %.2f%%)", calibration.chosen.offset,
@@ -707,9 +733,14 @@ public final class ExperimentRunner {
                 runs[cell.id] = .init(queriesSpent: r.queriesSpent, surrogateSHA256: r.surrogateSHA256, seed: r.seed)
             }
         }
+        if dataSetRecords == nil {
+            dataSetRecords = try [("owner", configuration.ownerDataset), ("attacker", configuration.attackerDataset)].compactMap { role, reference in
+                try reference.map { try DataSetRecord.make(role: role, $0) }
+            }
+        }
         let manifest = ExperimentManifest(configuration: configuration, victimSHA256: victim.manifest.weightsSHA256,
                                           keyFingerprint: key.secretFingerprint, codeVersion: ExperimentManifest.codeVersion(),
-                                          machine: ComputeEnvironment.summary, runs: runs)
+                                          machine: ComputeEnvironment.summary, datasets: dataSetRecords?.isEmpty == false ? dataSetRecords : nil, runs: runs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(manifest), to: path("manifest.json"))
@@ -725,6 +756,9 @@ struct ExperimentData {
     /// Reported figures (and, in the test-set protocol, the owner's data too).
     var test: ImageDataset
     var pools: AttackPools
+    /// The models' input normalisation and class names: Fashion-MNIST's, or the description's.
+    var normalization: Normalization = .fashionMNIST
+    var classNames: [String]? = FashionMNIST.classNames
 
     /// What the owner builds its key and calibration from.
     var ownerSide: ImageDataset { ownerValidation ?? test }

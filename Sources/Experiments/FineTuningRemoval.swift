@@ -161,7 +161,17 @@ extension ExperimentRunner {
     public func fineTuningRemoval(_ settings: FineTuningRemoval.Settings) throws -> FineTuningRemoval.Report {
         try settings.validate()
         let setting = try removalSetting()
-        let pool = try FashionMNIST.attackerPool()
+        // The strong thief's labelled images: Fashion-MNIST's attacker split, or on an owner's
+        // described data set the thief's described pool (the built-in split has another shape).
+        let pool: ImageDataset
+        if configuration.ownerDataInEffect == .described {
+            guard let described = setting.data.pools[.described] else {
+                throw ExperimentError("fine-tuning removal on a grid over a described data set uses the thief's \"described\" pool (attackerDataset); this grid has none")
+            }
+            pool = described
+        } else {
+            pool = try FashionMNIST.attackerPool()
+        }
         let labelled = pool.subset(0..<min(settings.images, pool.count), name: "\(pool.name)[0..<\(min(settings.images, pool.count))]")
         var courses: [FineTuningRemoval.Course] = []
         for (i, cell) in setting.copies.enumerated() {

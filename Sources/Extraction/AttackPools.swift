@@ -12,6 +12,9 @@ public enum PoolKind: String, Codable, Sendable, CaseIterable {
     case mixed
     /// Seeded synthetic blobs (`SyntheticData`), for smoke runs and tests.
     case synthetic
+    /// Images named by a data-set description (an experiment's `attackerDataset`); the caller
+    /// loads them, `load` cannot.
+    case described
 }
 
 /// The pools an attack may draw from, by kind. Labels travel with the images but the query
@@ -55,6 +58,8 @@ public struct AttackPools: Sendable {
                 }
                 pools[kind] = SyntheticData.make(count: syntheticCount, channels: imageShape[0], height: imageShape[1],
                                                  width: imageShape[2], seed: syntheticSeed, name: "synthetic-pool").withRole(.attackerPool)
+            case .described:
+                throw ExtractionError(.invalidConfiguration, "the described pool comes from a data-set description (an experiment's attackerDataset), which its caller loads")
             }
         }
         return pools

@@ -12,7 +12,9 @@ struct CalibrateCommand: ParsableCommand {
     @Argument(help: "Model directory.") var model: String
     @Option(help: "Watermark key (updated in place unless --out).") var key: String
     @Option(help: "Write the calibrated key here instead.") var out: String?
-    @Option(help: "Largest accepted accuracy drop, in points.") var budget = 0.5
+    @Option(name: [.customLong("budget-points"), .customLong("budget")],
+            help: "Largest accepted accuracy drop, in percentage points (0.5 = half a point; --budget is the old name).")
+    var budgetPoints = 0.5
     @Option(help: ArgumentHelp("Keep the drop within budget on unseen data with this confidence (e.g. 0.95), not just on the calibration images.", discussion: """
         A setting then qualifies only if the one-sided Clopper–Pearson upper bound of the share of images it turns from \
         right to wrong is within the budget.
@@ -28,10 +30,12 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.97), or off (default: the key's).")
     var oodGate: String?
     @Option(help: ArgumentHelp("Give clients past this many queries a stronger defense (or 'off' to remove it from the key).", discussion: """
-        The key's defense without the out-of-distribution gate and with β = 0.05, its d calibrated to --heavy-client-budget; \
+        The key's defense without the out-of-distribution gate and with β = 0.05, its d calibrated to --heavy-client-budget-points; \
         `serve` counts each client's queries and switches it once it passes the threshold.
         """)) var heavyClientAfter: String?
-    @Option(help: "Largest accepted accuracy drop for heavy clients, in points.") var heavyClientBudget = 10.0
+    @Option(name: [.customLong("heavy-client-budget-points"), .customLong("heavy-client-budget")],
+            help: "Largest accepted accuracy drop for heavy clients, in percentage points (--heavy-client-budget is the old name).")
+    var heavyClientBudgetPoints = 10.0
     @Flag(help: "Heavy clients also keep the flips of the key's own defense.") var heavyClientUnion = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false
@@ -45,6 +49,12 @@ struct CalibrateCommand: ParsableCommand {
             throw ValidationError("--\(name) '\(text)': expected positive finite numbers, comma-separated")
         }
         return values.map { $0! }
+    }
+
+    func validate() throws {
+        guard budgetPoints >= 0, budgetPoints < 100 else {
+            throw ValidationError("--budget-points \(budgetPoints): expected percentage points in [0, 100) (0.5 = half a point)")
+        }
     }
 
     func run() throws {
@@ -70,11 +80,14 @@ struct CalibrateCommand: ParsableCommand {
             }
             k.defense.aggregate = a
         }
-        let options = Calibration.Options(budget: budget / 100, mixingPowers: try floats(mixingPowers, "mixing-powers"), flippingPowers: try floats(flippingPowers, "flipping-powers"),
+        let options = Calibration.Options(budget: budgetPoints / 100, mixingPowers: try floats(mixingPowers, "mixing-powers"), flippingPowers: try floats(flippingPowers, "flipping-powers"),
                                           confidence: confidence)
-        // The owner's own data: held-out Fashion-MNIST (the test set, which victims trained on
-        // train[0..<50000] never saw) and outliers generated from it; never an attacker's pool.
+        // The owner's own data: its validation split (Fashion-MNIST train[45000..<50000], which
+        // `train` holds out) and outliers generated from it; never an attacker's pool or the test set.
         let heldOut = try dataSet.ownerHeldOut()
+        if let warning = dataSet.seenOwnerValidationWarning(model: trained.manifest) {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         let outliers = try GeneratedOutliers.make(from: heldOut, count: 5_000, seed: 0)
         let result = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut,
                                                outOfDistribution: outliers, options: options, force: force)
@@ -87,12 +100,12 @@ struct CalibrateCommand: ParsableCommand {
                 guard let after = Int(heavyClientAfter), after >= 0 else {
                     throw ValidationError("--heavy-client-after '\(heavyClientAfter)': expected a number of queries ≥ 0, or off")
                 }
-                guard heavyClientBudget > 0, heavyClientBudget <= 100 else {
-                    throw ValidationError("--heavy-client-budget \(heavyClientBudget): expected points in (0, 100]")
+                guard heavyClientBudgetPoints > 0, heavyClientBudgetPoints <= 100 else {
+                    throw ValidationError("--heavy-client-budget-points \(heavyClientBudgetPoints): expected percentage points in (0, 100]")
                 }
                 let heavy = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut, outOfDistribution: outliers,
                                                       configuration: HeavyClientPolicy.recommendedDefense(from: k.defense),
-                                                      options: Calibration.Options(budget: heavyClientBudget / 100, confidence: confidence), force: force)
+                                                      options: Calibration.Options(budget: heavyClientBudgetPoints / 100, confidence: confidence), force: force)
                 k.heavyClient = HeavyClientPolicy(afterQueries: after, defense: heavy.configuration, union: heavyClientUnion)
                 heavyResult = heavy
             }
@@ -110,7 +123,7 @@ struct CalibrateCommand: ParsableCommand {
         let d = result.configuration
         print("score \(d.score.rawValue), features \(d.featureSpace.rawValue), distance \(d.distance.rawValue), aggregate \(d.aggregate)"
               + (d.outOfDistributionGateDescription.map { ", \($0)" } ?? ""))
-        print("bare accuracy \(percent(result.bareAccuracy)) on \(heldOut.name); budget \(budget) points"
+        print("bare accuracy \(percent(result.bareAccuracy)) on \(heldOut.name); budget \(budgetPoints) points"
               + (confidence.map { " at confidence \($0) on unseen data" } ?? "") + "; objective \(result.objective.rawValue) on \(outliers.name)")
         print("     d      α    β   defended acc.  drop    OOD mean s  OOD mixed  OOD flipped")
         for c in result.candidates {
@@ -123,7 +136,7 @@ struct CalibrateCommand: ParsableCommand {
         if let heavyResult, let policy = k.heavyClient {
             print(String(format: "heavy clients (after %d queries): d = %.4f, β = %.2f, defended accuracy %.2f%% (budget %.1f points)",
                          policy.afterQueries, heavyResult.chosen.offset, heavyResult.chosen.flippingPower,
-                         100 * heavyResult.chosen.defendedAccuracy, heavyClientBudget))
+                         100 * heavyResult.chosen.defendedAccuracy, heavyClientBudgetPoints))
         }
     }
 }

@@ -10,7 +10,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a reference architecture and write a model directory (model.safetensors + model.json).")
 
     @Option(help: "Architecture: fmnist-cnn, vgg-mini or resnet-8.") var arch: Architecture = .fmnistCNN
-    @Option(help: "Data set: fashion-mnist (train[0..<50000], test set), synthetic, npy, or a data-set description (a JSON file or a directory holding dataset.json: its train and test parts).")
+    @Option(help: "Data set: fashion-mnist (train[0..<45000], holding train[45000..<50000] out for keys and calibration; test set), synthetic, npy, or a data-set description (a JSON file or a directory holding dataset.json: its train and test parts).")
     var data = "fashion-mnist"
     @Option(help: "Directory of the Fashion-MNIST IDX files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "npy: training images (.npy).") var trainImages: String?

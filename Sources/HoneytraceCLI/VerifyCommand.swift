@@ -12,7 +12,7 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Test whether suspect models carry a watermark: verdict, p-value, score and queries spent, one result per suspect.",
         discussion: """
-            With --key, fresh triggers and paired controls come from the Fashion-MNIST test set. \(OwnershipVerifier.decisionRule).
+            With --key, fresh triggers and paired controls come from --data's owner-validation part (Fashion-MNIST: train[45000..<50000]). \(OwnershipVerifier.decisionRule).
 
             Suspects: SUSPECT arguments (model directories or http(s) URLs), then --suspect, --endpoint and --answers, in that \
             order. One suspect prints its full result (one JSON object with --json); several print a table (a JSON array of \

@@ -14,7 +14,7 @@ struct WatermarkCommand: ParsableCommand {
 struct WatermarkCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
-        abstract: "Create a watermark key for a model from the owner's held-out data (the Fashion-MNIST test set by default).")
+        abstract: "Create a watermark key for a model from the owner's held-out data (by default Fashion-MNIST's owner validation split train[45000..<50000], never the test set).")
 
     @Argument(help: "Model directory the key protects.") var model: String
     @Option(help: "Key file to write (owner-only permissions).") var out: String
@@ -41,7 +41,7 @@ struct WatermarkCreate: ParsableCommand {
         """)) var mixingPower: Float = 8
     @Option(help: "Where flip draws come from: keyed-neighbourhood (default; survives averaging over augmented copies), keyed (the input's bytes, docs/algorithms.md §2.7) or fresh-<seed>.")
     var randomness = "keyed-neighbourhood"
-    @Option(help: "Held-out images (.npy) with --held-out-labels; default: --data's owner-validation part (Fashion-MNIST: its test set).") var heldOut: String?
+    @Option(help: "Held-out images (.npy) with --held-out-labels; default: --data's owner-validation part (Fashion-MNIST: train[45000..<50000]).") var heldOut: String?
     @Option(help: "Labels (.npy) of --held-out.") var heldOutLabels: String?
     @Option(help: "Seed for choosing the images (the secret stays random unless --secret-from-seed).") var seed: UInt64 = 0
     @Flag(help: "Derive the HMAC secret from the seed (reproducible, for experiments only).") var secretFromSeed = false
@@ -57,6 +57,9 @@ struct WatermarkCreate: ParsableCommand {
             data = try NPYImages.load(heldOut, labelsPath: heldOutLabels)
         } else {
             data = try dataSet.ownerHeldOut()
+            if let warning = dataSet.seenOwnerValidationWarning(model: trained.manifest) {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
         }
         var markCorner: WatermarkRecipe.Corner?
         if let corner {

@@ -1,7 +1,8 @@
 import Datasets
 
 /// The training and test sets a command works on, chosen by name: `fashion-mnist` (docs/algorithms.md §9:
-/// the victim's split train[0..<50000] and the test set), `synthetic` (seeded blobs, for smoke
+/// the owner training split train[0..<45000], so train[45000..<50000] stays held out for keys and
+/// calibration, and the test set), `synthetic` (seeded blobs, for smoke
 /// runs), `npy` (the user's `.npy` files) or an owner's data-set description.
 public enum DataSource: Sendable, Equatable {
     case fashionMNIST(directory: String)
@@ -47,7 +48,7 @@ public enum DataSource: Sendable, Equatable {
         var result: (ImageDataset, ImageDataset?, [String]?)
         switch self {
         case .fashionMNIST(let directory):
-            let train = try FashionMNIST.victimTrain(directory: directory)
+            let train = try FashionMNIST.ownerTraining(directory: directory)
             result = (train, try FashionMNIST.load(split: .test, directory: directory), FashionMNIST.classNames)
         case .synthetic(let trainCount, let testCount, let seed):
             result = (SyntheticData.make(count: trainCount, seed: seed, name: "synthetic/train"),

@@ -71,6 +71,21 @@ final class DataRoleTests: DatasetsTestCase {
         XCTAssertEqual(s.attackerPool.image(at: 0), train.image(at: 50_000))
         XCTAssertEqual(try MNIST5kRole.load()?.role, .attackerPool)
     }
+
+    /// The CLI's built-in splits are the held-out ones: train on train[0..<45000], keys and
+    /// calibration from train[45000..<50000], never the test set.
+    func testCLIOwnerSplitsAreTheHeldOutSplits() throws {
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
+            throw XCTSkip("\(FashionMNIST.defaultDirectory) absent (apt-get install dataset-fashion-mnist)")
+        }
+        let s = try FashionMNIST.heldOutSplits()
+        let training = try FashionMNIST.ownerTraining(), validation = try FashionMNIST.ownerValidation()
+        XCTAssertEqual([training.name, validation.name], ["fashion-mnist/owner-train", "fashion-mnist/owner-validation"])
+        XCTAssertEqual([training.role, validation.role], [.victimTraining, .ownerValidation])
+        XCTAssertEqual(training.pixels, s.ownerTraining.pixels)
+        XCTAssertEqual(validation.pixels, s.ownerValidation.pixels)
+        XCTAssertEqual(validation.labels, s.ownerValidation.labels)
+    }
 }
 
 /// MNIST-5k when its wheel is present (nil otherwise).

@@ -32,7 +32,7 @@ final class HeldOutGridTests: XCTestCase {
         heavyDefense.outOfDistributionGate = nil
         heavyDefense.score = .pixelMark
         heavyDefense.flippingPower = 0.05
-        configuration.heavyClient = .init(afterQueries: 500, budget: 0.05, defense: heavyDefense)
+        configuration.heavyClient = .init(afterQueries: 500, accuracyBudgetPoints: 5, defense: heavyDefense)
         let grid = out + "/grid"
         let records = try ExperimentRunner(configuration: configuration, directory: grid).run()
         XCTAssertEqual(records.map(\.id).sorted(), [

@@ -21,7 +21,7 @@ final class SmokePresetTests: XCTestCase {
             XCTAssertTrue(r.machine?.contains("; OpenBLAS ") == true && r.machine?.contains("; oneDNN ") == true, "\(r.machine ?? "nil")")
             XCTAssertNotNil(r.threads)
         }
-        XCTAssertLessThanOrEqual(records[0].victimAccuracy - records.last!.protectedAccuracy, configuration.calibrationBudget + 1e-9)
+        XCTAssertLessThanOrEqual(records[0].victimAccuracy - records.last!.protectedAccuracy, configuration.accuracyBudgetPoints / 100 + 1e-9)
         let manifest = try JSONDecoder().decode(ExperimentManifest.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
         XCTAssertEqual(manifest.runs.count, records.count)
         for r in records { XCTAssertEqual(manifest.runs[r.id]?.queriesSpent, r.queriesSpent) }

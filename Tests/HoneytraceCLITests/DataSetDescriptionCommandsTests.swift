@@ -6,37 +6,13 @@ import XCTest
 /// by a data-set description, go through train → evaluate → watermark create → calibrate →
 /// serve → verify from the CLI, run from another directory and with no Fashion-MNIST on the path.
 final class DataSetDescriptionCommandsTests: CLITestCase {
-    /// Writes `count` CIFAR-10 records (a label byte, then 1024 R, 1024 G and 1024 B bytes): each
-    /// class its own colour and a bright stripe at its own row, with seeded noise.
-    func writeCIFARBatch(_ file: String, count: Int, seed: UInt64) throws {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        func noise() -> Int {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            return Int(state % 61) - 30
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count * 3073)
-        for i in 0..<count {
-            let label = i % 10
-            bytes.append(UInt8(label))
-            let colour = [(label * 97) % 256, (label * 53 + 40) % 256, (label * 181 + 90) % 256]
-            for channel in 0..<3 {
-                for p in 0..<1024 {
-                    let stripe = p / 32 / 3 == label ? 80 : 0
-                    bytes.append(UInt8(clamping: colour[channel] / 2 + 60 + stripe + noise()))
-                }
-            }
-        }
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-    }
-
     func testACIFARShapedModelGoesThroughEveryOwnerCommand() throws {
         let dataDir = path("my-data")
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        try writeCIFARBatch(dataDir + "/data_batch_1.bin", count: 600, seed: 1)
-        try writeCIFARBatch(dataDir + "/test_batch.bin", count: 200, seed: 2)
+        try CIFARBatches.write(dataDir + "/data_batch_1.bin", count: 600, seed: 1)
+        try CIFARBatches.write(dataDir + "/test_batch.bin", count: 200, seed: 2)
         // The owner's validation part is a slice of a second file; file names are relative to the description.
-        try writeCIFARBatch(dataDir + "/data_batch_2.bin", count: 400, seed: 3)
+        try CIFARBatches.write(dataDir + "/data_batch_2.bin", count: 400, seed: 3)
         let description = """
             {"name": "my-cifar", "format": "cifar-10", "input_shape": [3, 32, 32],
              "class_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
@@ -72,7 +48,7 @@ final class DataSetDescriptionCommandsTests: CLITestCase {
         XCTAssertTrue(created.contains("10 composite watermarks"), created)
         let inspected = try CLI.json(try run(["watermark", "inspect", key, "--json"]))
         XCTAssertTrue("\(inspected)".contains("my-cifar/owner-validation"), "the key records the owner's part: \(inspected)")
-        try run(["calibrate", model, "--key", key, "--data", dataDir, "--budget", "5"])
+        try run(["calibrate", model, "--key", key, "--data", dataDir, "--budget-points", "5"])
         try run(["protect", model, "--key", key, "--data", dataDir, "--evaluate"])
 
         // Serve the protected model and verify through its URL with triggers from the owner's part.

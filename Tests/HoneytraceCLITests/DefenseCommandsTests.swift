@@ -25,6 +25,9 @@ final class DefenseCommandsTests: CLITestCase {
                       && defaultKey.split(separator: "\n").contains { $0.hasPrefix("mark probe") && $0.hasSuffix("present") },
                       "the default score weighs the similarity by the key's mark probe: \(defaultKey)")
         XCTAssertTrue(defaultKey.contains("out-of-distribution gate at the 0.97 quantile"), "the gate is on by default: \(defaultKey)")
+        // Built-in Fashion-MNIST: the key comes from the owner validation split, never the test set.
+        XCTAssertTrue(defaultKey.contains("fashion-mnist/owner-validation (5000 images"), defaultKey)
+        XCTAssertFalse(defaultKey.contains("fashion-mnist/test"), defaultKey)
         _ = try CLI.succeed(["watermark", "create", path("a"), "--out", path("block.htkey"), "--count", "5", "--block-size", "6"])
         XCTAssertTrue(try CLI.succeed(["watermark", "inspect", path("block.htkey")]).contains("6 px"))
         try CLI.fail(["watermark", "create", path("a"), "--out", path("x.htkey"), "--recipe", "composite", "--block-size", "4"],
@@ -44,12 +47,15 @@ final class DefenseCommandsTests: CLITestCase {
         let calibrated = try CLI.succeed(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),
                                           "--budget", "1", "--confidence", "0.95", "--heavy-client-after", "500"])
         XCTAssertTrue(calibrated.contains("generated outliers") && !calibrated.contains("mnist-5k"), calibrated)
+        XCTAssertTrue(calibrated.contains("on fashion-mnist/owner-validation; budget 1.0 points"), "--budget is --budget-points' old name: \(calibrated)")
         XCTAssertTrue(calibrated.contains("at confidence 0.95 on unseen data"), calibrated)
         // The heavy-client defense is calibrated to its own budget and written into the key.
         XCTAssertTrue(calibrated.contains("heavy clients (after 500 queries)"), calibrated)
         XCTAssertTrue(try CLI.succeed(["watermark", "inspect", path("calibrated.htkey")]).contains("after 500 queries"))
         try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--heavy-client-after=-3"],
                      mentioning: ["--heavy-client-after '-3'"])
+        try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--budget-points", "150"],
+                     mentioning: ["--budget-points 150.0", "percentage points"])
         try CLI.fail(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("x.htkey"), "--confidence", "2"],
                      mentioning: ["confidence 2"])
         _ = try CLI.succeed(["protect", path("a"), "--key", key])

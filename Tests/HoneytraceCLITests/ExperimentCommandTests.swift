@@ -67,4 +67,29 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("none--knockoff--naive--s0: its record exists") && !r.stderr.contains("querying"), r.stderr)
     }
+
+    /// `--data` names the owner's data set by description; an old configuration's fraction budget
+    /// is read in points and named in a warning.
+    func testDataOptionAndDeprecatedBudgetField() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-data-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let printed = try CLI.json(try CLI.succeed(["experiment", "run", "--preset", "smoke-heldout", "--data", "my-data/dataset.json",
+                                                    "--print-config", "--out", scratch + "/out"]))
+        XCTAssertEqual((printed["ownerDataset"] as? [String: Any])?["path"] as? String, "my-data/dataset.json")
+        XCTAssertEqual(printed["ownerData"] as? String, "described")
+        XCTAssertEqual(printed["accuracyBudgetPoints"] as? Double, 0.5)
+
+        var old = printed
+        old["ownerDataset"] = nil
+        old["ownerData"] = "held-out"
+        old["accuracyBudgetPoints"] = nil
+        old["calibrationBudget"] = 0.02
+        let file = scratch + "/old.json"
+        try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: file))
+        let r = try CLI.run(["experiment", "run", file, "--print-config", "--out", scratch + "/out"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try CLI.json(r.stdout)["accuracyBudgetPoints"] as? Double, 2)
+        XCTAssertTrue(r.stderr.contains("'calibrationBudget' (a fraction) is deprecated") && r.stderr.contains("\"accuracyBudgetPoints\": 2.0"), r.stderr)
+    }
 }

@@ -23,7 +23,7 @@ final class ONNXCommandsTests: CLITestCase {
 
         let created = try CLI.succeed(["watermark", "create", path("m"), "--out", path("m.htkey"), "--count", "5", "--seed", "3"])
         XCTAssertTrue(created.contains("5 white-block watermarks"), created)
-        let calibrated = try CLI.succeed(["calibrate", path("m"), "--key", path("m.htkey"), "--out", path("cal.htkey"), "--budget", "1"])
+        let calibrated = try CLI.succeed(["calibrate", path("m"), "--key", path("m.htkey"), "--out", path("cal.htkey"), "--budget-points", "1"])
         XCTAssertTrue(calibrated.contains("bare accuracy"), calibrated)
         _ = try CLI.succeed(["protect", path("m"), "--key", path("cal.htkey")])
         let report = try CLI.verifyJSON(["verify", "--suspect", path("m"), "--key", path("cal.htkey"), "--pairs", "30", "--json"])
