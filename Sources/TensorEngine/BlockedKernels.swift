@@ -90,6 +90,11 @@ extension Tensor {
             for gi in range {
                 let src = px.pointer + gi * h * w * b, dst = po.pointer + gi * oh * ow * b
                 let win = pwin.map { $0.pointer + gi * oh * ow * b }
+                if kernel == 2 && s == 2 && b % 4 == 0 {
+                    // The common 2×2/2 window on whole vectors of a channel block.
+                    BlockedPool.max2x2(src, dst, winners: win, width: w, outHeight: oh, outWidth: ow, block: b)
+                    continue
+                }
                 if kernel == 2 && s == 2 {
                     // The common 2×2/2 window: four candidate vectors per output position.
                     for oy in 0..<oh {
@@ -176,6 +181,37 @@ extension Tensor {
             }
             return [gx]
         }
+    }
+}
+
+/// Max pooling's 2×2 stride-2 window over one [H][W][b] channel block, b a multiple of 4, on
+/// the widest SIMD type dividing b (the scalar loop with Swift's `max` did not vectorise and was
+/// the largest part of a small net's forward pass after the convolutions).
+enum BlockedPool {
+    /// `dst[oy][ox]` = the largest of the four inputs of its window, lane by lane; `winners`
+    /// (training): the offset within `src` of the first input that holds it.
+    static func max2x2(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>?,
+                       width w: Int, outHeight oh: Int, outWidth ow: Int, block b: Int) {
+        func run<V: SIMDWidth>(_: V.Type) {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let o = (oy * ow + ox) * b
+                    let a0 = ((2 * oy) * w + 2 * ox) * b, a1 = a0 + b, a2 = a0 + w * b, a3 = a2 + b
+                    for k in stride(from: 0, to: b, by: V.scalarCount) {
+                        let best = V.maximum(V.maximum(BlockedBN.load(src + a0 + k), BlockedBN.load(src + a1 + k)),
+                                             V.maximum(BlockedBN.load(src + a2 + k), BlockedBN.load(src + a3 + k)))
+                        BlockedBN.store(best, dst + o + k)
+                    }
+                    guard let winners else { continue }
+                    for j in 0..<b {
+                        let m = dst[o + j]
+                        let at = src[a0 + j] == m ? a0 : src[a1 + j] == m ? a1 : src[a2 + j] == m ? a2 : src[a3 + j] == m ? a3 : a0
+                        winners[o + j] = Int32(at + j)
+                    }
+                }
+            }
+        }
+        BlockedBN.dispatch(block: b, { run(SIMD16<Float>.self) }, { run(SIMD8<Float>.self) }, { run(SIMD4<Float>.self) })
     }
 }
 
@@ -343,19 +379,24 @@ enum BlockedBN {
 protocol SIMDWidth: SIMD where Scalar == Float {
     /// `value` where `mask` > 0, else 0 (NaN in `mask` gives 0).
     static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self
+    /// Lane-wise `b >= a ? b : a`, exactly Swift's `max(a, b)` (a NaN in `b` keeps `a`, a NaN in `a` stays).
+    static func maximum(_ a: Self, _ b: Self) -> Self
 }
 extension SIMD4: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
+    @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
 }
 extension SIMD8: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
+    @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
 }
 extension SIMD16: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
+    @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
 }

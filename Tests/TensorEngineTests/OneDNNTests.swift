@@ -66,6 +66,29 @@ final class OneDNNTests: XCTestCase {
         }
     }
 
+    func testBlockedMaxPoolIsThePlainOneExactly() {
+        // Values on a coarse grid so that windows hold ties (the gradient goes to the first of
+        // them, as in the plain kernel), and odd sizes that leave a last row and column unused.
+        let base = testTensor([3, 16, 9, 7], seed: 12)
+        let x = Tensor(base.scalars.map { ($0 * 2).rounded() / 2 }, shape: base.shape)
+        let upstream = testTensor([3, 16, 4, 3], seed: 13)
+        func pooled(_ block: Int?) -> (out: [Float], grad: [Float]) {
+            let leaf = x.copy(); leaf.requiresGrad = true
+            let input = block.map { leaf.channelBlocked($0) } ?? leaf
+            let out = input.maxPool2d(kernel: 2).plain()
+            (out * upstream).sum().backward()
+            return (out.scalars, leaf.grad!.plain().scalars)
+        }
+        let plain = pooled(nil)
+        for block in [4, 8, 16] {
+            let blocked = pooled(block)
+            XCTAssertEqual(blocked.out, plain.out, "block \(block): values")
+            XCTAssertEqual(blocked.grad, plain.grad, "block \(block): gradient to the first winner")
+        }
+        // Inference (no graph) gives the same values.
+        XCTAssertEqual(x.channelBlocked(16).maxPool2d(kernel: 2).plain().scalars, plain.out)
+    }
+
     func testLayoutRoundTrip() {
         let x = testTensor([2, 16, 3, 5], seed: 9)
         let b = x.channelBlocked(8)
