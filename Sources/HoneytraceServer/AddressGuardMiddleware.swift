@@ -18,18 +18,25 @@ struct AddressGuardMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let address = context.sourceAddress(of: request, trustForwardedFor: trustForwardedFor) else {
-            return try await next(request, context)
+        // The address is only worked out when something will be done with it: a good request on a
+        // server with clients, while no address owes anything, costs one atomic load.
+        var address: String?
+        if chargeEveryRequest || addressGuard.trackedAddresses > 0 {
+            address = context.sourceAddress(of: request, trustForwardedFor: trustForwardedFor)
+            if let address, let refusal = addressGuard.admit(address, charge: chargeEveryRequest) { throw refusal }
         }
-        if let refusal = addressGuard.admit(address, charge: chargeEveryRequest) { throw refusal }
         do {
             return try await next(request, context)
         } catch let error as APIError where !chargeEveryRequest && Self.isCharged(error.status) {
-            addressGuard.refused(address, authenticationFailed: error.status == .unauthorized)
+            charge(address ?? context.sourceAddress(of: request, trustForwardedFor: trustForwardedFor), authenticationFailed: error.status == .unauthorized)
             throw error
         } catch let error as HTTPError where !chargeEveryRequest && Self.isCharged(error.status) {
-            addressGuard.refused(address, authenticationFailed: false)
+            charge(address ?? context.sourceAddress(of: request, trustForwardedFor: trustForwardedFor), authenticationFailed: false)
             throw error
         }
+    }
+
+    private func charge(_ address: String?, authenticationFailed: Bool) {
+        if let address { addressGuard.refused(address, authenticationFailed: authenticationFailed) }
     }
 }
