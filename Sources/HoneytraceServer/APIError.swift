@@ -9,6 +9,9 @@ import Hummingbird
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable, Equatable {
     /// Stable machine-readable error codes.
     public enum Code: String, Sendable, Equatable, CaseIterable, Codable {
+        /// 400: the request itself (request line, headers) does not parse as HTTP/1.1; the
+        /// connection is closed.
+        case malformedRequest = "malformed_request"
         /// 400: the body is not valid JSON, or lacks the `images` field.
         case malformedJSON = "malformed_json"
         /// 400: the body is not a valid `.npy` array.
@@ -83,6 +86,11 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"honeytrace\"" }
         // The rest of a timed-out body is not read: the connection cannot carry another request.
         if status == .requestTimeout { headers[.connection] = "close" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: jsonBody))
+    }
+
+    /// The JSON text of the error's body.
+    var jsonBody: ByteBuffer {
         let writer = JSONWriter()
         writer.object {
             writer.key("error")
@@ -92,7 +100,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
                 writer.key("message"); writer.string(message)
             }
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: writer.buffer))
+        return writer.buffer
     }
 }
 

@@ -112,7 +112,7 @@ public enum OpenAPIDocument {
       "RetryAfter": {"description": "Seconds after which a retry may succeed.", "schema": {"type": "integer", "minimum": 1}}
     },
     "responses": {
-      "BadRequest": {"description": "malformed_json, malformed_npy, wrong_shape, empty_request, non_finite or out_of_range.",
+      "BadRequest": {"description": "malformed_request (the request line or headers do not parse; the connection is closed), malformed_json, malformed_npy, wrong_shape, empty_request, non_finite or out_of_range.",
                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "missing_api_key or unknown_client.",
                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -207,7 +207,7 @@ public enum OpenAPIDocument {
           "type": "object", "required": ["status", "code", "message"], "additionalProperties": false,
           "properties": {
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "code": {"type": "string", "enum": ["malformed_json", "malformed_npy", "wrong_shape", "non_finite", "out_of_range",
+            "code": {"type": "string", "enum": ["malformed_request", "malformed_json", "malformed_npy", "wrong_shape", "non_finite", "out_of_range",
                                                  "empty_request", "missing_api_key", "unknown_client", "missing_admin_token",
                                                  "wrong_admin_token", "not_found", "method_not_allowed", "body_timeout",
                                                  "body_too_large", "too_many_rows", "unsupported_media_type", "rate_limited",

@@ -262,7 +262,7 @@ public final class PredictionServer: Sendable {
         let addresses = RunningAddresses(expectAdmin: configuration.adminPort != nil)
         let (seconds, attoseconds) = configuration.idleTimeout.components
         let bodyTimeout = configuration.bodyTimeout
-        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: bodyTimeout)],
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: bodyTimeout), ParseErrorBody()],
                                                                  idleTimeout: .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
         var services: [any Service] = [CoreService(server: self)]
         if let adminPort = configuration.adminPort {
