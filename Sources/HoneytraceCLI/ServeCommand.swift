@@ -41,6 +41,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 8 << 20
     @Option(help: "Engine threads per forward pass (default: all cores).") var threads: Int?
     @Option(help: "Close a connection that sends nothing for this many seconds (0.1…3600).") var idleTimeoutSeconds = 30.0
+    @Option(help: "Answer 408 and close the connection when a request body takes longer than this many seconds to arrive (0.1…3600).")
+    var bodyTimeoutSeconds = 10.0
+    @Option(help: "Requests per second per source address for requests no client answers for: every request without --clients, refused ones (400, 401, 404, 405, 408, 413, 415) with it.")
+    var anonymousRequestsPerSecond = 100.0
+    @Option(help: "Burst of that per-address bucket, in requests.") var anonymousBurst = 200
+    @Flag(help: "No per-address bucket (the lockout after failed authentications stays).") var noAnonymousRateLimit = false
+    @Option(help: "Failed authentications from one address within --lockout-window-seconds that lock it out.") var lockoutFailures = 20
+    @Option(help: "Window in which failed authentications are counted, in seconds.") var lockoutWindowSeconds = 60.0
+    @Option(help: "How long a locked-out address gets 429 locked_out, in seconds.") var lockoutSeconds = 300.0
+    @Flag(help: "Take the source address from the last X-Forwarded-For entry (only behind a proxy that sets it; else limits are per proxy address).")
+    var trustForwardedFor = false
+    @Option(help: "File holding the admin token (owner-only permissions, e.g. chmod 600): /metrics and /v1/clients then need 'Authorization: Bearer <token>'.")
+    var adminTokenFile: String?
+    @Flag(help: "Start the admin server on a non-loopback --admin-host without --admin-token-file.") var allowUnauthenticatedAdmin = false
     @Flag(help: "Serve the key even if it was made for other weights.") var force = false
     @Flag(help: "Serve a key made with --secret-from-seed (experiments only: the seed gives away the secret).")
     var allowSeedDerivedSecret = false
@@ -64,6 +78,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// `seconds` as a duration, refused with a message naming `option` outside `range`.
+    static func duration(_ seconds: Double, option: String, in range: ClosedRange<Double>) throws -> Duration {
+        guard seconds.isFinite, range.contains(seconds) else {
+            throw ValidationError("\(option) must lie in \(range.lowerBound)…\(range.upperBound), found \(seconds)")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     func run() async throws {
         var configuration = ServerConfiguration(
             modelDirectory: directory, keyPath: key, answerMode: answers, force: force, host: host, port: port,
@@ -78,6 +100,23 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.idleTimeout = .milliseconds(Int64((idleTimeoutSeconds * 1000).rounded()))
         configuration.recordBeforeAnswer = recordBeforeAnswer
+        configuration.bodyTimeout = try Self.duration(bodyTimeoutSeconds, option: "--body-timeout-seconds", in: 0.1...3600)
+        if noAnonymousRateLimit {
+            configuration.anonymousRateLimit = nil
+        } else {
+            guard anonymousRequestsPerSecond.isFinite, anonymousRequestsPerSecond > 0, anonymousRequestsPerSecond <= RateLimit.maxQueriesPerSecond else {
+                throw ValidationError("--anonymous-requests-per-second must lie in (0, \(RateLimit.maxQueriesPerSecond)], found \(anonymousRequestsPerSecond); --no-anonymous-rate-limit turns it off")
+            }
+            guard anonymousBurst >= 1 else { throw ValidationError("--anonymous-burst must be at least 1, found \(anonymousBurst)") }
+            configuration.anonymousRateLimit = RateLimit(queriesPerSecond: anonymousRequestsPerSecond, burst: anonymousBurst)
+        }
+        guard lockoutFailures >= 1 else { throw ValidationError("--lockout-failures must be at least 1, found \(lockoutFailures)") }
+        configuration.lockoutFailures = lockoutFailures
+        configuration.lockoutWindow = try Self.duration(lockoutWindowSeconds, option: "--lockout-window-seconds", in: 0.001...86400)
+        configuration.lockoutDuration = try Self.duration(lockoutSeconds, option: "--lockout-seconds", in: 0.001...86400)
+        configuration.trustForwardedFor = trustForwardedFor
+        configuration.adminTokenFile = adminTokenFile
+        configuration.allowUnauthenticatedAdmin = allowUnauthenticatedAdmin
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in
             var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN") on \(addresses.baseURL)"

@@ -9,6 +9,9 @@ import Hummingbird
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable, Equatable {
     /// Stable machine-readable error codes.
     public enum Code: String, Sendable, Equatable, CaseIterable, Codable {
+        /// 400: the request itself (request line, headers) does not parse as HTTP/1.1; the
+        /// connection is closed.
+        case malformedRequest = "malformed_request"
         /// 400: the body is not valid JSON, or lacks the `images` field.
         case malformedJSON = "malformed_json"
         /// 400: the body is not a valid `.npy` array.
@@ -25,10 +28,16 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         case missingAPIKey = "missing_api_key"
         /// 401: the API key belongs to no client.
         case unknownClient = "unknown_client"
+        /// 401: the admin port's `/metrics` or `/v1/clients` without `Authorization: Bearer <admin token>`.
+        case missingAdminToken = "missing_admin_token"
+        /// 401: a bearer token that is not the admin token.
+        case wrongAdminToken = "wrong_admin_token"
         /// 404: no such route.
         case notFound = "not_found"
         /// 405: the route exists, not with this method.
         case methodNotAllowed = "method_not_allowed"
+        /// 408: the body did not arrive within the body timeout; the connection is closed.
+        case bodyTimeout = "body_timeout"
         /// 413: the body exceeds the byte limit.
         case bodyTooLarge = "body_too_large"
         /// 413: more images than one request may hold (or than the client's burst).
@@ -37,6 +46,11 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         case unsupportedMediaType = "unsupported_media_type"
         /// 429: the client's rate limit is spent; `Retry-After` says when to come back.
         case rateLimited = "rate_limited"
+        /// 429: the source address sent too many requests no client answers for (without a clients
+        /// file: any request; with one: refused ones); `Retry-After` says when to come back.
+        case addressRateLimited = "address_rate_limited"
+        /// 429: the source address failed authentication too often and is locked out for a while.
+        case lockedOut = "locked_out"
         /// 503: too many images queued, or the server is shutting down.
         case overloaded = "overloaded"
         /// 500: the model failed on a valid request.
@@ -70,6 +84,13 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"honeytrace\"" }
+        // The rest of a timed-out body is not read: the connection cannot carry another request.
+        if status == .requestTimeout { headers[.connection] = "close" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: jsonBody))
+    }
+
+    /// The JSON text of the error's body.
+    var jsonBody: ByteBuffer {
         let writer = JSONWriter()
         writer.object {
             writer.key("error")
@@ -79,7 +100,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
                 writer.key("message"); writer.string(message)
             }
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: writer.buffer))
+        return writer.buffer
     }
 }
 

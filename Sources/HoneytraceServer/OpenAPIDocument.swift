@@ -9,7 +9,7 @@ public enum OpenAPIDocument {
   "info": {
     "title": "Honeytrace prediction API",
     "version": "1",
-    "description": "An image classifier behind the Neural Honeytrace defense. The prediction port serves /v1/predict, /v1/model, /health and this document; the admin port (keep it on loopback) serves /metrics, /v1/clients, /health and this document. Every refusal is an Error object with a stable code."
+    "description": "An image classifier behind the Neural Honeytrace defense. The prediction port serves /v1/predict, /v1/model, /health and this document; the admin port (keep it on loopback, or give it a token) serves /metrics, /v1/clients, /health and this document. Every refusal is an Error object with a stable code."
   },
   "servers": [
     {"url": "http://127.0.0.1:8080", "description": "prediction API (honeytrace serve --port)"}
@@ -40,6 +40,7 @@ public enum OpenAPIDocument {
           },
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
+          "408": {"$ref": "#/components/responses/BodyTimeout"},
           "413": {"$ref": "#/components/responses/TooLarge"},
           "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
           "429": {"$ref": "#/components/responses/RateLimited"},
@@ -81,8 +82,10 @@ public enum OpenAPIDocument {
       "get": {
         "operationId": "metrics",
         "summary": "Prometheus text exposition (admin port)",
+        "security": [{"adminToken": []}, {}],
         "responses": {
-          "200": {"description": "Counters and histograms.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+          "200": {"description": "Counters and histograms.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+          "401": {"$ref": "#/components/responses/AdminUnauthorized"}
         }
       }
     },
@@ -91,30 +94,37 @@ public enum OpenAPIDocument {
       "get": {
         "operationId": "clients",
         "summary": "Per-client query counts and defense statistics (admin port)",
+        "security": [{"adminToken": []}, {}],
         "responses": {
           "200": {"description": "One record per client the query database has seen.",
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClientListing"}}}}
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClientListing"}}}},
+          "401": {"$ref": "#/components/responses/AdminUnauthorized"}
         }
       }
     }
   },
   "components": {
     "securitySchemes": {
-      "bearer": {"type": "http", "scheme": "bearer", "description": "An API key of the server's clients file (--clients). Without a clients file no key is needed."}
+      "bearer": {"type": "http", "scheme": "bearer", "description": "An API key of the server's clients file (--clients). Without a clients file no key is needed."},
+      "adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of the admin port (serve --admin-token-file). Without one the admin port asks for nothing; /health and /openapi.json never do."}
     },
     "headers": {
       "RetryAfter": {"description": "Seconds after which a retry may succeed.", "schema": {"type": "integer", "minimum": 1}}
     },
     "responses": {
-      "BadRequest": {"description": "malformed_json, malformed_npy, wrong_shape, empty_request, non_finite or out_of_range.",
+      "BadRequest": {"description": "malformed_request (the request line or headers do not parse; the connection is closed), malformed_json, malformed_npy, wrong_shape, empty_request, non_finite or out_of_range.",
                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "missing_api_key or unknown_client.",
                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "BodyTimeout": {"description": "body_timeout: the body did not arrive within --body-timeout-seconds of the headers; the connection is closed.",
+                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "AdminUnauthorized": {"description": "missing_admin_token or wrong_admin_token (only when the server has an admin token).",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "TooLarge": {"description": "body_too_large (over --max-body-bytes) or too_many_rows (over --max-rows or the client's burst).",
                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "UnsupportedMediaType": {"description": "unsupported_media_type: neither JSON nor .npy.",
                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "RateLimited": {"description": "rate_limited: the client's token bucket of images is empty.",
+      "RateLimited": {"description": "rate_limited: the client's token bucket of images is empty; address_rate_limited: the source address sent too many requests no client answers for (any request without a clients file, refused ones with one); locked_out: too many failed authentications from the source address.",
                       "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "InternalError": {"description": "internal_error: the model failed on a valid request.",
@@ -197,10 +207,11 @@ public enum OpenAPIDocument {
           "type": "object", "required": ["status", "code", "message"], "additionalProperties": false,
           "properties": {
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "code": {"type": "string", "enum": ["malformed_json", "malformed_npy", "wrong_shape", "non_finite", "out_of_range",
-                                                 "empty_request", "missing_api_key", "unknown_client", "not_found", "method_not_allowed",
+            "code": {"type": "string", "enum": ["malformed_request", "malformed_json", "malformed_npy", "wrong_shape", "non_finite", "out_of_range",
+                                                 "empty_request", "missing_api_key", "unknown_client", "missing_admin_token",
+                                                 "wrong_admin_token", "not_found", "method_not_allowed", "body_timeout",
                                                  "body_too_large", "too_many_rows", "unsupported_media_type", "rate_limited",
-                                                 "overloaded", "internal_error"]},
+                                                 "address_rate_limited", "locked_out", "overloaded", "internal_error"]},
             "message": {"type": "string"}
           }
         }}

@@ -64,12 +64,14 @@ public struct ServerAddresses: Sendable, Equatable {
 /// - `GET /health`: `{"status": "ok"}`.
 ///
 /// Admin server (`adminHost:adminPort`, loopback by default): `GET /metrics` (Prometheus text),
-/// `GET /health`, `GET /v1/clients` (every client's `ClientRecord`).
+/// `GET /health`, `GET /v1/clients` (every client's `ClientRecord`); with an admin token the first
+/// and last ask for it (`AdminAuthMiddleware`).
 ///
 /// Every refusal is a JSON `APIError`: 400 malformed JSON / `.npy`, wrong shape, NaN or
-/// infinite or out-of-range pixels, no image; 401 missing or unknown API key; 404 / 405;
-/// 413 body or row count over the limit; 415 content type; 429 rate limit (with
-/// `Retry-After`); 503 queue full or shutting down.
+/// infinite or out-of-range pixels, no image; 401 missing or unknown API key (or admin token);
+/// 404 / 405; 408 body slower than the body timeout (`BodyDeadline`); 413 body or row count over
+/// the limit; 415 content type; 429 rate limit, per client or per source address, or a lockout
+/// after failed authentications (`AddressGuard`; with `Retry-After`); 503 queue full or shutting down.
 ///
 /// Start-up errors (model, key, clients file, database) are thrown by `init`, before anything
 /// listens. `run` serves until SIGTERM or SIGINT, then stops accepting, answers what is in
@@ -90,6 +92,10 @@ public final class PredictionServer: Sendable {
     /// DAWN over the answers, when `configuration.dawnSecretPath` is set.
     public let dawn: DAWNLedger?
     public let metrics: ServerMetrics
+    /// Per-address limits for requests no client answers for, and the failed-authentication lockout.
+    public let addressGuard: AddressGuard
+    /// The admin port's token, when `configuration.adminTokenFile` is set.
+    let adminToken: AdminToken?
     public let logger: Logger
     let batcher: InferenceBatcher
     let info: ModelInfo
@@ -184,6 +190,12 @@ public final class PredictionServer: Sendable {
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
         self.clients = clients
+        self.adminToken = try configuration.adminTokenFile.map { try AdminToken.load($0) }
+        self.addressGuard = AddressGuard(policy: .init(rate: configuration.anonymousRateLimit, lockoutFailures: configuration.lockoutFailures,
+                                                       window: configuration.lockoutWindow, lockout: configuration.lockoutDuration))
+        if configuration.adminPort != nil, adminToken == nil, !ServerConfiguration.isLoopback(configuration.adminHost) {
+            log.warning("SECURITY: the admin server listens on \(configuration.adminHost) without an admin token (--allow-unauthenticated-admin)")
+        }
         if let key = defended?.defense.key, key.isSecretDerivedFromSeed {
             log.warning("SECURITY: the key's HMAC secret is derived from its seed \(key.creation.seed); serve it for experiments only")
         }
@@ -249,7 +261,9 @@ public final class PredictionServer: Sendable {
     public func makeApplication(onRunning: (@Sendable (ServerAddresses) async -> Void)? = nil) -> some ApplicationProtocol {
         let addresses = RunningAddresses(expectAdmin: configuration.adminPort != nil)
         let (seconds, attoseconds) = configuration.idleTimeout.components
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
+        let bodyTimeout = configuration.bodyTimeout
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: bodyTimeout), ParseErrorBody()],
+                                                                 idleTimeout: .milliseconds(seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
         var services: [any Service] = [CoreService(server: self)]
         if let adminPort = configuration.adminPort {
             let host = configuration.adminHost
@@ -283,10 +297,12 @@ public final class PredictionServer: Sendable {
     // MARK: Routes
 
     /// The prediction API's routes: `/v1/predict`, `/v1/model`, `/health`, `/openapi.json`.
-    public func makeAPIRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeAPIRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics, logger: logger,
                                                routes: ["/v1/predict": [.post], "/v1/model": [.get], "/health": [.get], "/openapi.json": [.get]]))
+        router.add(middleware: AddressGuardMiddleware(addressGuard: addressGuard, chargeEveryRequest: clients == nil,
+                                                      trustForwardedFor: configuration.trustForwardedFor))
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/v1/model") { [info] _, _ in try Self.json(encodable: info) }
@@ -295,10 +311,11 @@ public final class PredictionServer: Sendable {
     }
 
     /// The admin server's routes: `/metrics`, `/health`, `/v1/clients`, `/openapi.json`.
-    public func makeAdminRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeAdminRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: nil, logger: logger,
                                                routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get], "/openapi.json": [.get]]))
+        if let adminToken { router.add(middleware: AdminAuthMiddleware(token: adminToken)) }
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/metrics") { [metrics, batcher] _, _ in
@@ -317,7 +334,7 @@ public final class PredictionServer: Sendable {
     public func batchStatistics() -> (batches: Int, rows: Int) { batcher.statistics }
 
     /// `POST /v1/predict`.
-    func predict(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func predict(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let client = try authenticate(request)
         batcher.enter()
         defer { batcher.leave() }
@@ -330,6 +347,8 @@ public final class PredictionServer: Sendable {
                 body = try await request.body.collect(upTo: configuration.maxBodyBytes)
             } catch is NIOTooManyBytesError {
                 throw APIError(.contentTooLarge, .bodyTooLarge, "the body exceeds \(configuration.maxBodyBytes) bytes")
+            } catch let expired as BodyDeadline.Expired {
+                throw APIError(.requestTimeout, .bodyTimeout, "\(expired); the connection is closed")
             }
             let images = try PredictionBody.decode(body, contentType: request.headers[.contentType], inputShape: info.inputShape,
                                                    maxRows: configuration.maxRowsPerRequest)
@@ -459,12 +478,13 @@ struct CoreService: Service {
     let server: PredictionServer
 
     func run() async throws {
-        let batcher = server.batcher, ledger = server.ledger, logger = server.logger
+        let batcher = server.batcher, ledger = server.ledger, logger = server.logger, addressGuard = server.addressGuard
         let interval = server.configuration.flushInterval
         batcher.start()
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
+                addressGuard.sweep()
                 // On a plain thread: a flush chains and inserts every query answered since the last
                 // one, and must not hold one of the few threads that answer requests meanwhile.
                 await CoreService.onPlainThread {
@@ -500,7 +520,7 @@ struct CoreService: Service {
 /// Turns every error into a JSON `APIError` answer (404 / 405 for unknown routes too) and
 /// records each request's route, status and latency.
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServerRequestContext
     let metrics: ServerMetrics?
     let logger: Logger
     /// Known paths and their methods, to tell 405 from 404.

@@ -77,6 +77,30 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A connection that sends nothing for this long is closed: half-open connections and clients
     /// that stall mid-request cannot hold the server's sockets.
     public var idleTimeout: Duration = .seconds(30)
+    /// The longest a request body may take to arrive, from its headers to its last byte; a slower
+    /// body gets 408 and its connection is closed. The idle timeout alone would let a body that
+    /// trickles in one byte at a time hold a connection for ever.
+    public var bodyTimeout: Duration = .seconds(10)
+
+    /// A token bucket of requests per source address for requests no client answers for: every
+    /// request of a server without a clients file, and every refused one (400, 401, 404, 405, 408,
+    /// 413, 415) of a server with one, so nobody hammers the parser or guesses keys for free; nil =
+    /// no such limit. (`RateLimit.queriesPerSecond` counts requests here.)
+    public var anonymousRateLimit: RateLimit? = RateLimit(queriesPerSecond: 100, burst: 200)
+    /// Failed authentications (401) from one address within `lockoutWindow` after which the address
+    /// is refused (429 `locked_out`) for `lockoutDuration`, whatever key it sends.
+    public var lockoutFailures = 20
+    public var lockoutWindow: Duration = .seconds(60)
+    public var lockoutDuration: Duration = .seconds(300)
+    /// Take the source address from the last `X-Forwarded-For` entry (the one the proxy in front
+    /// appended) instead of the peer: only behind a proxy that sets it, else clients choose their address.
+    public var trustForwardedFor = false
+
+    /// A file holding the admin token (owner-only permissions): `/metrics` and `/v1/clients` then
+    /// need `Authorization: Bearer <token>`; nil = the admin port asks for nothing.
+    public var adminTokenFile: String? = nil
+    /// Start an admin server on a non-loopback address without an admin token.
+    public var allowUnauthenticatedAdmin = false
 
     public init(modelDirectory: String, keyPath: String?, answerMode: DefenseConfiguration.AnswerMode? = nil, force: Bool = false,
                 host: String = "127.0.0.1", port: Int = 8080, adminHost: String = "127.0.0.1", adminPort: Int? = 9090,
@@ -127,6 +151,23 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard idleTimeout >= .milliseconds(100), idleTimeout <= .seconds(3600) else {
             throw fail("the idle timeout must lie in 0.1…3600 s, found \(idleTimeout)")
         }
+        guard bodyTimeout >= .milliseconds(100), bodyTimeout <= .seconds(3600) else {
+            throw fail("the body timeout must lie in 0.1…3600 s, found \(bodyTimeout)")
+        }
+        if let limit = anonymousRateLimit {
+            guard limit.queriesPerSecond > 0, limit.queriesPerSecond <= RateLimit.maxQueriesPerSecond, limit.burst >= 1 else {
+                throw fail("the anonymous rate limit needs requests per second in (0, \(RateLimit.maxQueriesPerSecond)] and a burst ≥ 1, found \(limit.queriesPerSecond)/s, burst \(limit.burst)")
+            }
+        }
+        guard lockoutFailures >= 1 else { throw fail("the lockout needs at least 1 failed authentication, found \(lockoutFailures)") }
+        guard lockoutWindow > .zero, lockoutWindow <= .seconds(86400), lockoutDuration > .zero, lockoutDuration <= .seconds(86400) else {
+            throw fail("the lockout window and duration must lie in (0, 86400] s, found \(lockoutWindow) and \(lockoutDuration)")
+        }
+        if adminPort != nil, adminTokenFile == nil, !allowUnauthenticatedAdmin, !Self.isLoopback(adminHost) {
+            throw fail("the admin server would listen on \(adminHost), not a loopback address, without an admin token: "
+                       + "anyone who reaches it reads every client's statistics; give --admin-token-file FILE, "
+                       + "bind it to 127.0.0.1, or pass --allow-unauthenticated-admin")
+        }
         guard maxBatch >= 1 else { throw fail("max batch must be at least 1, found \(maxBatch)") }
         guard maxRowsPerRequest >= 1 else { throw fail("max rows per request must be at least 1, found \(maxRowsPerRequest)") }
         guard maxBodyBytes >= 1024 else { throw fail("max body bytes must be at least 1024, found \(maxBodyBytes)") }
@@ -139,6 +180,14 @@ public struct ServerConfiguration: Sendable, Equatable {
         if case .topK(let k) = answerMode, k < 1 { throw fail("top-k needs k ≥ 1, found \(k)") }
         if let computeThreads, !(1...256).contains(computeThreads) { throw fail("compute threads must lie in 1…256, found \(computeThreads)") }
         guard dawnRate > 0, dawnRate <= 1 else { throw fail("DAWN's watermark rate must lie in (0, 1], found \(dawnRate)") }
+    }
+}
+
+extension ServerConfiguration {
+    /// Whether `host` names a loopback address (`localhost`, 127.0.0.0/8, `::1`).
+    public static func isLoopback(_ host: String) -> Bool {
+        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        return h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" || h.hasPrefix("127.")
     }
 }
 

@@ -79,6 +79,10 @@ final class ConfigurationTests: XCTestCase {
         assertThrows(try config { $0.batchWait = .seconds(5) }.validate(), mentioning: ["batch wait"])
         assertThrows(try config { $0.maxPendingRows = 10 }.validate(), mentioning: ["max pending rows"])
         assertThrows(try config { $0.answerMode = .topK(0) }.validate(), mentioning: ["k ≥ 1"])
+        assertThrows(try config { $0.anonymousRateLimit = RateLimit(queriesPerSecond: 0, burst: 1) }.validate(), mentioning: ["anonymous rate limit"])
+        assertThrows(try config { $0.lockoutFailures = 0 }.validate(), mentioning: ["lockout"])
+        assertThrows(try config { $0.lockoutDuration = .zero }.validate(), mentioning: ["lockout window and duration"])
+        XCTAssertNoThrow(try config { $0.anonymousRateLimit = nil }.validate())
     }
 
     func testLoadBenchmarkSmoke() async throws {

@@ -152,3 +152,13 @@ final class ForeignWriteLock: @unchecked Sendable {
         finished.wait()
     }
 }
+
+let adminToken = "admin-token-5b8e1c0d7a2f4936"
+
+/// Writes `adminToken` to an owner-only file in `directory` and returns its path.
+func writeAdminToken(_ directory: String, mode: Int = 0o600) throws -> String {
+    let path = directory + "/admin-\(mode).token"
+    try (adminToken + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    return path
+}
