@@ -192,21 +192,31 @@ enum BlockedPool {
     /// (training): the offset within `src` of the first input that holds it.
     static func max2x2(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>?,
                        width w: Int, outHeight oh: Int, outWidth ow: Int, block b: Int) {
+        precondition(winners == nil || (2 * oh + 1) * w * b < 1 << 24, "max pooling offsets beyond 2^24 cannot be carried as floats")
         func run<V: SIMDWidth>(_: V.Type) {
+            var lanes = V()
+            for j in 0..<V.scalarCount { lanes[j] = Float(j) }
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let o = (oy * ow + ox) * b
                     let a0 = ((2 * oy) * w + 2 * ox) * b, a1 = a0 + b, a2 = a0 + w * b, a3 = a2 + b
-                    for k in stride(from: 0, to: b, by: V.scalarCount) {
-                        let best = V.maximum(V.maximum(BlockedBN.load(src + a0 + k), BlockedBN.load(src + a1 + k)),
-                                             V.maximum(BlockedBN.load(src + a2 + k), BlockedBN.load(src + a3 + k)))
-                        BlockedBN.store(best, dst + o + k)
+                    guard let winners else {
+                        for k in stride(from: 0, to: b, by: V.scalarCount) {
+                            let best = V.maximum(V.maximum(BlockedBN.load(src + a0 + k), BlockedBN.load(src + a1 + k)),
+                                                 V.maximum(BlockedBN.load(src + a2 + k), BlockedBN.load(src + a3 + k)))
+                            BlockedBN.store(best, dst + o + k)
+                        }
+                        continue
                     }
-                    guard let winners else { continue }
-                    for j in 0..<b {
-                        let m = dst[o + j]
-                        let at = src[a0 + j] == m ? a0 : src[a1 + j] == m ? a1 : src[a2 + j] == m ? a2 : src[a3 + j] == m ? a3 : a0
-                        winners[o + j] = Int32(at + j)
+                    // Training: the first strictly larger input wins, its offset carried as exact
+                    // floats (offsets stay below 2^24) beside the value.
+                    for k in stride(from: 0, to: b, by: V.scalarCount) {
+                        var best: V = BlockedBN.load(src + a0 + k), at = lanes + V(repeating: Float(a0 + k))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a1 + k), lanes + V(repeating: Float(a1 + k)))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a2 + k), lanes + V(repeating: Float(a2 + k)))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a3 + k), lanes + V(repeating: Float(a3 + k)))
+                        BlockedBN.store(best, dst + o + k)
+                        for j in 0..<V.scalarCount { winners[o + k + j] = Int32(at[j]) }
                     }
                 }
             }
@@ -381,22 +391,39 @@ protocol SIMDWidth: SIMD where Scalar == Float {
     static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self
     /// Lane-wise `b >= a ? b : a`, exactly Swift's `max(a, b)` (a NaN in `b` keeps `a`, a NaN in `a` stays).
     static func maximum(_ a: Self, _ b: Self) -> Self
+    /// Where `candidate` > `best` lane by lane, takes it and its `index`.
+    static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self)
 }
 extension SIMD4: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+        let larger = candidate .> best
+        best.replace(with: candidate, where: larger)
+        at.replace(with: index, where: larger)
+    }
 }
 extension SIMD8: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+        let larger = candidate .> best
+        best.replace(with: candidate, where: larger)
+        at.replace(with: index, where: larger)
+    }
 }
 extension SIMD16: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+        let larger = candidate .> best
+        best.replace(with: candidate, where: larger)
+        at.replace(with: index, where: larger)
+    }
 }
