@@ -127,8 +127,8 @@ public enum ExperimentCombination {
         try fm.createDirectory(at: out.appendingPathComponent("surrogates"), withIntermediateDirectories: true)
         var manifest = first.manifest
         manifest.runs = [:]
-        for s in read {
-            for id in summary.cells.first(where: { $0.source == s.path })!.ids {
+        for (s, taken) in zip(read, summary.cells) {
+            for id in taken.ids {
                 try fm.copyItem(atPath: "\(s.path)/runs/\(id).json", toPath: out.appendingPathComponent("runs/\(id).json").path)
                 try fm.copyItem(atPath: "\(s.path)/surrogates/\(id)", toPath: out.appendingPathComponent("surrogates/\(id)").path)
                 if let run = s.manifest.runs[id] { manifest.runs[id] = run }
