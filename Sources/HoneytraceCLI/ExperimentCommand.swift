@@ -9,7 +9,8 @@ struct ExperimentCommand: ParsableCommand {
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
         subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
-                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self])
+                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self,
+                      ExperimentVerifyCommand.self, ExperimentCombineCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {

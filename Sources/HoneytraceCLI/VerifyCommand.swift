@@ -59,6 +59,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The bundle signer's public key file (default: the key inside the bundle, which shows integrity but not who signed).")
     var evidencePublicKey: String?
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print a Markdown table, one row per suspect (with --key: verdict, binomial and McNemar p-values, raw WSR, controls answered the target, null rate).")
+    var markdown = false
     @OptionGroup var dataSet: DataSetOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -80,6 +82,7 @@ struct VerifyCommand: ParsableCommand {
         guard !(suspects.isEmpty && suspect.isEmpty && endpoint.isEmpty && answers.isEmpty) else {
             throw ValidationError("give at least one suspect: SUSPECT arguments (model directories or URLs), --suspect DIR, --endpoint URL or --answers FILE")
         }
+        if json && markdown { throw ValidationError("give at most one of --json and --markdown") }
         if queries != nil && answers.isEmpty { throw ValidationError("--queries DIR goes with --answers FILE") }
         guard evidence != nil || evidencePublicKey == nil else { throw ValidationError("--evidence-public-key goes with --evidence BUNDLE") }
         guard evidence == nil || key != nil else { throw ValidationError("--evidence BUNDLE goes with --key KEY") }
@@ -143,7 +146,9 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         let records = results.map(\.record)
-        if json {
+        if markdown {
+            try printMarkdown(records)
+        } else if json {
             if records.count == 1 { try printJSON(records[0]) } else { try printJSON(records) }
         } else if results.count == 1 {
             results[0].lines.forEach { print($0) }
@@ -230,6 +235,22 @@ struct VerifyCommand: ParsableCommand {
     }
 
     // MARK: Table
+
+    /// The false-claim table of docs/results/verify-foreign.sh: one row per suspect; figures a
+    /// watermark does not report (PROWN, DAWN) read "—", as do those of a suspect that failed.
+    private func printMarkdown(_ records: [VerdictRecord]) throws {
+        print("| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate |")
+        print("|---|---|---|---|---|---|---|")
+        for r in records {
+            let fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any] ?? [:]
+            func number(_ key: String, _ format: (Double) -> String) -> String {
+                (fields[key] as? NSNumber).map { format($0.doubleValue) } ?? "—"
+            }
+            let p = { (x: Double) in String(format: "%.2g", x) }, pct = { (x: Double) in String(format: "%.1f %%", 100 * x) }
+            print("| \(r.suspect) | \(r.verdict) | \(number("binomialPValue", p)) | \(number("mcnemarPValue", p)) | \(number("rawWSR", pct)) | \(number("controlRate", pct)) | \(number("nullRate", { String(format: "%.3f", $0) })) |")
+        }
+        for r in records { if let error = r.error { print("\n- error: \(error)") } }
+    }
 
     private func printTable(_ records: [VerdictRecord]) {
         let header = ["suspect", "verdict", "p-value", "score", "queries"]

@@ -93,6 +93,16 @@ final class VerifyCommandTests: CLITestCase {
         XCTAssertEqual(rows.count, 3, mixed.stdout)
         XCTAssertTrue(rows[0].hasPrefix("suspect") && rows[1].contains("not stolen") && rows[2].contains("thief.csv") && rows[2].contains(" stolen"),
                       mixed.stdout)
+        // --markdown: the false-claim table of docs/results/verify-foreign.sh, one row per suspect.
+        let md = try CLI.run(["verify", "--key", key, path("b"), "--answers", export + "/thief.csv", path("missing"), "--pairs", "30", "--markdown"])
+        XCTAssertEqual(md.status, 1, md.stderr)
+        let table = md.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(table[0], "| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate |")
+        XCTAssertEqual(table[1], "|---|---|---|---|---|---|---|")
+        XCTAssertTrue(table[2].hasPrefix("| \(path("b")) | not stolen | ") && table[2].hasSuffix(" |") && !table[2].contains("—"), md.stdout)
+        XCTAssertTrue(table[3].hasPrefix("| \(path("missing")) | error | — |"), md.stdout)
+        XCTAssertTrue(table[4].hasPrefix("| \(export)/thief.csv | stolen | "), md.stdout)
+        XCTAssertTrue(md.stdout.contains("- error: ") && md.stdout.contains(path("missing")), md.stdout)
         // A suspect that cannot be verified is reported and the others still are; the error decides the exit status.
         let failed = try CLI.run(["verify", "--key", key, path("missing"), "--answers", export + "/thief.csv", "--pairs", "30", "--json"])
         XCTAssertEqual(failed.status, 1, failed.stderr)
@@ -112,6 +122,7 @@ final class VerifyCommandTests: CLITestCase {
         try CLI.fail(["verify", "--key", path("k.htkey"), "--export-queries", path("x"), path("b")], mentioning: ["verifies nothing"])
         try CLI.fail(["verify", "--key", path("k.htkey"), path("b"), "--queries", path("x")], mentioning: ["--queries DIR goes with --answers"])
         try CLI.fail(["verify", "--key", path("k.htkey"), path("b"), "--pairs", "0"], mentioning: ["--pairs"])
+        try CLI.fail(["verify", "--key", path("k.htkey"), path("b"), "--json", "--markdown"], mentioning: ["--json and --markdown"])
     }
 
     func testVersionNamesThePackageVersion() throws {
