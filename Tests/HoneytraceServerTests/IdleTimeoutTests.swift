@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 @testable import HoneytraceServer
 import Hummingbird
@@ -13,27 +10,11 @@ final class IdleTimeoutTests: XCTestCase {
     /// Opens a TCP connection to 127.0.0.1:`port`, sends `bytes`, and returns how long the server
     /// took to close it (nil: still open after `limit` seconds).
     static func secondsUntilClosed(port: Int, sending bytes: String, limit: Int) -> Double? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
-        if !bytes.isEmpty { _ = bytes.withCString { send(fd, $0, strlen($0), 0) } }
-        var timeout = timeval(tv_sec: limit, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let connection = RawConnection(port: port) else { return nil }
+        if !bytes.isEmpty { connection.send(bytes) }
         let start = Date()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return Date().timeIntervalSince(start) }  // closed by the server
-            if n < 0 { return nil }                               // the receive timed out: still open
-        }
+        var received = [UInt8]()
+        return connection.closedByServer(within: Double(limit), received: &received) ? Date().timeIntervalSince(start) : nil
     }
 
     func testSilentAndStalledConnectionsAreClosedAfterTheIdleTimeout() async throws {
