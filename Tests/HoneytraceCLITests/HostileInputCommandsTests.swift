@@ -99,5 +99,26 @@ final class HostileInputCommandsTests: CLITestCase {
             .write(to: URL(fileURLWithPath: clients))
         try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--clients", clients,
                       "--database", path("q.sqlite")], mentioning: [clients, "queries_per_second", "1e+19"])
+
+        // serve's abuse settings: an admin port on a public address without a token, a token file
+        // others can read or too short to be a secret, per-address rates out of range.
+        try CLI.fail(["serve", good, "--undefended", "--port", "0", "--admin-port", "0", "--admin-host", "0.0.0.0"],
+                     mentioning: ["0.0.0.0", "not a loopback address", "--admin-token-file"])
+        let token = path("admin.token")
+        try Data("a-token-of-32-characters-0123456".utf8).write(to: URL(fileURLWithPath: token))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: token)
+        try CLI.fail(["serve", good, "--undefended", "--port", "0", "--admin-port", "0", "--admin-token-file", token],
+                     mentioning: [token, "mode 0644", "chmod 600"])
+        let short = path("short.token")
+        try Data("tiny".utf8).write(to: URL(fileURLWithPath: short))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: short)
+        try CLI.fail(["serve", good, "--undefended", "--port", "0", "--admin-port", "0", "--admin-token-file", short],
+                     mentioning: ["admin token", "16–256"])
+        for rate in ["nan", "-1", "0"] {
+            try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--anonymous-requests-per-second=\(rate)"],
+                         mentioning: ["--anonymous-requests-per-second", "--no-anonymous-rate-limit"])
+        }
+        try CLI.fail(["serve", good, "--undefended", "--port", "0", "--no-admin", "--anonymous-burst", "0"],
+                     mentioning: ["--anonymous-burst", "at least 1"])
     }
 }
