@@ -82,18 +82,9 @@ public enum ExperimentCombination {
         let first = read[0]
         let anyDefended = read.contains { $0.ids.contains { !$0.hasPrefix("none--") } }
         for s in read.dropFirst() {
-            let a = first.manifest.configuration, b = s.manifest.configuration
-            var checks = [("victim", first.manifest.victimSHA256 == s.manifest.victimSHA256),
-                          ("pool", a.pool == b.pool), ("attackerDataset", a.attackerDataset == b.attackerDataset),
-                          ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
-                          ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
-            if anyDefended {
-                checks += [("key", first.manifest.keyFingerprint == s.manifest.keyFingerprint), ("recipe", a.recipe == b.recipe),
-                           ("defense", a.defense == b.defense), ("heavyClient", a.heavyClient == b.heavyClient),
-                           ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
-                           ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
-                           ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
-            }
+            let checks = [("victim", first.manifest.victimSHA256 == s.manifest.victimSHA256)]
+                + first.manifest.configuration.reuseChecks(against: s.manifest.configuration,
+                                                           sameKey: anyDefended ? first.manifest.keyFingerprint == s.manifest.keyFingerprint : nil)
             let differences = checks.filter { !$0.1 }.map(\.0)
             guard differences.isEmpty else {
                 throw ExperimentError("\(s.path) differs from \(first.path) in \(differences.joined(separator: ", ")); its runs cannot be reused together")

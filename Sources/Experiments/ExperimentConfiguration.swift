@@ -295,6 +295,23 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
     /// (docs/results/README.md).
+    /// What reusing a run of `self` in a grid of `other` requires, as (setting, equal) pairs: the
+    /// attack's settings, and for a defended cell (`sameKey` given: whether the keys' secrets agree)
+    /// the key and the defense's.
+    func reuseChecks(against other: ExperimentConfiguration, sameKey: Bool?) -> [(String, Bool)] {
+        let a = self, b = other
+        var checks = [("pool", a.pool == b.pool), ("attackerDataset", a.attackerDataset == b.attackerDataset), ("budget", a.budget == b.budget),
+                      ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs), ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize),
+                      ("testLimit", a.testLimit == b.testLimit)]
+        if let sameKey {
+            checks += [("key", sameKey), ("recipe", a.recipe == b.recipe), ("defense", a.defense == b.defense),
+                       ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
+                       ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
+                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
+        }
+        return checks
+    }
+
     public static func preset(_ name: String) throws -> ExperimentConfiguration {
         switch name {
         case "smoke":

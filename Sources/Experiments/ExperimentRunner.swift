@@ -577,15 +577,8 @@ public final class ExperimentRunner {
         guard manifest.victimSHA256 == c.victim.manifest.weightsSHA256 else {
             throw ExperimentError("\(source) attacked another victim (weights SHA-256 \(manifest.victimSHA256.prefix(16))…); its runs do not apply")
         }
-        let a = manifest.configuration, b = configuration
-        var checks = [("pool", a.pool == b.pool), ("attackerDataset", a.attackerDataset == b.attackerDataset), ("budget", a.budget == b.budget), ("surrogateEpochs", a.surrogateEpochs == b.surrogateEpochs),
-                      ("jbdaSeedSize", a.jbdaSeedSize == b.jbdaSeedSize), ("testLimit", a.testLimit == b.testLimit)]
-        if cell.defense != "none" {
-            checks += [("key", manifest.keyFingerprint == c.key.secretFingerprint), ("recipe", a.recipe == b.recipe),
-                       ("defense", a.defense == b.defense), ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
-                       ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
-                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
-        }
+        var checks = manifest.configuration.reuseChecks(against: configuration,
+                                                        sameKey: cell.defense == "none" ? nil : manifest.keyFingerprint == c.key.secretFingerprint)
         if let baseline = c.defenses[cell.defense] as? TrainedBaselineDefense {
             let sourceBaseline = src.appendingPathComponent("baselines/\(cell.defense)").path
             let same = (try? ModelDirectory.load(sourceBaseline).manifest.weightsSHA256) == baseline.model.manifest.weightsSHA256
