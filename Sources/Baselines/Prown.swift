@@ -180,9 +180,11 @@ public final class PerturbedProxies: PrownProxySet, @unchecked Sendable {
     }
 
     /// Each proxy's accuracy on `data` (the owner's held-out images).
-    public func accuracies(on data: ImageDataset) throws -> [Double] {
+    /// `progress` is called with (proxies measured, proxies in all) after each proxy.
+    public func accuracies(on data: ImageDataset, progress: ((Int, Int) -> Void)? = nil) throws -> [Double] {
         try (0..<count).map { k in
-            try withProxy(k) { m in
+            defer { progress?(k + 1, count) }
+            return try withProxy(k) { m in
                 let predictions = m.predictions(data, batchSize: batchSize)
                 return Double(zip(predictions, data.labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
             }
@@ -279,6 +281,9 @@ public struct PrownCreator {
     /// Measure every proxy's accuracy on the held-out data (m forward passes over it).
     public var measureProxyAccuracy = true
     public var log: (String) -> Void = { _ in }
+    /// Called with (stage, done, total) as the proxies are measured ("proxies", "complement
+    /// proxies") and as triggers are found ("triggers"), for progress bars.
+    public var progress: ((String, Int, Int) -> Void)?
 
     public init(settings: PrownSettings = PrownSettings()) { self.settings = settings }
 
@@ -313,7 +318,7 @@ public struct PrownCreator {
         if measureProxyAccuracy {
             let predictions = model.predictions(heldOut)
             modelAccuracy = Double(zip(predictions, heldOut.labels).filter { $0 == $1 }.count) / Double(heldOut.count)
-            proxyAccuracies = try proxies.accuracies(on: heldOut)
+            proxyAccuracies = try proxies.accuracies(on: heldOut) { progress?("proxies", $0, $1) }
             let p = proxyAccuracies!
             log(String(format: "accuracy on %@: model %.2f %%, proxies %.2f %% mean (%.2f–%.2f)", heldOut.name, 100 * modelAccuracy!,
                        100 * p.reduce(0, +) / Double(p.count), 100 * (p.min() ?? 0), 100 * (p.max() ?? 0)))
@@ -326,7 +331,9 @@ public struct PrownCreator {
         var stats = PrownCreationStatistics(pairsDrawn: 0, mixesLabelled: 0, candidates: 0, agreedCandidates: 0, pairsWithTrigger: 0,
                                             parameterNorm: norm, parameterCount: count, perturbationNorm: sigma * Double(count).squareRoot(),
                                             modelAccuracy: modelAccuracy, proxyAccuracies: proxyAccuracies,
-                                            complementAccuracies: measureProxyAccuracy ? try complement?.accuracies(on: heldOut) : nil, seconds: 0)
+                                            complementAccuracies: measureProxyAccuracy
+                                                ? try complement?.accuracies(on: heldOut) { progress?("complement proxies", $0, $1) } : nil,
+                                            seconds: 0)
         if let c = stats.complementAccuracies {
             log(String(format: "complement proxies: %.2f %% mean accuracy (%.2f–%.2f)", 100 * c.reduce(0, +) / Double(max(c.count, 1)),
                        100 * (c.min() ?? 0), 100 * (c.max() ?? 0)))
@@ -372,6 +379,7 @@ public struct PrownCreator {
                 pixels += candidatePixels[(i * size)..<((i + 1) * size)]
             }
             log("\(stats.pairsDrawn) pairs: \(stats.candidates) candidates, \(stats.agreedCandidates) agreed by all proxies, \(triggers.count)/\(settings.triggers) triggers")
+            progress?("triggers", triggers.count, settings.triggers)
         }
         stats.seconds = Date().timeIntervalSince(start)
         return PrownTriggerSet(

@@ -29,7 +29,7 @@ extension ExperimentConfiguration {
         recipe = try c.decodeIfPresent(WatermarkRecipe.self, forKey: .recipe)
         keySize = try c.decode(Int.self, forKey: .keySize)
         keySeed = try c.decode(UInt64.self, forKey: .keySeed)
-        accuracyBudgetPoints = try Self.points(c, new: .accuracyBudgetPoints, old: .calibrationBudget)
+        accuracyBudgetPoints = try PercentagePoints.decode(c, new: .accuracyBudgetPoints, old: .calibrationBudget, what: "the accuracy budget")
         calibrationConfidence = try c.decodeIfPresent(Double.self, forKey: .calibrationConfidence)
         defense = try c.decodeIfPresent(DefenseConfiguration.self, forKey: .defense)
         triggerCount = try c.decode(Int.self, forKey: .triggerCount)
@@ -41,22 +41,6 @@ extension ExperimentConfiguration {
         nullPool = try c.decodeIfPresent(NullPoolReference.self, forKey: .nullPool)
         heavyClient = try c.decodeIfPresent(HeavyClient.self, forKey: .heavyClient)
         prown = try c.decodeIfPresent(PrownSettings.self, forKey: .prown)
-    }
-
-    /// A budget in points from `new`, or from the fraction under `old` (×100).
-    static func points<K: CodingKey>(_ c: KeyedDecodingContainer<K>, new: K, old: K) throws -> Double {
-        let points = try c.decodeIfPresent(Double.self, forKey: new)
-        let fraction = try c.decodeIfPresent(Double.self, forKey: old)
-        switch (points, fraction) {
-        case (let p?, nil): return p
-        case (nil, let f?): return (f * 100 * 1e9).rounded() / 1e9
-        case (.some, .some):
-            throw DecodingError.dataCorruptedError(forKey: old, in: c, debugDescription:
-                "both '\(new.stringValue)' (percentage points) and the deprecated '\(old.stringValue)' (a fraction) are set; keep '\(new.stringValue)' only")
-        case (nil, nil):
-            throw DecodingError.keyNotFound(new, .init(codingPath: c.codingPath, debugDescription:
-                "field '\(new.stringValue)' (the accuracy budget in percentage points, e.g. 0.5) is missing"))
-        }
     }
 
     /// Deprecated fields in a configuration's JSON, each with the field that replaced it, for a
@@ -82,7 +66,7 @@ extension ExperimentConfiguration.HeavyClient {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: DecodingKey.self)
         afterQueries = try c.decode(Int.self, forKey: .afterQueries)
-        accuracyBudgetPoints = try ExperimentConfiguration.points(c, new: .accuracyBudgetPoints, old: .budget)
+        accuracyBudgetPoints = try PercentagePoints.decode(c, new: .accuracyBudgetPoints, old: .budget, what: "the accuracy budget")
         defense = try c.decode(DefenseConfiguration.self, forKey: .defense)
         union = try c.decodeIfPresent(Bool.self, forKey: .union)
     }

@@ -44,6 +44,8 @@ public final class ExperimentRunner {
     /// then returns the shard's records that exist: a cell whose claim is stale is left to
     /// the next run.
     public var claimsCells = false
+    /// Where the running cell's attack is (cell id, progress), for a progress bar.
+    public var attackProgress: ((String, AttackProgress) -> Void)?
     /// The image shape of the grid's data, once loaded (`loadData`).
     var dataShape: [Int]?
     /// The digests of the grid's data-set descriptions, computed once (`writeManifest`).
@@ -149,8 +151,9 @@ public final class ExperimentRunner {
             records = try shardCells.filter(hasRecord).map { try record(for: $0, context) }
         } else {
             let mine = shardCells
-            for (i, cell) in mine.enumerated() {
-                log("[\(i + 1)/\(mine.count)] \(cell.id)")
+            let progress = GridProgress(total: mine.count, doneAtStart: mine.filter(hasRecord).count)
+            for cell in mine {
+                log("\(progress.line(done: mine.filter(hasRecord).count)) \(cell.id)")
                 records.append(try record(for: cell, context))
             }
         }
@@ -269,6 +272,7 @@ public final class ExperimentRunner {
     func runClaiming(_ c: Context) throws {
         let claims = CellClaims(directory: path("runs"))
         let order = claimOrder
+        let progress = GridProgress(total: order.count, doneAtStart: order.filter(hasRecord).count)
         while true {
             var waiting = false, ran = false
             for cell in order where !hasRecord(cell) {
@@ -283,7 +287,7 @@ public final class ExperimentRunner {
                 }
                 defer { claims.release(candidate.id) }
                 if hasRecord(candidate) { ran = true; break }  // finished between the look and the claim
-                log("[\(order.filter(hasRecord).count) of \(order.count) done] \(candidate.id)")
+                log("\(progress.line(done: order.filter(hasRecord).count)) \(candidate.id)")
                 _ = try record(for: candidate, c)
                 ran = true
                 break
@@ -390,7 +394,7 @@ public final class ExperimentRunner {
             result = try Calibration.calibrate(key: key, model: victim, inDistribution: data.ownerSide,
                                                outOfDistribution: try data.calibrationOutliers(seed: configuration.keySeed),
                                                configuration: h.defense,
-                                               options: Calibration.Options(budget: h.accuracyBudgetPoints / 100, confidence: configuration.calibrationConfidence))
+                                               options: Calibration.Options(budgetPoints: h.accuracyBudgetPoints, confidence: configuration.calibrationConfidence))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(result), to: file)
@@ -465,6 +469,7 @@ public final class ExperimentRunner {
         let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.servedModel(cell.defense)) { p in
             let phase = "\(p.phase)"
             if phase != lastPhase { self.log("  \(phase)"); lastPhase = phase }
+            self.attackProgress?(cell.id, p)
         }
         guard result.queriesSpent <= configuration.budget else {
             throw ExperimentError("\(cell.id): the boundary counted \(result.queriesSpent) queries, over the budget \(configuration.budget)")
@@ -695,7 +700,7 @@ public final class ExperimentRunner {
         let ood = try data.calibrationOutliers(seed: configuration.keySeed)
         log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
-                                                    options: Calibration.Options(budget: configuration.accuracyBudgetPoints / 100,
+                                                    options: Calibration.Options(budgetPoints: configuration.accuracyBudgetPoints,
                                                                                  confidence: configuration.calibrationConfidence))
         key.defense = calibration.configuration
         log(String(format: "key: d = %.4f, defended accuracy %.2f%% (bare %.2f%%)", calibration.chosen.offset,

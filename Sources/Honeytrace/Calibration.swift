@@ -13,8 +13,8 @@ public struct CalibrationCandidate: Codable, Sendable, Equatable {
     public var flippingPower: Float
     /// Accuracy of the defended answers on the in-distribution set.
     public var defendedAccuracy: Double
-    /// Bare minus defended accuracy (a fraction: 0.005 = 0.5 points).
-    public var accuracyDrop: Double
+    /// Bare minus defended accuracy, in percentage points (0.5 = half a point).
+    public var accuracyDropPoints: Double
     /// Whether the drop is within the budget.
     public var withinBudget: Bool
     /// In-distribution rows mixed (s > 0) and flipped.
@@ -24,8 +24,59 @@ public struct CalibrationCandidate: Codable, Sendable, Equatable {
     public var oodMeanSimilarity: Double?
     public var oodFractionMixed: Double?
     public var oodFractionFlipped: Double?
-    /// The upper confidence bound on the share of rows turned wrong, when calibration asked for one.
-    public var accuracyDropBound: Double?
+    /// The upper confidence bound on the share of rows turned wrong, in percentage points, when
+    /// calibration asked for one.
+    public var accuracyDropBoundPoints: Double?
+
+    public init(offset: Float, mixingPower: Float, flippingPower: Float, defendedAccuracy: Double, accuracyDropPoints: Double,
+                withinBudget: Bool, fractionMixed: Double, fractionFlipped: Double, oodMeanSimilarity: Double? = nil,
+                oodFractionMixed: Double? = nil, oodFractionFlipped: Double? = nil, accuracyDropBoundPoints: Double? = nil) {
+        self.offset = offset; self.mixingPower = mixingPower; self.flippingPower = flippingPower
+        self.defendedAccuracy = defendedAccuracy; self.accuracyDropPoints = accuracyDropPoints; self.withinBudget = withinBudget
+        self.fractionMixed = fractionMixed; self.fractionFlipped = fractionFlipped; self.oodMeanSimilarity = oodMeanSimilarity
+        self.oodFractionMixed = oodFractionMixed; self.oodFractionFlipped = oodFractionFlipped
+        self.accuracyDropBoundPoints = accuracyDropBoundPoints
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case offset, mixingPower, flippingPower, defendedAccuracy, accuracyDropPoints, withinBudget, fractionMixed, fractionFlipped
+        case oodMeanSimilarity, oodFractionMixed, oodFractionFlipped, accuracyDropBoundPoints
+        /// Fractions, written before the budget took one unit; read ×100.
+        case accuracyDrop, accuracyDropBound
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        offset = try c.decode(Float.self, forKey: .offset)
+        mixingPower = try c.decode(Float.self, forKey: .mixingPower)
+        flippingPower = try c.decode(Float.self, forKey: .flippingPower)
+        defendedAccuracy = try c.decode(Double.self, forKey: .defendedAccuracy)
+        accuracyDropPoints = try PercentagePoints.decode(c, new: .accuracyDropPoints, old: .accuracyDrop, what: "the accuracy drop")
+        withinBudget = try c.decode(Bool.self, forKey: .withinBudget)
+        fractionMixed = try c.decode(Double.self, forKey: .fractionMixed)
+        fractionFlipped = try c.decode(Double.self, forKey: .fractionFlipped)
+        oodMeanSimilarity = try c.decodeIfPresent(Double.self, forKey: .oodMeanSimilarity)
+        oodFractionMixed = try c.decodeIfPresent(Double.self, forKey: .oodFractionMixed)
+        oodFractionFlipped = try c.decodeIfPresent(Double.self, forKey: .oodFractionFlipped)
+        accuracyDropBoundPoints = c.contains(.accuracyDropBoundPoints) || c.contains(.accuracyDropBound)
+            ? try PercentagePoints.decode(c, new: .accuracyDropBoundPoints, old: .accuracyDropBound, what: "the bound on the accuracy drop") : nil
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(offset, forKey: .offset)
+        try c.encode(mixingPower, forKey: .mixingPower)
+        try c.encode(flippingPower, forKey: .flippingPower)
+        try c.encode(defendedAccuracy, forKey: .defendedAccuracy)
+        try c.encode(accuracyDropPoints, forKey: .accuracyDropPoints)
+        try c.encode(withinBudget, forKey: .withinBudget)
+        try c.encode(fractionMixed, forKey: .fractionMixed)
+        try c.encode(fractionFlipped, forKey: .fractionFlipped)
+        try c.encodeIfPresent(oodMeanSimilarity, forKey: .oodMeanSimilarity)
+        try c.encodeIfPresent(oodFractionMixed, forKey: .oodFractionMixed)
+        try c.encodeIfPresent(oodFractionFlipped, forKey: .oodFractionFlipped)
+        try c.encodeIfPresent(accuracyDropBoundPoints, forKey: .accuracyDropBoundPoints)
+    }
 }
 
 /// What calibration maximises among the settings within the accuracy budget.
@@ -42,8 +93,8 @@ public enum CalibrationObjective: String, Codable, Sendable, CaseIterable {
 public struct CalibrationResult: Codable, Sendable, Equatable {
     /// Accuracy of the bare model on the in-distribution set.
     public var bareAccuracy: Double
-    /// Largest accepted accuracy drop (fraction).
-    public var budget: Double
+    /// Largest accepted accuracy drop, in percentage points.
+    public var budgetPoints: Double
     public var objective: CalibrationObjective
     /// Every setting tried, in the order tried.
     public var candidates: [CalibrationCandidate]
@@ -51,6 +102,38 @@ public struct CalibrationResult: Codable, Sendable, Equatable {
     public var chosen: CalibrationCandidate
     /// The input configuration with the chosen d, α and β.
     public var configuration: DefenseConfiguration
+
+    public init(bareAccuracy: Double, budgetPoints: Double, objective: CalibrationObjective, candidates: [CalibrationCandidate],
+                chosen: CalibrationCandidate, configuration: DefenseConfiguration) {
+        self.bareAccuracy = bareAccuracy; self.budgetPoints = budgetPoints; self.objective = objective
+        self.candidates = candidates; self.chosen = chosen; self.configuration = configuration
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case bareAccuracy, budgetPoints, objective, candidates, chosen, configuration
+        /// A fraction, written before the budget took one unit; read ×100.
+        case budget
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        bareAccuracy = try c.decode(Double.self, forKey: .bareAccuracy)
+        budgetPoints = try PercentagePoints.decode(c, new: .budgetPoints, old: .budget, what: "the accuracy budget")
+        objective = try c.decode(CalibrationObjective.self, forKey: .objective)
+        candidates = try c.decode([CalibrationCandidate].self, forKey: .candidates)
+        chosen = try c.decode(CalibrationCandidate.self, forKey: .chosen)
+        configuration = try c.decode(DefenseConfiguration.self, forKey: .configuration)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bareAccuracy, forKey: .bareAccuracy)
+        try c.encode(budgetPoints, forKey: .budgetPoints)
+        try c.encode(objective, forKey: .objective)
+        try c.encode(candidates, forKey: .candidates)
+        try c.encode(chosen, forKey: .chosen)
+        try c.encode(configuration, forKey: .configuration)
+    }
 }
 
 /// Chooses the offset d (and optionally α and β from small grids) for a model and key so that the
@@ -69,8 +152,8 @@ public struct CalibrationResult: Codable, Sendable, Equatable {
 public enum Calibration {
     /// Settings of a calibration run.
     public struct Options: Sendable {
-        /// Largest accepted accuracy drop as a fraction (default 0.005 = 0.5 points).
-        public var budget: Double
+        /// Largest accepted accuracy drop, in percentage points (default 0.5 = half a point).
+        public var budgetPoints: Double
         /// Offsets to try instead of the automatic grid.
         public var offsets: [Float]?
         /// α values to try (nil: the configuration's).
@@ -89,12 +172,16 @@ public enum Calibration {
         /// the budget, so that the budget holds on unseen data of the same kind, not just on the
         /// calibration rows. Nil: the observed drop (net of rows turned right) must be within budget.
         public var confidence: Double?
+        /// Called with (steps done, steps in all) as the forward passes and the candidate scans
+        /// advance, for a progress bar.
+        public var progress: (@Sendable (Int, Int) -> Void)?
 
-        public init(budget: Double = 0.005, offsets: [Float]? = nil, mixingPowers: [Float]? = nil, flippingPowers: [Float]? = nil,
+        public init(budgetPoints: Double = 0.5, offsets: [Float]? = nil, mixingPowers: [Float]? = nil, flippingPowers: [Float]? = nil,
                     objective: CalibrationObjective = .oodFractionFlipped, gridSize: Int = 17, refinementSteps: Int = 8,
-                    batchSize: Int = 256, confidence: Double? = nil) {
+                    batchSize: Int = 256, confidence: Double? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil) {
             self.confidence = confidence
-            self.budget = budget
+            self.progress = progress
+            self.budgetPoints = budgetPoints
             self.offsets = offsets
             self.mixingPowers = mixingPowers
             self.flippingPowers = flippingPowers
@@ -157,8 +244,7 @@ public enum Calibration {
                                                                 references: refs.baseAddress!, configuration: c, scratch: scratch, into: probs)
                             mixed += 1
                             if m.flipped { flipped += 1 }
-                            prediction = 0
-                            for j in 1..<k where probs[j] > probs[prediction] { prediction = j }
+                            prediction = RowMath.argmax(probs, count: k)
                         }
                         if prediction == labels[r] { correct += 1 } else if bare[r] == labels[r] { lost += 1 }
                     }
@@ -182,9 +268,10 @@ public enum Calibration {
         try key.check(model: model, force: force)
         try inDistribution.requireOwnerSide(for: "calibration")
         try outOfDistribution?.requireOwnerSide(for: "calibration (its out-of-distribution proxy)")
-        guard options.budget >= 0 && options.budget < 1 else {
-            throw HoneytraceError(.invalidArgument, "accuracy budget \(options.budget) must lie in [0, 1) (0.005 = 0.5 points)")
+        guard options.budgetPoints >= 0 && options.budgetPoints < 100 else {
+            throw HoneytraceError(.invalidArgument, "accuracy budget \(options.budgetPoints) points must lie in [0, 100) (0.5 = half a point)")
         }
+        let budget = options.budgetPoints / 100
         if let q = options.confidence, !(q > 0 && q < 1) {
             throw HoneytraceError(.invalidArgument, "calibration confidence \(q) must lie in (0, 1) (e.g. 0.95)")
         }
@@ -205,8 +292,13 @@ public enum Calibration {
             throw HoneytraceError(.invalidArgument, "mixing and flipping powers must be positive, found \(v)")
         }
         let defense = try HoneytraceDefense(key: key, configuration: base)
+        // Steps for a progress bar: the two forward passes, then one scan per (α, β).
+        let steps = 2 + alphas.count * betas.count
+        options.progress?(0, steps)
         let id = Cache(model: model, defense: defense, data: inDistribution, batchSize: options.batchSize)
+        options.progress?(1, steps)
         let ood = outOfDistribution.flatMap { $0.isEmpty ? nil : Cache(model: model, defense: defense, data: $0, batchSize: options.batchSize) }
+        options.progress?(2, steps)
         let bareCorrect = zip(id.bare, id.labels).filter { $0 == $1 }.count
         let bareAccuracy = Double(bareCorrect) / Double(id.rows)
 
@@ -224,16 +316,19 @@ public enum Calibration {
             // From counts, so that a drop of exactly the budget is not lost to rounding.
             let drop = Double(bareCorrect - i.correct) / Double(id.rows)
             let bound = options.confidence.map { clopperPearsonUpperBound(successes: i.lost, trials: id.rows, confidence: $0) }
-            var candidate = CalibrationCandidate(offset: d, mixingPower: a, flippingPower: b, defendedAccuracy: i.accuracy,
-                                                 accuracyDrop: drop, withinBudget: (bound ?? drop) <= options.budget + 1e-12,
+            let candidate = CalibrationCandidate(offset: d, mixingPower: a, flippingPower: b, defendedAccuracy: i.accuracy,
+                                                 accuracyDropPoints: 100 * drop, withinBudget: (bound ?? drop) <= budget + 1e-12,
                                                  fractionMixed: i.mixed, fractionFlipped: i.flipped, oodMeanSimilarity: o?.meanS,
-                                                 oodFractionMixed: o?.mixed, oodFractionFlipped: o?.flipped)
-            candidate.accuracyDropBound = bound
+                                                 oodFractionMixed: o?.mixed, oodFractionFlipped: o?.flipped,
+                                                 accuracyDropBoundPoints: bound.map { 100 * $0 })
             candidates.append(candidate)
             return candidate
         }
+        var scans = 0
         for a in alphas {
             for b in betas {
+                scans += 1
+                defer { options.progress?(2 + scans, steps) }
                 let sorted = grid.sorted()
                 let scanned = sorted.map { evaluate($0, a, b) }
                 // Refine between the largest feasible grid point and the next one.
@@ -257,18 +352,18 @@ public enum Calibration {
         // Ties: the higher mean similarity, then the larger offset (it guards more of input space
         // at no cost within the budget), then the smaller drop.
         let best = feasible.max { x, y in
-            let kx = (score(x), x.oodMeanSimilarity ?? Double(x.fractionMixed), Double(x.offset), -x.accuracyDrop)
-            let ky = (score(y), y.oodMeanSimilarity ?? Double(y.fractionMixed), Double(y.offset), -y.accuracyDrop)
+            let kx = (score(x), x.oodMeanSimilarity ?? Double(x.fractionMixed), Double(x.offset), -x.accuracyDropPoints)
+            let ky = (score(y), y.oodMeanSimilarity ?? Double(y.fractionMixed), Double(y.offset), -y.accuracyDropPoints)
             return kx < ky
         }
         guard let chosen = best else {
-            throw HoneytraceError(.insufficientData, "no candidate keeps the accuracy drop within \(options.budget * 100) points; add smaller offsets")
+            throw HoneytraceError(.insufficientData, "no candidate keeps the accuracy drop within \(options.budgetPoints) points; add smaller offsets")
         }
         var configured = base
         configured.offset = chosen.offset
         configured.mixingPower = chosen.mixingPower
         configured.flippingPower = chosen.flippingPower
-        return CalibrationResult(bareAccuracy: bareAccuracy, budget: options.budget, objective: options.objective,
+        return CalibrationResult(bareAccuracy: bareAccuracy, budgetPoints: options.budgetPoints, objective: options.objective,
                                  candidates: candidates, chosen: chosen, configuration: configured)
     }
 

@@ -80,8 +80,8 @@ struct CalibrateCommand: ParsableCommand {
             }
             k.defense.aggregate = a
         }
-        let options = Calibration.Options(budget: budgetPoints / 100, mixingPowers: try floats(mixingPowers, "mixing-powers"), flippingPowers: try floats(flippingPowers, "flipping-powers"),
-                                          confidence: confidence)
+        let options = Calibration.Options(budgetPoints: budgetPoints, mixingPowers: try floats(mixingPowers, "mixing-powers"), flippingPowers: try floats(flippingPowers, "flipping-powers"),
+                                          confidence: confidence, progress: json ? nil : ProgressBar.reporter(title: "calibrate"))
         // The owner's own data: its validation split (Fashion-MNIST train[45000..<50000], which
         // `train` holds out) and outliers generated from it; never an attacker's pool or the test set.
         let heldOut = try dataSet.ownerHeldOut()
@@ -105,7 +105,9 @@ struct CalibrateCommand: ParsableCommand {
                 }
                 let heavy = try Calibration.calibrate(key: k, model: trained, inDistribution: heldOut, outOfDistribution: outliers,
                                                       configuration: HeavyClientPolicy.recommendedDefense(from: k.defense),
-                                                      options: Calibration.Options(budget: heavyClientBudgetPoints / 100, confidence: confidence), force: force)
+                                                      options: Calibration.Options(budgetPoints: heavyClientBudgetPoints, confidence: confidence,
+                                                                                   progress: json ? nil : ProgressBar.reporter(title: "calibrate heavy clients")),
+                                                      force: force)
                 k.heavyClient = HeavyClientPolicy(afterQueries: after, defense: heavy.configuration, union: heavyClientUnion)
                 heavyResult = heavy
             }
@@ -129,7 +131,7 @@ struct CalibrateCommand: ParsableCommand {
         for c in result.candidates {
             let mark = c == result.chosen ? "→" : (c.withinBudget ? " " : "✗")
             print(String(format: "%@ %7.4f  %3.1f  %3.1f  %12.2f%%  %5.2f  %10.4f  %8.2f%%  %10.2f%%", mark, c.offset, c.mixingPower, c.flippingPower,
-                         100 * c.defendedAccuracy, 100 * c.accuracyDrop, c.oodMeanSimilarity ?? 0, 100 * (c.oodFractionMixed ?? 0),
+                         100 * c.defendedAccuracy, c.accuracyDropPoints, c.oodMeanSimilarity ?? 0, 100 * (c.oodFractionMixed ?? 0),
                          100 * (c.oodFractionFlipped ?? 0)))
         }
         print("chose d = \(result.chosen.offset), α = \(result.chosen.mixingPower), β = \(result.chosen.flippingPower); wrote \(out ?? key)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Experiments
+import Extraction
 import Foundation
 import NeuralNet
 import Training
@@ -67,6 +68,15 @@ struct ExperimentRun: ParsableCommand {
         runner.attackSource = reuseAttacksFrom
         runner.undefendedOnly = undefendedOnly
         runner.claimsCells = worker != nil
+        // A bar for the running attack on a terminal; workers share one, so they keep to log lines.
+        if worker == nil && jobs == 1 && isatty(2) == 1 {
+            var bar: (key: String, bar: ProgressBar)?
+            runner.attackProgress = { cell, p in
+                let key = "\(cell) \(p.phase.rawValue)"
+                if bar?.key != key { bar = (key, ProgressBar(title: "  " + p.phase.rawValue, total: p.total)) }
+                bar?.bar.update(p.done, status: p.message)
+            }
+        }
         if cell != nil || prepareOnly {
             guard shard == "1/1", jobs == 1, worker == nil, !(cell != nil && prepareOnly) else {
                 throw ValidationError("--cell and --prepare-only each go alone: not with each other, --shard or --jobs")

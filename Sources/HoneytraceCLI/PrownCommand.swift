@@ -57,6 +57,13 @@ struct PrownCreateCommand: ParsableCommand {
         var creator = PrownCreator(settings: settings)
         creator.measureProxyAccuracy = !skipProxyAccuracy
         creator.log = PrownCLI.progress
+        if !json {
+            var bars: [String: @Sendable (Int, Int) -> Void] = [:]
+            creator.progress = { stage, done, total in
+                if bars[stage] == nil { bars[stage] = ProgressBar.reporter(title: stage) }
+                bars[stage]?(done, total)
+            }
+        }
         var set = try creator.create(model: owner, modelName: model, heldOut: heldOut)
         if let nullPool {
             set.nullModels = try PrownCLI.nullStatistics(pool: nullPool, on: set, log: PrownCLI.progress)
@@ -80,7 +87,7 @@ struct PrownVerifyOptions: ParsableArguments {
 
 enum PrownCLI {
     /// Progress lines go to standard error, unbuffered, so stdout stays the result.
-    static func progress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    static func progress(_ line: String) { ProgressBar.writeLine(line) }
 
     /// What `prown create --json` prints: the file's settings and figures without the pixels.
     struct Summary: Encodable {

@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A one-line progress bar on standard error: redrawn in place on a terminal, and reduced to
-/// one line per finished task (and at most one every few seconds) when stderr is a file or pipe.
+/// A one-line progress bar with the time spent and an ETA on standard error: redrawn in place on a
+/// terminal, and reduced to one line per finished task when stderr is a file or pipe, so that logs
+/// stay short. Commands that print JSON make no bars at all.
 public final class ProgressBar: @unchecked Sendable {
     private let title: String
     private let total: Int
@@ -24,6 +25,27 @@ public final class ProgressBar: @unchecked Sendable {
         }
     }
 
+    /// Writes a log line to standard error, first clearing a bar drawn on the terminal's current
+    /// line, so that log lines and bars do not run into each other.
+    public static func writeLine(_ line: String) {
+        writeError((isatty(2) == 1 ? "\r\u{1B}[2K" : "") + line + "\n")
+    }
+
+    /// A callback for work that reports (done, total) steps: the bar is made at the first call,
+    /// with that call's total, and a new one whenever the total changes. Call it from one thread
+    /// at a time.
+    public static func reporter(title: String) -> @Sendable (Int, Int) -> Void {
+        final class Current: @unchecked Sendable { var bar: ProgressBar?; var total = -1 }
+        let current = Current()
+        return { done, total in
+            if current.bar == nil || current.total != total {
+                current.bar = ProgressBar(title: title, total: total)
+                current.total = total
+            }
+            current.bar?.update(done)
+        }
+    }
+
     public init(title: String, total: Int) {
         self.title = title
         self.total = max(total, 1)
@@ -33,7 +55,7 @@ public final class ProgressBar: @unchecked Sendable {
     public func update(_ done: Int, status: String = "") {
         let now = Clock.now()
         let finished = done >= total
-        guard finished || now - lastDraw >= (isTerminal ? 0.1 : 10) else { return }
+        guard finished || (isTerminal && now - lastDraw >= 0.1) else { return }
         lastDraw = now
         let width = 24
         let filled = Int(Double(width) * Double(min(done, total)) / Double(total))

@@ -15,9 +15,12 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("4 runs in"), r.stdout)
         XCTAssertTrue(r.stderr.contains("[worker 1/2]") && r.stderr.contains("[worker 2/2]"), r.stderr)
-        // Each cell ran once, in one worker: "[worker i/2] [k of 4 done] <id>".
-        let started = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[worker") && $0.contains(" done] ") }
-            .map { String($0[$0.range(of: " done] ")!.upperBound...]) }
+        // Each cell ran once, in one worker: "[worker i/2] [k of 4 done] <id>", with an ETA once
+        // a cell has finished ("[k of 4 done, eta 12s] <id>").
+        let done = #" done(, eta [0-9hms ]+)?\] "#
+        let started = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[worker") && $0.range(of: done, options: .regularExpression) != nil }
+            .map { String($0[$0.range(of: done, options: .regularExpression)!.upperBound...]) }
+        XCTAssertTrue(r.stderr.contains(", eta "), "a worker that finished a cell estimates the rest: \(r.stderr)")
         XCTAssertEqual(started.sorted(), ["honeytrace--knockoff--naive--s0", "honeytrace--knockoff--top-1--s0",
                                           "none--knockoff--naive--s0", "none--knockoff--top-1--s0"], r.stderr)
         let runs = try FileManager.default.contentsOfDirectory(atPath: out + "/runs")
