@@ -78,7 +78,7 @@ struct BaselineTrainCommand: ParsableCommand {
             settings, recipe: recipe, training: training,
             validation: splits.ownerValidation, test: splits.test, normalization: .fashionMNIST, victim: victimModel,
             onProgress: { p in
-                if p.batch == 1 { bar = ProgressBar(title: "\(kind.rawValue) epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
+                if p.batch == 1 && !json { bar = ProgressBar(title: "\(kind.rawValue) epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
                 bar?.update(p.batch, status: String(format: "loss %.4f acc %.2f%% %.0f img/s lr %.4f", p.loss, 100 * p.accuracy, p.imagesPerSecond, p.learningRate))
             })
         try BaselineTraining.save(model, record: record, to: out)

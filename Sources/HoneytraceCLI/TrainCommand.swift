@@ -96,10 +96,10 @@ struct TrainCommand: ParsableCommand {
         let classifier = arch.build(inChannels: train.channels, classes: train.classCount, imageSize: train.height, seed: recipe.seed)
         var bar: ProgressBar?
         let trainer = Trainer(recipe: recipe, onProgress: { p in
-            if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
+            if p.batch == 1 && !json { bar = ProgressBar(title: "epoch \(p.epoch)/\(p.epochs)", total: p.batches) }
             bar?.update(p.batch, status: String(format: "loss %.4f acc %.2f%% %.0f img/s lr %.4f", p.loss, 100 * p.accuracy, p.imagesPerSecond, p.learningRate))
         }, onEpoch: { e in
-            if let v = e.validationAccuracy { ProgressBar.writeError(String(format: "epoch %d: test accuracy %.2f%%\n", e.epoch, 100 * v)) }
+            if let v = e.validationAccuracy, !json { ProgressBar.writeError(String(format: "epoch %d: test accuracy %.2f%%\n", e.epoch, 100 * v)) }
         })
         let start = Clock.now()
         let history = try trainer.fit(classifier, on: train, normalization: normalization, validation: nil)

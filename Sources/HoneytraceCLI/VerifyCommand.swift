@@ -147,7 +147,7 @@ struct VerifyCommand: ParsableCommand {
         }
         let records = results.map(\.record)
         if markdown {
-            try printMarkdown(records)
+            printMarkdown(records)
         } else if json {
             if records.count == 1 { try printJSON(records[0]) } else { try printJSON(records) }
         } else if results.count == 1 {
@@ -238,16 +238,20 @@ struct VerifyCommand: ParsableCommand {
 
     /// The false-claim table of docs/results/verify-foreign.sh: one row per suspect; figures a
     /// watermark does not report (PROWN, DAWN) read "—", as do those of a suspect that failed.
-    private func printMarkdown(_ records: [VerdictRecord]) throws {
-        print("| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate |")
-        print("|---|---|---|---|---|---|---|")
+    /// One Markdown row per suspect: a key's figures (specific WSR beside raw and controls) when
+    /// the report is a key's, the common verdict fields otherwise.
+    private func printMarkdown(_ records: [VerdictRecord]) {
+        print("| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate | WSR specific | queries |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        let p = { (x: Double) in String(format: "%.2g", x) }, pct = { (x: Double) in String(format: "%.1f %%", 100 * x) }
         for r in records {
-            let fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any] ?? [:]
-            func number(_ key: String, _ format: (Double) -> String) -> String {
-                (fields[key] as? NSNumber).map { format($0.doubleValue) } ?? "—"
+            if let v = r.report(as: VerificationReport.self) {
+                print("| \(r.suspect) | \(r.verdict) | \(p(v.binomialPValue)) | \(p(v.mcnemarPValue)) | \(pct(v.rawWSR)) | \(pct(v.controlRate)) | \(String(format: "%.3f", v.nullRate)) | \(pct(v.specificWSR)) | \(v.queriesSpent) |")
+            } else if let e = r.evidence {
+                print("| \(r.suspect) | \(r.verdict) | \(p(e.pValue)) | — | — | — | — | — | \(e.queries) |")
+            } else {
+                print("| \(r.suspect) | error | — | — | — | — | — | — | — |")
             }
-            let p = { (x: Double) in String(format: "%.2g", x) }, pct = { (x: Double) in String(format: "%.1f %%", 100 * x) }
-            print("| \(r.suspect) | \(r.verdict) | \(number("binomialPValue", p)) | \(number("mcnemarPValue", p)) | \(number("rawWSR", pct)) | \(number("controlRate", pct)) | \(number("nullRate", { String(format: "%.3f", $0) })) |")
         }
         for r in records { if let error = r.error { print("\n- error: \(error)") } }
     }

@@ -22,6 +22,9 @@ public struct VerdictRecord: Encodable {
         self.suspect = suspect; self.evidence = nil; self.error = error; self.report = nil
     }
 
+    /// The watermark's own report, when it is of type `T`.
+    public func report<T>(as type: T.Type) -> T? { report as? T }
+
     /// "stolen", "not stolen" or "error".
     public var verdict: String { evidence?.verdict ?? "error" }
 

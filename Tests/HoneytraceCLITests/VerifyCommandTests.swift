@@ -97,11 +97,15 @@ final class VerifyCommandTests: CLITestCase {
         let md = try CLI.run(["verify", "--key", key, path("b"), "--answers", export + "/thief.csv", path("missing"), "--pairs", "30", "--markdown"])
         XCTAssertEqual(md.status, 1, md.stderr)
         let table = md.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(table[0], "| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate |")
-        XCTAssertEqual(table[1], "|---|---|---|---|---|---|---|")
+        XCTAssertEqual(table[0], "| suspect | verdict | p binomial | p McNemar | WSR raw | controls → t | null rate | WSR specific | queries |")
+        XCTAssertEqual(table[1], "|---|---|---|---|---|---|---|---|---|")
         XCTAssertTrue(table[2].hasPrefix("| \(path("b")) | not stolen | ") && table[2].hasSuffix(" |") && !table[2].contains("—"), md.stdout)
         XCTAssertTrue(table[3].hasPrefix("| \(path("missing")) | error | — |"), md.stdout)
-        XCTAssertTrue(table[4].hasPrefix("| \(export)/thief.csv | stolen | "), md.stdout)
+        XCTAssertTrue(table[4].hasPrefix("| \(export)/thief.csv | stolen | ") && table[4].hasSuffix(" | 60 |"), md.stdout)
+        // The row's figures are the report's own: specific WSR = raw WSR − control rate.
+        let cells = table[4].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        let number = { (i: Int) in Double(cells[i].replacingOccurrences(of: " %", with: ""))! }
+        XCTAssertEqual(number(7), number(4) - number(5), accuracy: 0.11, table[4])
         XCTAssertTrue(md.stdout.contains("- error: ") && md.stdout.contains(path("missing")), md.stdout)
         // A suspect that cannot be verified is reported and the others still are; the error decides the exit status.
         let failed = try CLI.run(["verify", "--key", key, path("missing"), "--answers", export + "/thief.csv", "--pairs", "30", "--json"])
