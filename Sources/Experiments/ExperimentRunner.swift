@@ -429,9 +429,10 @@ public final class ExperimentRunner {
         // Null models of the built-in data set cannot answer another data set's images.
         if let shape = configuration.ownerDataset.flatMap({ _ in dataShape }),
            let other = models.first(where: { $0.manifest.inputShape != shape }) {
-            throw ExperimentError("\(reference.directory): its models take \(other.manifest.inputShape) images, the grid's data set \(shape); build a null pool on the same data")
+            throw ExperimentError("\(reference.directory): its models take \(other.manifest.inputShape) images, the grid's data set \(shape); build a null pool on the same data (`honeytrace experiment null-pool --data \(configuration.ownerDataset!.path) --out DIR`)")
         }
-        log("null pool: \(models.count) models from \(reference.directory)")
+        let trainedOn = try NullPool.dataRecord(directory: reference.directory).map { "\($0.path)'s train part" } ?? "Fashion-MNIST"
+        log("null pool: \(models.count) models from \(reference.directory), trained on \(trainedOn)")
         return models.map { ModelAPI(model: $0, answerMode: .label, name: $0.manifest.recipe.map { "\($0.architecture.rawValue) seed \($0.seed)" } ?? "null") }
     }
 

@@ -147,6 +147,11 @@ struct ExperimentNullPoolCommand: ParsableCommand {
     @Option(help: "Directory of the pool (one model directory per member).") var out: String
     @Option(help: "Members (at least 20 for a reported grid).") var count = 24
     @Option(help: "Architectures, taken in turn (comma-separated).") var architectures = "fmnist-cnn,resnet-8"
+    @Option(help: ArgumentHelp("Train the members on this data set's train part (a data-set description) instead of Fashion-MNIST.", discussion: """
+        For grids on an owner's own data set (`experiment run --data`): each member draws its images from the \
+        description's train part and is measured on its test part. The pool records the description's digests \
+        (data.json) and refuses members trained on other data.
+        """)) var data: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -157,7 +162,7 @@ struct ExperimentNullPoolCommand: ParsableCommand {
             }
             return a
         }
-        let pool = try NullPool.standard(directory: out, count: count, architectures: archs)
+        let pool = try NullPool.standard(directory: out, count: count, architectures: archs, dataSet: data.map { ExperimentDataSet(path: $0) })
         var bar: ProgressBar?
         let trained = try pool.build(log: { ProgressBar.writeError($0 + "\n") }, onProgress: { p in
             if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(p.epochs)", total: p.batches) }

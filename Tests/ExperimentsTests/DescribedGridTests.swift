@@ -113,4 +113,41 @@ final class DescribedGridTests: XCTestCase {
         c.ownerDataset = ExperimentDataSet(path: out + "/data/no-validation.json")
         refused(c, ["no-validation.json", "field 'owner_validation' is missing"])
     }
+
+    /// `experiment null-pool --data`: null models of the owner's own task train on the
+    /// description's train part, the pool records the description, and a described grid judges
+    /// its verdicts against them; members of another data set are refused in the same directory.
+    func testNullPoolOnTheDescribedDataSetJudgesTheGrid() throws {
+        let data = ExperimentDataSet(path: out + "/data")
+        let members = (0..<3).map { i in
+            NullPool.Member(name: "null-\(i)", architecture: .fmnistCNN, seed: 700 + UInt64(i), trainImages: 300 + 100 * i,
+                            epochs: 2, learningRate: 0.05, augment: false)
+        }
+        let poolDirectory = out + "/null"
+        XCTAssertEqual(try NullPool(directory: poolDirectory, members: members, dataSet: data).build(), 3)
+        let model = try ModelDirectory.load(poolDirectory + "/null-1")
+        XCTAssertEqual(model.manifest.inputShape, [3, 32, 32])
+        XCTAssertEqual(model.manifest.data?.count, 400)
+        XCTAssertTrue(model.manifest.data?.name.hasPrefix("tiny/train[400 of 500") == true, "\(String(describing: model.manifest.data))")
+        XCTAssertEqual(model.manifest.normalization.mean.count, 3)
+        let record = try XCTUnwrap(try NullPool.dataRecord(directory: poolDirectory))
+        XCTAssertEqual(record.descriptionSHA256, try Hashing.sha256(file: out + "/data/dataset.json"))
+
+        // The same directory with Fashion-MNIST members, or another description: refused before any training.
+        XCTAssertThrowsError(try NullPool(directory: poolDirectory, members: members).build()) { error in
+            XCTAssertTrue("\(error)".contains("trained on the data set \(self.out)/data") && "\(error)".contains("not on the built-in Fashion-MNIST"), "\(error)")
+        }
+        XCTAssertThrowsError(try NullPool(directory: poolDirectory, members: members, dataSet: ExperimentDataSet(path: out + "/data/thief.json")).build()) { error in
+            XCTAssertTrue("\(error)".contains("thief.json") && "\(error)".contains("another directory"), "\(error)")
+        }
+
+        var c = configuration()
+        c.nullPool = .init(directory: poolDirectory, count: 3)
+        let grid = out + "/grid-null"
+        let records = try ExperimentRunner(configuration: c, directory: grid).run()
+        XCTAssertEqual(records.count, 2)
+        let verdicts = try JSONDecoder().decode(NullPoolVerdicts.self, from: Data(contentsOf: URL(fileURLWithPath: grid + "/null-pool.json")))
+        XCTAssertEqual(verdicts.members.count, 3)
+        XCTAssertEqual(verdicts.falseClaims, verdicts.members.filter { $0.verdict == "stolen" }.count)
+    }
 }
