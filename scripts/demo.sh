@@ -2,7 +2,8 @@
 # The main job, end to end on Fashion-MNIST: install what is missing, build honeytrace (release),
 # train a victim (or reuse it), create a watermark key and calibrate it, steal the victim with
 # KnockoffNet (naive and smoothing) through the undefended and the defended API, verify every
-# surrogate and an independently trained model, verify one surrogate again behind an HTTP server,
+# surrogate and an independently trained model, verify one surrogate again behind an HTTP server and
+# offline (exported queries, answers as a file),
 # and print the verdicts and the table.
 # Everything lands in runs/demo/ (reused on a second run).
 # Usage: scripts/demo.sh [--out DIR]
@@ -56,6 +57,13 @@ done
 kill -TERM "$server"
 wait "$server"
 trap - EXIT INT TERM
+
+echo "== the same verdict offline: export the queries, let the suspect answer them as a file, verify the answers"
+# What an owner does with a suspect it can only query by hand or through an API of another shape.
+rm -rf "$out/offline"
+"$bin" verify --key "$out/key.htkey" --export-queries "$out/offline"
+"$bin" predict "$suspect" --input "$out/offline/queries.npy" --json > "$out/offline/answers.json"
+"$bin" verify --key "$out/key.htkey" --answers "$out/offline/answers.json" --reference "$out/surrogates/none--knockoff--naive--s0" || [ $? -eq 2 ]
 
 echo "== table"
 "$bin" experiment report "$out"
