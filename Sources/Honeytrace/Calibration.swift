@@ -41,41 +41,26 @@ public struct CalibrationCandidate: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case offset, mixingPower, flippingPower, defendedAccuracy, accuracyDropPoints, withinBudget, fractionMixed, fractionFlipped
         case oodMeanSimilarity, oodFractionMixed, oodFractionFlipped, accuracyDropBoundPoints
-        /// Fractions, written before the budget took one unit; read ×100.
-        case accuracyDrop, accuracyDropBound
     }
 
+    /// Fractions, written before the budget took one unit; read ×100.
+    enum LegacyKeys: String, CodingKey { case accuracyDropPoints, accuracyDrop, accuracyDropBoundPoints, accuracyDropBound }
+
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self), legacy = try decoder.container(keyedBy: LegacyKeys.self)
         offset = try c.decode(Float.self, forKey: .offset)
         mixingPower = try c.decode(Float.self, forKey: .mixingPower)
         flippingPower = try c.decode(Float.self, forKey: .flippingPower)
         defendedAccuracy = try c.decode(Double.self, forKey: .defendedAccuracy)
-        accuracyDropPoints = try PercentagePoints.decode(c, new: .accuracyDropPoints, old: .accuracyDrop, what: "the accuracy drop")
+        accuracyDropPoints = try PercentagePoints.decode(legacy, new: .accuracyDropPoints, old: .accuracyDrop, what: "the accuracy drop")
         withinBudget = try c.decode(Bool.self, forKey: .withinBudget)
         fractionMixed = try c.decode(Double.self, forKey: .fractionMixed)
         fractionFlipped = try c.decode(Double.self, forKey: .fractionFlipped)
         oodMeanSimilarity = try c.decodeIfPresent(Double.self, forKey: .oodMeanSimilarity)
         oodFractionMixed = try c.decodeIfPresent(Double.self, forKey: .oodFractionMixed)
         oodFractionFlipped = try c.decodeIfPresent(Double.self, forKey: .oodFractionFlipped)
-        accuracyDropBoundPoints = c.contains(.accuracyDropBoundPoints) || c.contains(.accuracyDropBound)
-            ? try PercentagePoints.decode(c, new: .accuracyDropBoundPoints, old: .accuracyDropBound, what: "the bound on the accuracy drop") : nil
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(offset, forKey: .offset)
-        try c.encode(mixingPower, forKey: .mixingPower)
-        try c.encode(flippingPower, forKey: .flippingPower)
-        try c.encode(defendedAccuracy, forKey: .defendedAccuracy)
-        try c.encode(accuracyDropPoints, forKey: .accuracyDropPoints)
-        try c.encode(withinBudget, forKey: .withinBudget)
-        try c.encode(fractionMixed, forKey: .fractionMixed)
-        try c.encode(fractionFlipped, forKey: .fractionFlipped)
-        try c.encodeIfPresent(oodMeanSimilarity, forKey: .oodMeanSimilarity)
-        try c.encodeIfPresent(oodFractionMixed, forKey: .oodFractionMixed)
-        try c.encodeIfPresent(oodFractionFlipped, forKey: .oodFractionFlipped)
-        try c.encodeIfPresent(accuracyDropBoundPoints, forKey: .accuracyDropBoundPoints)
+        accuracyDropBoundPoints = legacy.contains(.accuracyDropBoundPoints) || legacy.contains(.accuracyDropBound)
+            ? try PercentagePoints.decode(legacy, new: .accuracyDropBoundPoints, old: .accuracyDropBound, what: "the bound on the accuracy drop") : nil
     }
 }
 
@@ -109,30 +94,19 @@ public struct CalibrationResult: Codable, Sendable, Equatable {
         self.candidates = candidates; self.chosen = chosen; self.configuration = configuration
     }
 
-    enum CodingKeys: String, CodingKey {
-        case bareAccuracy, budgetPoints, objective, candidates, chosen, configuration
-        /// A fraction, written before the budget took one unit; read ×100.
-        case budget
-    }
+    enum CodingKeys: String, CodingKey { case bareAccuracy, budgetPoints, objective, candidates, chosen, configuration }
+
+    /// A fraction, written before the budget took one unit; read ×100.
+    enum LegacyKeys: String, CodingKey { case budgetPoints, budget }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self), legacy = try decoder.container(keyedBy: LegacyKeys.self)
         bareAccuracy = try c.decode(Double.self, forKey: .bareAccuracy)
-        budgetPoints = try PercentagePoints.decode(c, new: .budgetPoints, old: .budget, what: "the accuracy budget")
+        budgetPoints = try PercentagePoints.decode(legacy, new: .budgetPoints, old: .budget, what: "the accuracy budget")
         objective = try c.decode(CalibrationObjective.self, forKey: .objective)
         candidates = try c.decode([CalibrationCandidate].self, forKey: .candidates)
         chosen = try c.decode(CalibrationCandidate.self, forKey: .chosen)
         configuration = try c.decode(DefenseConfiguration.self, forKey: .configuration)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(bareAccuracy, forKey: .bareAccuracy)
-        try c.encode(budgetPoints, forKey: .budgetPoints)
-        try c.encode(objective, forKey: .objective)
-        try c.encode(candidates, forKey: .candidates)
-        try c.encode(chosen, forKey: .chosen)
-        try c.encode(configuration, forKey: .configuration)
     }
 }
 
