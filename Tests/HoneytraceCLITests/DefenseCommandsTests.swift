@@ -44,8 +44,17 @@ final class DefenseCommandsTests: CLITestCase {
         XCTAssertEqual(inspectedJSON["classes"] as? String, "10")
 
         // Calibration takes only the owner's data: held-out images and outliers generated from them.
-        let calibrated = try CLI.succeed(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),
-                                          "--budget", "1", "--confidence", "0.95", "--heavy-client-after", "500"])
+        let calibration = try CLI.run(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated.htkey"),
+                                       "--budget", "1", "--confidence", "0.95", "--heavy-client-after", "500"])
+        XCTAssertEqual(calibration.status, 0, calibration.stderr)
+        let calibrated = calibration.stdout
+        // Its progress bars, on a pipe: one finished line each (time spent), no redraws.
+        let bars = calibration.stderr.split(separator: "\n").filter { $0.hasPrefix("calibrate") }
+        XCTAssertEqual(bars.count, 2, calibration.stderr)
+        XCTAssertTrue(bars.allSatisfy { $0.contains("3/3") && !$0.contains("\r") && !$0.contains("eta") }, calibration.stderr)
+        let quiet = try CLI.run(["calibrate", path("a"), "--key", path("default.htkey"), "--out", path("calibrated-json.htkey"), "--json"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("calibrate ["), "no bars under --json: \(quiet.stderr)")
         XCTAssertTrue(calibrated.contains("generated outliers") && !calibrated.contains("mnist-5k"), calibrated)
         XCTAssertTrue(calibrated.contains("on fashion-mnist/owner-validation; budget 1.0 points"), "--budget is --budget-points' old name: \(calibrated)")
         XCTAssertTrue(calibrated.contains("at confidence 0.95 on unseen data"), calibrated)
