@@ -63,7 +63,7 @@ struct ExperimentRun: ParsableCommand {
         }
         let prefix = worker.map { "[worker \($0)] " } ?? ""
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
-                                          log: { ProgressBar.writeError(prefix + $0 + "\n") })
+                                          log: { ProgressBar.writeLine(prefix + $0) })
         if undefendedOnly && reuseAttacksFrom == nil { throw ValidationError("--undefended-only needs --reuse-attacks-from DIR") }
         runner.attackSource = reuseAttacksFrom
         runner.undefendedOnly = undefendedOnly
