@@ -4,7 +4,7 @@ import Prediction
 /// measured, never copied from a log.
 public struct RunRecord: Codable, Sendable, Equatable {
     public var id: String
-    /// "knockoff" or "jbda-tr".
+    /// "knockoff", "jbda-tr" or "dfme".
     public var strategy: String
     /// "naive", "top-1", "s4l", "smoothing", "p-bayes", "d-dae".
     public var variant: String
@@ -101,7 +101,13 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// The table row this run belongs to, e.g. "KnockoffNet / naive", with "→ <architecture>" when
     /// the copy's architecture is not the victim's.
     public var rowLabel: String {
-        let attack = "\(strategy == "jbda-tr" ? "JBDA-TR" : "KnockoffNet") / \(variant)"
+        let name: String
+        switch strategy {
+        case "jbda-tr": name = "JBDA-TR"
+        case "dfme": name = "DFME"
+        default: name = "KnockoffNet"
+        }
+        let attack = "\(name) / \(variant)"
         guard let copy = surrogateArchitecture, let victim = victimArchitecture, copy != victim else { return attack }
         return attack + " → \(copy)"
     }

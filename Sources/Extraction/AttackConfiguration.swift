@@ -7,6 +7,12 @@ public enum QueryStrategy: String, Codable, Sendable, CaseIterable {
     case knockoff
     /// Jacobian-based augmentation with targeted random PGD, retraining each round.
     case jbdaTR = "jbda-tr"
+    /// Data-free model extraction: a generator trained against the surrogate with zeroth-order
+    /// gradients of the victim, no pool (`DFME`; soft labels, variant naive only).
+    case dfme
+
+    /// Whether the strategy queries images of the attacker's pool (DFME makes its own).
+    public var usesPool: Bool { self != .dfme }
 }
 
 /// How the attacker treats the answers (docs/algorithms.md §5); each combines with either strategy.
@@ -113,13 +119,14 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
     public var s4lWeight: Float
     public var pBayes: PBayesRecovery.Settings
     public var dDAE: DDAERecovery.Settings
+    public var dfme: DFME.Settings
 
     public init(strategy: QueryStrategy = .knockoff, variant: AdaptiveVariant = .naive, pool: PoolKind = .mnist5k,
                 budget: Int = 20_000, surrogate: SurrogateRecipe = SurrogateRecipe(), seed: UInt64 = 0,
                 reuseAugmentation: Augmentation = AttackConfiguration.defaultReuseAugmentation, queryBatchSize: Int = 256,
                 jbda: JBDASettings = JBDASettings(), smoothing: SmoothingSettings = SmoothingSettings(),
                 s4lWeight: Float = 1, pBayes: PBayesRecovery.Settings = PBayesRecovery.Settings(),
-                dDAE: DDAERecovery.Settings = DDAERecovery.Settings()) {
+                dDAE: DDAERecovery.Settings = DDAERecovery.Settings(), dfme: DFME.Settings = DFME.Settings()) {
         self.strategy = strategy
         self.variant = variant
         self.pool = pool
@@ -133,6 +140,7 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
         self.s4lWeight = s4lWeight
         self.pBayes = pBayes
         self.dDAE = dDAE
+        self.dfme = dfme
     }
 
     /// Reused pool images: random crop (padding 2), flip, rotation ±15°, shift ≤ 10 %, scale
@@ -141,8 +149,8 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
     public static let defaultReuseAugmentation = Augmentation(cropPadding: 2, flipProbability: 0.5, rotationDegrees: 15,
                                                               scaleMin: 0.85, scaleMax: 1.15, maxShift: 0.1)
 
-    /// A short name, e.g. "knockoff/naive/mnist-5k/20000".
-    public var label: String { "\(strategy.rawValue)/\(variant.rawValue)/\(pool.rawValue)/\(budget)" }
+    /// A short name, e.g. "knockoff/naive/mnist-5k/20000" ("dfme/naive/data-free/20000" without a pool).
+    public var label: String { "\(strategy.rawValue)/\(variant.rawValue)/\(strategy.usesPool ? pool.rawValue : "data-free")/\(budget)" }
 
     /// Throws `invalidConfiguration` naming the first bad value.
     public func validate() throws {
@@ -158,10 +166,16 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
         case .naive, .top1, .s4l: break
         }
         if strategy == .jbdaTR { try jbda.validate() }
+        if strategy == .dfme {
+            guard variant == .naive else {
+                throw ExtractionError(.invalidConfiguration, "DFME trains on the victim's soft labels as answered: variant naive only, found \(variant.rawValue)")
+            }
+            try dfme.validate()
+        }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case strategy, variant, pool, budget, surrogate, seed, reuseAugmentation, queryBatchSize, jbda, smoothing, s4lWeight, pBayes, dDAE
+        case strategy, variant, pool, budget, surrogate, seed, reuseAugmentation, queryBatchSize, jbda, smoothing, s4lWeight, pBayes, dDAE, dfme
     }
 
     public init(from decoder: any Decoder) throws {
@@ -179,6 +193,7 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
                   smoothing: try c.decodeIfPresent(SmoothingSettings.self, forKey: .smoothing) ?? d.smoothing,
                   s4lWeight: try c.decodeIfPresent(Float.self, forKey: .s4lWeight) ?? d.s4lWeight,
                   pBayes: try c.decodeIfPresent(PBayesRecovery.Settings.self, forKey: .pBayes) ?? d.pBayes,
-                  dDAE: try c.decodeIfPresent(DDAERecovery.Settings.self, forKey: .dDAE) ?? d.dDAE)
+                  dDAE: try c.decodeIfPresent(DDAERecovery.Settings.self, forKey: .dDAE) ?? d.dDAE,
+                  dfme: try c.decodeIfPresent(DFME.Settings.self, forKey: .dfme) ?? d.dfme)
     }
 }

@@ -28,7 +28,8 @@ public func runAttack(_ configuration: AttackConfiguration, api: PredictionAPI, 
 final class AttackRun {
     let config: AttackConfiguration
     let api: PredictionAPI
-    let pool: ImageDataset
+    /// The attacker's pool (nil for a data-free strategy).
+    let pool: ImageDataset?
     let pools: AttackPools
     let testSet: ImageDataset
     let victim: TrainedModel?
@@ -36,7 +37,7 @@ final class AttackRun {
     let architecture: Architecture
     let boundary: QueryBoundary
     let collector: QueryCollector
-    let schedule: PoolSchedule
+    let schedule: PoolSchedule?
     let shape: [Int]
     let classes: Int
 
@@ -47,17 +48,19 @@ final class AttackRun {
     var dDAE: DDAERecovery?
     var preparationSeconds = 0.0, queryingSeconds = 0.0, trainingSeconds = 0.0
     var trainings = 0
+    /// Images a data-free strategy trained its surrogate on (it keeps no transfer set).
+    var dataFreeImages = 0
 
     init(_ configuration: AttackConfiguration, api: PredictionAPI, pools: AttackPools, testSet: ImageDataset,
          victim: TrainedModel?, progress: ((AttackProgress) -> Void)?) throws {
         try configuration.validate()
-        let pool = try pools.require(configuration.pool, for: "the \(configuration.strategy.rawValue) attack")
+        let pool = configuration.strategy.usesPool ? try pools.require(configuration.pool, for: "the \(configuration.strategy.rawValue) attack") : nil
         shape = api.inputShape
         classes = api.classes
         guard shape.count == 3, classes >= 2 else {
             throw ExtractionError(.invalidConfiguration, "\(api.name) has input shape \(shape) and \(classes) classes; attacks need [C, H, W] images and ≥ 2 classes")
         }
-        guard pool.imageShape == shape else {
+        if let pool, pool.imageShape != shape {
             throw ExtractionError(.invalidConfiguration, "the \(configuration.pool.rawValue) pool has images \(pool.imageShape), \(api.name) takes \(shape)")
         }
         guard testSet.imageShape == shape, !testSet.isEmpty, testSet.classCount <= classes else {
@@ -83,8 +86,8 @@ final class AttackRun {
                                        augmentation: smoothing ? configuration.smoothing.augmentation : .none,
                                        seed: SeedMixing.mix(configuration.seed, SeedMixing.salt("smoothing")),
                                        batchSize: configuration.queryBatchSize)
-        schedule = PoolSchedule(pool: pool, seed: SeedMixing.mix(configuration.seed, SeedMixing.salt("pool")),
-                                reuseAugmentation: configuration.reuseAugmentation)
+        schedule = pool.map { PoolSchedule(pool: $0, seed: SeedMixing.mix(configuration.seed, SeedMixing.salt("pool")),
+                                           reuseAugmentation: configuration.reuseAugmentation) }
     }
 
     /// A sub-seed for one purpose (stable names keep runs reproducible across code changes).
@@ -105,6 +108,8 @@ final class AttackRun {
             surrogate = try trainSurrogate(epochs: nil, seed: seed("surrogate"), label: "surrogate")
         case .jbdaTR:
             surrogate = try runJBDA()
+        case .dfme:
+            surrogate = try runDFME()
         }
         progress?(AttackProgress(phase: .evaluating, done: 0, total: 1, message: "test set"))
         let predictions = surrogate.predictions(testSet)
@@ -120,7 +125,8 @@ final class AttackRun {
             diagnostics["answers.mean_top_probability"] = answers.reduce(0.0) { $0 + Double($1.max() ?? 0) } / Double(answers.count)
         }
         let result = AttackResult(configuration: config, apiName: api.name, answerMode: api.answerMode,
-                                  queriesSpent: boundary.queriesSpent, budget: config.budget, transferSetSize: answers.count,
+                                  queriesSpent: boundary.queriesSpent, budget: config.budget,
+                                  transferSetSize: config.strategy.usesPool ? answers.count : dataFreeImages,
                                   trainingRounds: trainings, surrogateArchitecture: architecture, extractedAccuracy: accuracy,
                                   fidelity: fidelity, victimAccuracy: victimAccuracy, seconds: Clock.now() - start,
                                   preparationSeconds: preparationSeconds, queryingSeconds: queryingSeconds,
@@ -145,6 +151,7 @@ final class AttackRun {
         try timed(\.preparationSeconds) {
             let settings = config.dDAE
             let shadowData = try pools.require(settings.shadowData, for: "D-DAE's shadow models")
+            guard let pool else { throw ExtractionError(.invalidConfiguration, "D-DAE needs a strategy with a pool") }
             let recovery = try DDAERecovery.build(settings: settings, shadowData: shadowData, queryPool: pool, classes: classes,
                                                   recipe: config.surrogate, architecture: architecture,
                                                   seed: seed("d-dae")) { [progress] message in
@@ -182,7 +189,7 @@ final class AttackRun {
 
     func trainSurrogate(epochs: Int?, seed: UInt64, label: String) throws -> TrainedModel {
         let rows = try targets()
-        let rotation = config.variant == .s4l ? SurrogateTraining.RotationLoss(pool: pool, weight: config.s4lWeight) : nil
+        let rotation = config.variant == .s4l ? pool.map { SurrogateTraining.RotationLoss(pool: $0, weight: config.s4lWeight) } : nil
         let total = epochs ?? config.surrogate.epochs
         progress?(AttackProgress(phase: .training, done: 0, total: total, message: "\(label): \(answers.count) images"))
         let model = try timed(\.trainingSeconds) {
@@ -204,6 +211,7 @@ final class AttackRun {
     /// Queries the next `images` pool images of the schedule (from the transfer set's current
     /// size on), spending exactly `queries`.
     func queryPool(images: Int, queries: Int) throws {
+        guard let schedule else { throw ExtractionError(.invalidConfiguration, "\(config.strategy.rawValue) has no pool to query") }
         let first = answers.count
         try queryImages(count: images, queries: queries, message: "") { range in
             schedule.images((first + range.lowerBound)..<(first + range.upperBound))

@@ -109,6 +109,23 @@ public final class LeakyReLU: Module, @unchecked Sendable {
     public override func callAsFunction(_ x: Tensor) -> Tensor { x.leakyRelu(slope) }
 }
 
+/// tanh, the bounded output of an image generator.
+public final class Tanh: Module, @unchecked Sendable {
+    public override init() { super.init() }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { x.tanh() }
+}
+
+/// Nearest-neighbour upsampling by an integer factor (PyTorch's `Upsample(scale_factor=s)`).
+public final class Upsample: Module, @unchecked Sendable {
+    public let factor: Int
+    public init(factor: Int = 2) {
+        precondition(factor >= 1, "upsampling factor must be ≥ 1")
+        self.factor = factor
+        super.init()
+    }
+    public override func callAsFunction(_ x: Tensor) -> Tensor { x.upsampledNearest(factor) }
+}
+
 public final class MaxPool2d: Module, @unchecked Sendable {
     public let kernel: Int, stride: Int
     public init(_ kernel: Int, stride: Int? = nil) { self.kernel = kernel; self.stride = stride ?? kernel; super.init() }

@@ -1,3 +1,4 @@
+import Foundation
 import TensorEngine
 import Training
 
@@ -43,6 +44,15 @@ public enum ProbabilityRow {
         let s = clipped.reduce(0, +)
         guard s > 0, s.isFinite else { return [Float](repeating: 1 / Float(Swift.max(row.count, 1)), count: row.count) }
         return clipped.map { $0 / s }
+    }
+
+    /// Logits recovered from a probability row: log p − mean(log p), the logits up to the constant
+    /// softmax discards, centred (what a data-free attacker matches, DFME's logit correction).
+    /// Probabilities below the smallest normal float (underflow, exact zeros) count as that value.
+    public static func centeredLogits(_ row: [Float]) -> [Float] {
+        let logs = row.map { Foundation.log(Swift.max($0, Float.leastNormalMagnitude)) }
+        let mean = logs.reduce(0, +) / Float(Swift.max(row.count, 1))
+        return logs.map { $0 - mean }
     }
 
     /// One-hot row of the argmax.

@@ -12,7 +12,11 @@ import XCTest
 /// on MNIST-5k against the model directory `EXTRACTION_BENCH_VICTIM` (default
 /// runs/victims/fmnist-cnn-s0), `EXTRACTION_BENCH_BUDGET` queries (default 2,000) and
 /// `EXTRACTION_BENCH_EPOCHS` surrogate epochs (default 1); `EXTRACTION_BENCH_CONFIG` may hold a
-/// partial `AttackConfiguration` as JSON instead. Also times JBDA-TR's PGD per image.
+/// partial `AttackConfiguration` as JSON instead; `EXTRACTION_BENCH_THREADS` sets the engine's
+/// threads; `EXTRACTION_BENCH_EVAL=owner-validation` measures on the owner validation split
+/// train[45000..<50000] instead of the test set (for choosing settings without looking at the test
+/// set). DFME (`EXTRACTION_BENCH_STRATEGY=dfme`) needs no pool and ignores the epochs. Also times
+/// JBDA-TR's PGD per image.
 final class AttackBenchmarkTests: XCTestCase {
     func testKnockoffNetTiming() throws {
         let env = ProcessInfo.processInfo.environment
@@ -22,20 +26,30 @@ final class AttackBenchmarkTests: XCTestCase {
         let epochs = Int(env["EXTRACTION_BENCH_EPOCHS"] ?? "") ?? 1
         let variant = AdaptiveVariant(rawValue: env["EXTRACTION_BENCH_VARIANT"] ?? "naive") ?? .naive
         let strategy = QueryStrategy(rawValue: env["EXTRACTION_BENCH_STRATEGY"] ?? "knockoff") ?? .knockoff
+        if let threads = Int(env["EXTRACTION_BENCH_THREADS"] ?? "") { Parallel.threadCount = max(1, threads) }
         let victim = try ModelDirectory.load(victimPath)
-        let pools = try AttackPools.load([.mnist5k])
-        let test = try FashionMNIST.test()
+        let pools = strategy.usesPool ? try AttackPools.load([.mnist5k]) : AttackPools()
+        let test = env["EXTRACTION_BENCH_EVAL"] == "owner-validation" ? try FashionMNIST.ownerValidation() : try FashionMNIST.test()
         var config = AttackConfiguration(strategy: strategy, variant: variant, pool: .mnist5k, budget: budget, seed: 1)
         if let json = env["EXTRACTION_BENCH_CONFIG"] {  // a partial AttackConfiguration
             config = try JSONDecoder().decode(AttackConfiguration.self, from: Data(json.utf8))
         }
         config.budget = budget
         config.surrogate.epochs = epochs
-        let (_, result) = try runAttack(config, api: ModelAPI(model: victim), pools: pools, testSet: test, victim: victim)
+        var lastReport = Clock.now()
+        let (_, result) = try runAttack(config, api: ModelAPI(model: victim), pools: pools, testSet: test, victim: victim) { p in
+            if Clock.now() - lastReport > 60 {
+                lastReport = Clock.now()
+                print("BENCH progress \(p.phase.rawValue) \(p.done)/\(p.total) \(p.message)")
+            }
+        }
+        print("BENCH measured on \(test.name)")
         print(String(format: "BENCH \(config.strategy.rawValue)/%@ budget %d epochs %d: E-Acc %.4f fidelity %.4f total %.1f s (prep %.1f, querying %.1f, training %.1f)",
                      config.variant.rawValue, budget, epochs, result.extractedAccuracy, result.fidelity ?? 0, result.seconds,
                      result.preparationSeconds, result.queryingSeconds, result.trainingSeconds))
         XCTAssertEqual(result.queriesSpent, budget)
+        print("BENCH diagnostics \(result.diagnostics.sorted { $0.key < $1.key })")
+        guard strategy.usesPool else { return }
 
         // PGD cost per image (JBDA-TR makes 3 per sample per round).
         let x = pools[.mnist5k]!.batchTensor(Array(0..<128)).images

@@ -7,33 +7,53 @@ import Training
 import XCTest
 
 /// Small, fast fixtures: 14×14 single-channel blobs of 4 classes and an fmnist-cnn victim
-/// trained on them for 2 epochs (cached: every test that needs it shares one).
+/// trained on them for 6 epochs (cached: every test that needs it shares one); the same at other
+/// sides (DFME's generator needs sides divisible by 4).
 enum Fixtures {
     static let classes = 4
     static let side = 14
     static let shape = [1, side, side]
 
-    static func blobs(_ count: Int, seed: UInt64, name: String = "blobs") -> ImageDataset {
+    static func blobs(_ count: Int, seed: UInt64, name: String = "blobs", side: Int = Fixtures.side) -> ImageDataset {
         SyntheticData.make(count: count, classes: classes, height: side, width: side, seed: seed, name: name)
     }
 
-    nonisolated(unsafe) private static var cachedVictim: TrainedModel?
+    nonisolated(unsafe) private static var cachedVictims: [Int: TrainedModel] = [:]
     private static let lock = NSLock()
 
     /// The victim: 93 %+ accurate on `testSet`.
-    static var victim: TrainedModel {
+    static var victim: TrainedModel { victim(side: side) }
+
+    /// A victim on side×side blobs.
+    static func victim(side: Int) -> TrainedModel {
         lock.lock()
         defer { lock.unlock() }
-        if let v = cachedVictim { return v }
-        let train = blobs(400, seed: 11, name: "victim-train")
+        if let v = cachedVictims[side] { return v }
+        let train = blobs(400, seed: 11, name: "victim-train", side: side)
         let recipe = TrainingRecipe(architecture: .fmnistCNN, epochs: 6, batchSize: 32, learningRate: 0.05, seed: 5)
         let classifier = recipe.architecture.build(classes: classes, imageSize: side, seed: 5)
         try! Trainer(recipe: recipe).fit(classifier, on: train, normalization: .identity)
         let model = TrainedModel(classifier: classifier, manifest: ModelManifest(
-            architecture: .fmnistCNN, classes: classes, inputShape: shape, normalization: .identity, source: "test victim",
+            architecture: .fmnistCNN, classes: classes, inputShape: [1, side, side], normalization: .identity, source: "test victim",
             recipe: recipe))
-        cachedVictim = model
+        cachedVictims[side] = model
         return model
+    }
+
+    /// Runs `attack` with `configuration` twice and with another seed once: the same seed must give
+    /// the same surrogate bitwise (and accuracy), another seed another surrogate.
+    static func assertSeedDecides(_ configuration: AttackConfiguration, file: StaticString = #filePath, line: UInt = #line,
+                                  _ attack: (AttackConfiguration) throws -> (TrainedModel, AttackResult)) throws {
+        let (a, ra) = try attack(configuration)
+        let (b, rb) = try attack(configuration)
+        XCTAssertEqual(a.classifier.stateDict().flatMap { $0.1.scalars }, b.classifier.stateDict().flatMap { $0.1.scalars },
+                       file: file, line: line)
+        XCTAssertEqual(ra.extractedAccuracy, rb.extractedAccuracy, file: file, line: line)
+        var other = configuration
+        other.seed += 1
+        let (o, _) = try attack(other)
+        XCTAssertNotEqual(a.classifier.stateDict().flatMap { $0.1.scalars }, o.classifier.stateDict().flatMap { $0.1.scalars },
+                          file: file, line: line)
     }
 
     static let testSet = blobs(200, seed: 12, name: "test")

@@ -104,6 +104,16 @@ final class GradientTests: XCTestCase {
         assertGradient([m]) { project($0[0].gather([4, 0, 2])) }
     }
 
+    func testNearestUpsampling() {
+        // A generator's 2× growth and an odd factor, on planes that are not square.
+        let x = testTensor([2, 3, 3, 4], seed: 85)
+        assertGradient([x]) { project($0[0].upsampledNearest(2)) }
+        assertGradient([x]) { project($0[0].upsampledNearest(3)) }
+        // Through a convolution, as in a generator block (the gradient reaches weights and input).
+        let w = testTensor([2, 3, 3, 3], seed: 86, scale: 0.5)
+        assertGradient([x, w]) { project(Tensor.conv2d($0[0].upsampledNearest(2), weight: $0[1], bias: nil, stride: 1, padding: 1)) }
+    }
+
     func testBatchNorm() {
         for training in [true, false] {
             let x = testTensor([4, 3, 3, 3], seed: 91, scale: 2)

@@ -48,6 +48,12 @@ final class KnownValueTests: XCTestCase {
         XCTAssertEqual(x.avgPool2d(kernel: 2).scalars, [3.5, 5.5, 11.5, 13.5])
         XCTAssertEqual(x.maxPool2d(kernel: 3, stride: 1).scalars, [11, 12, 15, 16])
         XCTAssertEqual(x.globalAvgPool().scalars, [8.5])
+        let y = Tensor([1, 2, 3, 4, 5, 6], shape: [1, 1, 2, 3])
+        XCTAssertEqual(y.upsampledNearest(2).shape, [1, 1, 4, 6])
+        XCTAssertEqual(y.upsampledNearest(2).scalars, [1, 1, 2, 2, 3, 3,
+                                                      1, 1, 2, 2, 3, 3,
+                                                      4, 4, 5, 5, 6, 6,
+                                                      4, 4, 5, 5, 6, 6])
     }
 
     func testBatchNormByHand() {
