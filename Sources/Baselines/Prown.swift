@@ -182,9 +182,9 @@ public final class PerturbedProxies: PrownProxySet, @unchecked Sendable {
     /// Each proxy's accuracy on `data` (the owner's held-out images).
     /// `progress` is called with (proxies measured, proxies in all) after each proxy.
     public func accuracies(on data: ImageDataset, progress: ((Int, Int) -> Void)? = nil) throws -> [Double] {
-        try (0..<count).map { k in
+        (0..<count).map { k in
             defer { progress?(k + 1, count) }
-            return try withProxy(k) { m in
+            return withProxy(k) { m in
                 let predictions = m.predictions(data, batchSize: batchSize)
                 return Double(zip(predictions, data.labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
             }
