@@ -94,8 +94,10 @@ public final class AddressGuard: Sendable {
     }
 
     /// Records a refused request from `address` (a token; with `authenticationFailed`, one failure
-    /// towards the lockout).
+    /// towards the lockout). Without a bucket, a refusal that is no failed authentication costs
+    /// nothing and is not tracked.
     public func refused(_ address: String, authenticationFailed: Bool, now: ContinuousClock.Instant? = nil) {
+        if policy.rate == nil && !authenticationFailed { return }
         let now = now ?? clock.now
         let address = AddressKey.of(address)
         let shard = shard(of: address)

@@ -35,6 +35,13 @@ final class AddressGuardTests: XCTestCase {
         // Failures spread wider than the window lock nothing.
         for i in 0..<3 { guard_.refused("10.0.0.5", authenticationFailed: true, now: t0 + .seconds(i * 11)) }
         XCTAssertNil(guard_.admit("10.0.0.5", charge: false, now: t0 + .seconds(23)))
+        // A guard without a bucket (the admin port's) tracks failed authentications only.
+        let lockoutOnly = AddressGuard(policy: .init(rate: nil, lockoutFailures: 2, window: .seconds(10), lockout: .seconds(60)))
+        for _ in 0..<5 { lockoutOnly.refused("10.0.0.6", authenticationFailed: false, now: t0) }
+        XCTAssertEqual(lockoutOnly.trackedAddresses, 0)
+        XCTAssertNil(lockoutOnly.admit("10.0.0.6", charge: false, now: t0))
+        for _ in 0..<2 { lockoutOnly.refused("10.0.0.6", authenticationFailed: true, now: t0) }
+        XCTAssertEqual(lockoutOnly.admit("10.0.0.6", charge: false, now: t0)?.code, .lockedOut)
         // Once every bucket is full and every lockout over, the sweep forgets them all.
         XCTAssertGreaterThan(guard_.trackedAddresses, 0)
         guard_.sweep(now: t0 + .seconds(200))
