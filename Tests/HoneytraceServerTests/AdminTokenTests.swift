@@ -75,15 +75,8 @@ final class AdminTokenTests: XCTestCase {
         configuration.lockoutDuration = .milliseconds(1500)
         configuration.trustForwardedFor = true
         let server = try PredictionServer(model: try fx.defended(), configuration: configuration, clients: try testClients())
-        let (stream, continuation) = AsyncStream.makeStream(of: ServerAddresses.self)
-        let group = server.makeServiceGroup(gracefulShutdownSignals: []) { continuation.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var it = stream.makeAsyncIterator()
-            let next = await it.next()
-            let addresses = try XCTUnwrap(next)
+        try await withRunningServer(server) { addresses, http in
             let admin = try XCTUnwrap(addresses.adminURL)
-            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             func get(_ url: String, token: String?, forwardedFor: String? = nil) async throws -> (HTTPResponse.Status, String?, [String: Any]) {
                 var request = HTTPClientRequest(url: url)
                 if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -94,49 +87,40 @@ final class AdminTokenTests: XCTestCase {
                 return (HTTPResponse.Status(code: Int(response.status.code)), response.headers.first(name: "Retry-After"), json)
             }
             func code(_ json: [String: Any]) -> String? { (json["error"] as? [String: Any])?["code"] as? String }
-            do {
-                // Two failures, then the right token: below the threshold nothing is locked.
-                for forwarded in ["203.0.113.1", "203.0.113.2"] {
-                    let (status, _, json) = try await get(admin + "/v1/clients", token: "not-the-admin-token-0000", forwardedFor: forwarded)
-                    XCTAssertEqual(status, .unauthorized)
-                    XCTAssertEqual(code(json), "wrong_admin_token")
-                }
-                let below = try await get(admin + "/metrics", token: adminToken)
-                XCTAssertEqual(below.0, .ok)
-                // The third failure in the window (a missing token counts) locks the address out.
-                let (missing, _, missingJSON) = try await get(admin + "/metrics", token: nil, forwardedFor: "203.0.113.3")
-                XCTAssertEqual(missing, .unauthorized)
-                XCTAssertEqual(code(missingJSON), "missing_admin_token")
-                for path in ["/metrics", "/v1/clients"] {
-                    let (status, retryAfter, json) = try await get(admin + path, token: adminToken, forwardedFor: "198.51.100.9")
-                    XCTAssertEqual(status, .tooManyRequests, path)
-                    XCTAssertEqual(code(json), "locked_out", path)
-                    XCTAssertEqual((json["error"] as? [String: Any])?["status"] as? Int, 429)
-                    XCTAssertTrue(((json["error"] as? [String: Any])?["message"] as? String)?.contains("127.0.0.1") == true, "\(json)")
-                    XCTAssertTrue(["1", "2"].contains(retryAfter ?? ""), "Retry-After \(retryAfter ?? "none")")
-                }
-                // Probes ask for no token and are not locked out; the API port counts on its own.
-                let health = try await get(admin + "/health", token: nil)
-                XCTAssertEqual(health.0, .ok)
-                var predict = HTTPClientRequest(url: addresses.baseURL + "/v1/predict")
-                predict.method = .POST
-                predict.headers.add(name: "Authorization", value: "Bearer \(aliceKey)")
-                predict.headers.add(name: "Content-Type", value: "application/json")
-                predict.body = .bytes(jsonBody(fx.images(1), size: imageSize))
-                let predicted = try await http.execute(predict, timeout: .seconds(10))
-                XCTAssertEqual(predicted.status, .ok)
-                // Once the lockout is over, the token is taken again.
-                try await Task.sleep(for: .milliseconds(1700))
-                let after = try await get(admin + "/metrics", token: adminToken)
-                XCTAssertEqual(after.0, .ok)
-            } catch {
-                try await http.shutdown()
-                await group.triggerGracefulShutdown()
-                throw error
+            // Two failures, then the right token: below the threshold nothing is locked.
+            for forwarded in ["203.0.113.1", "203.0.113.2"] {
+                let (status, _, json) = try await get(admin + "/v1/clients", token: "not-the-admin-token-0000", forwardedFor: forwarded)
+                XCTAssertEqual(status, .unauthorized)
+                XCTAssertEqual(code(json), "wrong_admin_token")
             }
-            try await http.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+            let below = try await get(admin + "/metrics", token: adminToken)
+            XCTAssertEqual(below.0, .ok)
+            // The third failure in the window (a missing token counts) locks the address out.
+            let (missing, _, missingJSON) = try await get(admin + "/metrics", token: nil, forwardedFor: "203.0.113.3")
+            XCTAssertEqual(missing, .unauthorized)
+            XCTAssertEqual(code(missingJSON), "missing_admin_token")
+            for path in ["/metrics", "/v1/clients"] {
+                let (status, retryAfter, json) = try await get(admin + path, token: adminToken, forwardedFor: "198.51.100.9")
+                XCTAssertEqual(status, .tooManyRequests, path)
+                XCTAssertEqual(code(json), "locked_out", path)
+                XCTAssertEqual((json["error"] as? [String: Any])?["status"] as? Int, 429)
+                XCTAssertTrue(((json["error"] as? [String: Any])?["message"] as? String)?.contains("127.0.0.1") == true, "\(json)")
+                XCTAssertTrue(["1", "2"].contains(retryAfter ?? ""), "Retry-After \(retryAfter ?? "none")")
+            }
+            // Probes ask for no token and are not locked out; the API port counts on its own.
+            let health = try await get(admin + "/health", token: nil)
+            XCTAssertEqual(health.0, .ok)
+            var predict = HTTPClientRequest(url: addresses.baseURL + "/v1/predict")
+            predict.method = .POST
+            predict.headers.add(name: "Authorization", value: "Bearer \(aliceKey)")
+            predict.headers.add(name: "Content-Type", value: "application/json")
+            predict.body = .bytes(jsonBody(fx.images(1), size: imageSize))
+            let predicted = try await http.execute(predict, timeout: .seconds(10))
+            XCTAssertEqual(predicted.status, .ok)
+            // Once the lockout is over, the token is taken again.
+            try await Task.sleep(for: .milliseconds(1700))
+            let after = try await get(admin + "/metrics", token: adminToken)
+            XCTAssertEqual(after.0, .ok)
         }
     }
 }
