@@ -47,7 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
     var anonymousRequestsPerSecond = 100.0
     @Option(help: "Burst of that per-address bucket, in requests.") var anonymousBurst = 200
     @Flag(help: "No per-address bucket (the lockout after failed authentications stays).") var noAnonymousRateLimit = false
-    @Option(help: "Failed authentications from one address within --lockout-window-seconds that lock it out.") var lockoutFailures = 20
+    @Option(help: "Failed authentications from one address within --lockout-window-seconds that lock it out (API keys on the API port, admin tokens on the admin port, counted apart).")
+    var lockoutFailures = 20
     @Option(help: "Window in which failed authentications are counted, in seconds.") var lockoutWindowSeconds = 60.0
     @Option(help: "How long a locked-out address gets 429 locked_out, in seconds.") var lockoutSeconds = 300.0
     @Flag(help: "Take the source address from the last X-Forwarded-For entry (only behind a proxy that sets it; else limits are per proxy address).")

@@ -5,6 +5,10 @@ import Synchronization
 /// lockout after repeated failed authentications, so that nobody can hammer the parser or guess API
 /// keys for free.
 ///
+/// An address is counted as its `AddressKey`: IPv4 addresses one by one, IPv6 addresses by their
+/// /64, IPv4-mapped IPv6 addresses as the IPv4 address, so a host cannot escape the limits by
+/// sending from another address of its own /64.
+///
 /// Addresses live in shards, each behind its own lock. A server with a clients file charges an
 /// address only for refused requests; while no address is tracked at all (the normal case), a
 /// good request reads one atomic counter and takes no lock. Entries whose bucket has refilled and
@@ -64,6 +68,7 @@ public final class AddressGuard: Sendable {
     public func admit(_ address: String, charge: Bool, now: ContinuousClock.Instant? = nil) -> APIError? {
         if !charge && tracked.load(ordering: .relaxed) == 0 { return nil }
         let now = now ?? clock.now
+        let address = AddressKey.of(address)
         let shard = shard(of: address)
         shard.lock.lock()
         defer { shard.lock.unlock() }
@@ -89,9 +94,12 @@ public final class AddressGuard: Sendable {
     }
 
     /// Records a refused request from `address` (a token; with `authenticationFailed`, one failure
-    /// towards the lockout).
+    /// towards the lockout). Without a bucket, a refusal that is no failed authentication costs
+    /// nothing and is not tracked.
     public func refused(_ address: String, authenticationFailed: Bool, now: ContinuousClock.Instant? = nil) {
+        if policy.rate == nil && !authenticationFailed { return }
         let now = now ?? clock.now
+        let address = AddressKey.of(address)
         let shard = shard(of: address)
         shard.lock.lock()
         defer { shard.lock.unlock() }

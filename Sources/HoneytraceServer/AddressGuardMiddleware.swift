@@ -4,12 +4,17 @@ import Hummingbird
 /// that is locked out before anything else is done for it, takes a token per request on a server
 /// without clients, and charges refusals (and failed authentications) to the address on one with
 /// clients (without clients a refused request has paid its token already). Requests without a known address (the router test client) pass.
+///
+/// The admin port uses it too, for its lockout after wrong admin tokens only (a guard without a
+/// bucket), with its open paths exempt.
 struct AddressGuardMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
     let addressGuard: AddressGuard
     /// Every request costs a token (a server without a clients file).
     let chargeEveryRequest: Bool
     let trustForwardedFor: Bool
+    /// Paths the guard neither refuses nor charges: the admin port's probes, which ask for no token.
+    var exemptPaths: Set<String> = []
 
     /// Refusals that cost the address a token: the ones a client can provoke without a valid key
     /// or a well-formed request. Not 429 or 503, which a good client gets under load.
@@ -18,6 +23,7 @@ struct AddressGuardMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if !exemptPaths.isEmpty && exemptPaths.contains(request.uri.path) { return try await next(request, context) }
         // The address is only worked out when something will be done with it: a good request on a
         // server with clients, while no address owes anything, costs one atomic load.
         var address: String?

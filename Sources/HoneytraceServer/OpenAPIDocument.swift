@@ -85,7 +85,8 @@ public enum OpenAPIDocument {
         "security": [{"adminToken": []}, {}],
         "responses": {
           "200": {"description": "Counters and histograms.", "content": {"text/plain": {"schema": {"type": "string"}}}},
-          "401": {"$ref": "#/components/responses/AdminUnauthorized"}
+          "401": {"$ref": "#/components/responses/AdminUnauthorized"},
+          "429": {"$ref": "#/components/responses/AdminLockedOut"}
         }
       }
     },
@@ -98,7 +99,8 @@ public enum OpenAPIDocument {
         "responses": {
           "200": {"description": "One record per client the query database has seen.",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClientListing"}}}},
-          "401": {"$ref": "#/components/responses/AdminUnauthorized"}
+          "401": {"$ref": "#/components/responses/AdminUnauthorized"},
+          "429": {"$ref": "#/components/responses/AdminLockedOut"}
         }
       }
     }
@@ -120,6 +122,9 @@ public enum OpenAPIDocument {
                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "AdminUnauthorized": {"description": "missing_admin_token or wrong_admin_token (only when the server has an admin token).",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "AdminLockedOut": {"description": "locked_out: too many missing or wrong admin tokens from the source address within the lockout window (only when the server has an admin token); the right token is refused too until Retry-After.",
+                         "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "TooLarge": {"description": "body_too_large (over --max-body-bytes) or too_many_rows (over --max-rows or the client's burst).",
                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "UnsupportedMediaType": {"description": "unsupported_media_type: neither JSON nor .npy.",

@@ -65,7 +65,8 @@ public struct ServerAddresses: Sendable, Equatable {
 ///
 /// Admin server (`adminHost:adminPort`, loopback by default): `GET /metrics` (Prometheus text),
 /// `GET /health`, `GET /v1/clients` (every client's `ClientRecord`); with an admin token the first
-/// and last ask for it (`AdminAuthMiddleware`).
+/// and last ask for it (`AdminAuthMiddleware`), and repeated wrong tokens lock the source address
+/// out of them (`adminGuard`).
 ///
 /// Every refusal is a JSON `APIError`: 400 malformed JSON / `.npy`, wrong shape, NaN or
 /// infinite or out-of-range pixels, no image; 401 missing or unknown API key (or admin token);
@@ -94,6 +95,10 @@ public final class PredictionServer: Sendable {
     public let metrics: ServerMetrics
     /// Per-address limits for requests no client answers for, and the failed-authentication lockout.
     public let addressGuard: AddressGuard
+    /// The admin port's lockout after wrong or missing admin tokens: the same policy as the API
+    /// port's lockout, no bucket, state of its own (a guesser of the admin token is not locked out
+    /// of the API, nor the other way round).
+    public let adminGuard: AddressGuard
     /// The admin port's token, when `configuration.adminTokenFile` is set.
     let adminToken: AdminToken?
     public let logger: Logger
@@ -193,6 +198,8 @@ public final class PredictionServer: Sendable {
         self.adminToken = try configuration.adminTokenFile.map { try AdminToken.load($0) }
         self.addressGuard = AddressGuard(policy: .init(rate: configuration.anonymousRateLimit, lockoutFailures: configuration.lockoutFailures,
                                                        window: configuration.lockoutWindow, lockout: configuration.lockoutDuration))
+        self.adminGuard = AddressGuard(policy: .init(rate: nil, lockoutFailures: configuration.lockoutFailures,
+                                                     window: configuration.lockoutWindow, lockout: configuration.lockoutDuration))
         if configuration.adminPort != nil, adminToken == nil, !ServerConfiguration.isLoopback(configuration.adminHost) {
             log.warning("SECURITY: the admin server listens on \(configuration.adminHost) without an admin token (--allow-unauthenticated-admin)")
         }
@@ -315,7 +322,13 @@ public final class PredictionServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: nil, logger: logger,
                                                routes: ["/metrics": [.get], "/health": [.get], "/v1/clients": [.get], "/openapi.json": [.get]]))
-        if let adminToken { router.add(middleware: AdminAuthMiddleware(token: adminToken)) }
+        if let adminToken {
+            // The TCP peer only, never X-Forwarded-For: the admin port is not meant to sit behind the
+            // API's proxy, and a header must not let a guesser pick a fresh address per try.
+            router.add(middleware: AddressGuardMiddleware(addressGuard: adminGuard, chargeEveryRequest: false, trustForwardedFor: false,
+                                                          exemptPaths: AdminAuthMiddleware.openPaths))
+            router.add(middleware: AdminAuthMiddleware(token: adminToken))
+        }
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/openapi.json") { _, _ in Self.openAPI() }
         router.get("/metrics") { [metrics, batcher] _, _ in
@@ -478,13 +491,14 @@ struct CoreService: Service {
     let server: PredictionServer
 
     func run() async throws {
-        let batcher = server.batcher, ledger = server.ledger, logger = server.logger, addressGuard = server.addressGuard
+        let batcher = server.batcher, ledger = server.ledger, logger = server.logger
+        let guards = [server.addressGuard, server.adminGuard]
         let interval = server.configuration.flushInterval
         batcher.start()
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                addressGuard.sweep()
+                for addressGuard in guards { addressGuard.sweep() }
                 // On a plain thread: a flush chains and inserts every query answered since the last
                 // one, and must not hold one of the few threads that answer requests meanwhile.
                 await CoreService.onPlainThread {

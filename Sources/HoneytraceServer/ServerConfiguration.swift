@@ -88,7 +88,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// no such limit. (`RateLimit.queriesPerSecond` counts requests here.)
     public var anonymousRateLimit: RateLimit? = RateLimit(queriesPerSecond: 100, burst: 200)
     /// Failed authentications (401) from one address within `lockoutWindow` after which the address
-    /// is refused (429 `locked_out`) for `lockoutDuration`, whatever key it sends.
+    /// is refused (429 `locked_out`) for `lockoutDuration`, whatever key it sends. The admin port
+    /// applies the same numbers to admin tokens, counted apart from API keys.
     public var lockoutFailures = 20
     public var lockoutWindow: Duration = .seconds(60)
     public var lockoutDuration: Duration = .seconds(300)

@@ -15,7 +15,8 @@ public struct ServerRequestContext: RequestContext, RemoteAddressRequestContext 
     }
 
     /// The address a request counts against: the last `X-Forwarded-For` entry when the proxy in
-    /// front is trusted to set it, else the peer's IP address; nil when neither is known.
+    /// front is trusted to set it, else the peer's IP address; nil when neither is known. Either
+    /// way `AddressGuard` counts it as its `AddressKey` (an IPv6 address by its /64).
     func sourceAddress(of request: Request, trustForwardedFor: Bool) -> String? {
         if trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!] {
             let last = forwarded.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""

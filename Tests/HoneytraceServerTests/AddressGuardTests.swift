@@ -35,10 +35,46 @@ final class AddressGuardTests: XCTestCase {
         // Failures spread wider than the window lock nothing.
         for i in 0..<3 { guard_.refused("10.0.0.5", authenticationFailed: true, now: t0 + .seconds(i * 11)) }
         XCTAssertNil(guard_.admit("10.0.0.5", charge: false, now: t0 + .seconds(23)))
+        // A guard without a bucket (the admin port's) tracks failed authentications only.
+        let lockoutOnly = AddressGuard(policy: .init(rate: nil, lockoutFailures: 2, window: .seconds(10), lockout: .seconds(60)))
+        for _ in 0..<5 { lockoutOnly.refused("10.0.0.6", authenticationFailed: false, now: t0) }
+        XCTAssertEqual(lockoutOnly.trackedAddresses, 0)
+        XCTAssertNil(lockoutOnly.admit("10.0.0.6", charge: false, now: t0))
+        for _ in 0..<2 { lockoutOnly.refused("10.0.0.6", authenticationFailed: true, now: t0) }
+        XCTAssertEqual(lockoutOnly.admit("10.0.0.6", charge: false, now: t0)?.code, .lockedOut)
         // Once every bucket is full and every lockout over, the sweep forgets them all.
         XCTAssertGreaterThan(guard_.trackedAddresses, 0)
         guard_.sweep(now: t0 + .seconds(200))
         XCTAssertEqual(guard_.trackedAddresses, 0)
+    }
+
+    /// One IPv6 host has a whole /64: its addresses share one bucket and one lockout; another /64
+    /// does not; an IPv4-mapped IPv6 address is the IPv4 address; a value that is no address is
+    /// counted as written.
+    func testIPv6AddressesCountPerSlash64() {
+        let t0 = ContinuousClock.now
+        let guard_ = AddressGuard(policy: .init(rate: RateLimit(queriesPerSecond: 1, burst: 2), lockoutFailures: 2,
+                                                window: .seconds(10), lockout: .seconds(60)))
+        XCTAssertNil(guard_.admit("2001:db8:1:2::1", charge: true, now: t0))
+        XCTAssertNil(guard_.admit("2001:db8:1:2:ffff:ffff:ffff:ffff", charge: true, now: t0))
+        let refusal = guard_.admit("2001:db8:1:2:1234::9", charge: true, now: t0)
+        XCTAssertEqual(refusal?.code, .addressRateLimited, "a third address of the same /64 finds the bucket empty")
+        XCTAssertTrue(refusal?.message.contains("2001:db8:1:2::/64") == true, refusal?.message ?? "")
+        XCTAssertNil(guard_.admit("2001:db8:1:3::1", charge: true, now: t0), "the next /64 has a bucket of its own")
+        XCTAssertEqual(guard_.trackedAddresses, 2)
+        // IPv4-mapped and plain IPv4 are one address.
+        XCTAssertNil(guard_.admit("::ffff:198.51.100.4", charge: true, now: t0))
+        XCTAssertNil(guard_.admit("198.51.100.4", charge: true, now: t0))
+        XCTAssertEqual(guard_.admit("::ffff:198.51.100.4", charge: true, now: t0)?.code, .addressRateLimited)
+        XCTAssertNil(guard_.admit("198.51.100.5", charge: true, now: t0), "IPv4 addresses count one by one")
+        // Failed authentications from two addresses of one /64 lock out the whole /64.
+        guard_.refused("2001:db8:9:9::1", authenticationFailed: true, now: t0)
+        guard_.refused("2001:db8:9:9::2", authenticationFailed: true, now: t0)
+        XCTAssertEqual(guard_.admit("2001:db8:9:9:abcd::3", charge: false, now: t0 + .seconds(5))?.code, .lockedOut)
+        XCTAssertEqual(guard_.admit("2001:db8:9:8::1", charge: false, now: t0 + .seconds(5))?.code, nil)
+        // A value that is no address has a bucket of its own, under its own spelling.
+        XCTAssertNil(guard_.admit("203.0.113.9:443", charge: true, now: t0))
+        XCTAssertNil(guard_.admit("203.0.113.9", charge: true, now: t0))
     }
 
     func testLiveServersLimitAnonymousAndBadRequestsPerAddress() async throws {
@@ -84,16 +120,26 @@ final class AddressGuardTests: XCTestCase {
                 XCTAssertEqual($0.headers[.retryAfter], "300")
             }
         }
-        // Behind a trusted proxy the last X-Forwarded-For entry is the address.
+        // Behind a trusted proxy the last X-Forwarded-For entry is the address, counted as the peer's
+        // would be: an IPv6 address by its /64, a mapped IPv4 address as the IPv4 address; an entry
+        // that is no address is its own bucket; empty entries are skipped, and with none left the
+        // peer's address (loopback) counts.
         var proxied = testConfiguration(dir + "/proxied")
         try FileManager.default.createDirectory(atPath: dir + "/proxied", withIntermediateDirectories: true)
-        proxied.anonymousRateLimit = RateLimit(queriesPerSecond: 0.5, burst: 1)
+        proxied.anonymousRateLimit = RateLimit(queriesPerSecond: 0.01, burst: 1)
         proxied.trustForwardedFor = true
         let behindProxy = try PredictionServer(model: try fx.defended(), configuration: proxied, clients: nil)
         try await behindProxy.makeApplication().test(.live) { client in
-            for (address, status) in [("203.0.113.7", HTTPResponse.Status.ok), ("203.0.113.8", .ok), ("203.0.113.7", .tooManyRequests)] {
-                try await client.execute(uri: "/health", method: .get, headers: [.init("X-Forwarded-For")!: "198.51.100.1, \(address)"]) {
-                    XCTAssertEqual($0.status, status, address)
+            let forwarded: [(String, HTTPResponse.Status)] = [
+                ("198.51.100.1, 203.0.113.7", .ok), ("198.51.100.1, 203.0.113.8", .ok), ("198.51.100.1, 203.0.113.7", .tooManyRequests),
+                ("2001:db8:1:2::7", .ok), ("203.0.113.7, 2001:db8:1:2:ffff::1", .tooManyRequests), ("2001:db8:1:3::7", .ok),
+                ("::ffff:203.0.113.8", .tooManyRequests), ("::ffff:203.0.113.9", .ok), ("203.0.113.9", .tooManyRequests),
+                ("not-an-address", .ok), ("2001:db8:1:4::1, not-an-address", .tooManyRequests),
+                ("203.0.113.10,", .ok), ("203.0.113.10", .tooManyRequests), (" , ", .ok), ("", .tooManyRequests),
+            ]
+            for (value, status) in forwarded {
+                try await client.execute(uri: "/health", method: .get, headers: [.init("X-Forwarded-For")!: value]) {
+                    XCTAssertEqual($0.status, status, "X-Forwarded-For: \(value)")
                 }
             }
         }

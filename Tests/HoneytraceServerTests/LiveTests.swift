@@ -95,36 +95,20 @@ final class LiveTests: XCTestCase {
         let dir = try scratchDirectory(self)
         let config = testConfiguration(dir, adminPort: 0)
         let server = try PredictionServer(model: try fx.defended(), configuration: config, clients: nil)
-        let (stream, continuation) = AsyncStream.makeStream(of: ServerAddresses.self)
-        let group = server.makeServiceGroup(gracefulShutdownSignals: []) { continuation.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var it = stream.makeAsyncIterator()
-            let next = await it.next()
-            let addresses = try XCTUnwrap(next)
+        try await withRunningServer(server) { addresses, http in
             XCTAssertNotNil(addresses.adminPort)
-            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-            do {
-                var request = HTTPClientRequest(url: addresses.baseURL + "/v1/predict")
-                request.method = .POST
-                request.body = .bytes(jsonBody(fx.images(2), size: 256))
-                let response = try await http.execute(request, timeout: .seconds(10))
-                XCTAssertEqual(response.status, .ok)
-                let metrics = try await http.execute(HTTPClientRequest(url: addresses.adminURL! + "/metrics"), timeout: .seconds(10))
-                XCTAssertEqual(metrics.status, .ok)
-                let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
-                XCTAssertTrue(text.contains("honeytrace_queries_total{client=\"anonymous\"} 2"), text)
-                // The admin port is not the API: no predictions there.
-                let wrong = try await http.execute(HTTPClientRequest(url: addresses.adminURL! + "/v1/predict"), timeout: .seconds(10))
-                XCTAssertEqual(wrong.status, .notFound)
-            } catch {
-                try await http.shutdown()
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            try await http.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+            var request = HTTPClientRequest(url: addresses.baseURL + "/v1/predict")
+            request.method = .POST
+            request.body = .bytes(jsonBody(fx.images(2), size: 256))
+            let response = try await http.execute(request, timeout: .seconds(10))
+            XCTAssertEqual(response.status, .ok)
+            let metrics = try await http.execute(HTTPClientRequest(url: addresses.adminURL! + "/metrics"), timeout: .seconds(10))
+            XCTAssertEqual(metrics.status, .ok)
+            let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+            XCTAssertTrue(text.contains("honeytrace_queries_total{client=\"anonymous\"} 2"), text)
+            // The admin port is not the API: no predictions there.
+            let wrong = try await http.execute(HTTPClientRequest(url: addresses.adminURL! + "/v1/predict"), timeout: .seconds(10))
+            XCTAssertEqual(wrong.status, .notFound)
         }
         // Closed by the shutdown: the counts are on disk.
         let reopened = try QueryLedger(path: config.resolvedDatabasePath, modelSHA256: server.ledger.modelSHA256,

@@ -127,8 +127,8 @@ final class OpenAPIContractTests: XCTestCase {
             }
         }
 
-        func run(_ application: some ApplicationProtocol, _ exchanges: [Exchange]) async throws {
-            let answers = try await application.test(.router) { client in
+        func run(_ application: some ApplicationProtocol, _ exchanges: [Exchange], over testing: TestingSetup = .router) async throws {
+            let answers = try await application.test(testing) { client in
                 var answers: [Recorded] = []
                 for e in exchanges {
                     answers.append(try await client.execute(uri: e.path, method: e.method, headers: e.headers, body: e.body) {
@@ -197,6 +197,21 @@ final class OpenAPIContractTests: XCTestCase {
                      headers: [.authorization: "Bearer \(adminToken)"], expected: .ok),
             Exchange(name: "open health", method: .get, path: "/health", expected: .ok),
         ])
+        // The admin lockout keys on the peer's address, which only a live connection has.
+        try FileManager.default.createDirectory(atPath: dir + "/locking", withIntermediateDirectories: true)
+        var lockedOut = testConfiguration(dir + "/locking")
+        lockedOut.adminTokenFile = guarded.adminTokenFile
+        lockedOut.lockoutFailures = 1
+        let lockingServer = try PredictionServer(model: try fx.defended(), configuration: lockedOut, clients: try testClients())
+        try await run(Application(router: lockingServer.makeAdminRouter()), [
+            Exchange(name: "metrics with a wrong admin token", method: .get, path: "/metrics",
+                     headers: [.authorization: "Bearer not-the-admin-token-0000"], expected: .unauthorized),
+            Exchange(name: "metrics when locked out", method: .get, path: "/metrics",
+                     headers: [.authorization: "Bearer \(adminToken)"], expected: .tooManyRequests),
+            Exchange(name: "clients when locked out", method: .get, path: "/v1/clients",
+                     headers: [.authorization: "Bearer \(adminToken)"], expected: .tooManyRequests),
+            Exchange(name: "health when locked out", method: .get, path: "/health", expected: .ok),
+        ], over: .live)
 
         // Every documented operation and status was seen, but those no test request can provoke
         // (a failing model, a full queue) and 408, which needs a live connection (BodyTimeoutTests).
