@@ -146,12 +146,6 @@ extension AttackRun {
             return rows.map(ProbabilityRow.centeredLogits)
         }
 
-        func surrogateInput(_ images: Tensor) -> Tensor {
-            let out = images.copy()
-            recipe.normalization.apply(to: out.data, planes: shape[0] * images.shape[0], planeSize: shape[1] * shape[2], channels: shape[0])
-            return out
-        }
-
         /// One generator step on `n` images: n·(m + 1) queries.
         func generatorStep(_ n: Int) throws {
             let z = Tensor.normal([n, s.noiseDimension], generator: &noise)
@@ -162,7 +156,7 @@ extension AttackRun {
                 let victim = try victimLogits(images)
                 surrogate.eval()
                 defer { surrogate.train() }
-                let mine = Autograd.inference { surrogate(surrogateInput(images)) }.scalars
+                let mine = Autograd.inference { surrogate(recipe.normalization.normalized(images)) }.scalars
                 return victim.enumerated().map { i, row in
                     var l1: Float = 0
                     for j in 0..<classes { l1 += Swift.abs(row[j] - mine[i * classes + j]) }
@@ -185,7 +179,7 @@ extension AttackRun {
             let targets = try victimLogits(images)
             surrogateQueries += n
             try timed(\.trainingSeconds) {
-                let logits = surrogate(surrogateInput(images))
+                let logits = surrogate(recipe.normalization.normalized(images))
                 let loss = Loss.l1(logits, Tensor(targets.flatMap { $0 }, shape: [n, classes]))
                 surrogateOptimizer.zeroGrad()
                 loss.backward()

@@ -29,12 +29,7 @@ public final class TrainedModel: @unchecked Sendable {
     }
 
     /// The normalised copy of raw [0, 1] images `[B, C, H, W]`.
-    public func normalized(_ pixels: Tensor) -> Tensor {
-        let out = Tensor(pixels.scalars, shape: pixels.shape)
-        manifest.normalization.apply(to: out.data, planes: pixels.shape[0] * pixels.shape[1],
-                                     planeSize: pixels.shape[2] * pixels.shape[3], channels: pixels.shape[1])
-        return out
-    }
+    public func normalized(_ pixels: Tensor) -> Tensor { manifest.normalization.normalized(pixels) }
 
     /// Logits and penultimate features of raw [0, 1] images, in eval mode, recording nothing.
     public func forward(pixels: Tensor) -> (logits: Tensor, features: Tensor) {
