@@ -109,12 +109,6 @@ public final class LeakyReLU: Module, @unchecked Sendable {
     public override func callAsFunction(_ x: Tensor) -> Tensor { x.leakyRelu(slope) }
 }
 
-/// tanh, the bounded output of an image generator.
-public final class Tanh: Module, @unchecked Sendable {
-    public override init() { super.init() }
-    public override func callAsFunction(_ x: Tensor) -> Tensor { x.tanh() }
-}
-
 /// Nearest-neighbour upsampling by an integer factor (PyTorch's `Upsample(scale_factor=s)`).
 public final class Upsample: Module, @unchecked Sendable {
     public let factor: Int
