@@ -81,8 +81,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// Confidence of the bound that keeps the drop within budget on unseen data
     /// (`Calibration.Options.confidence`; nil: the observed drop on the calibration rows).
     public var calibrationConfidence: Double?
-    /// Defense settings besides d (nil: the library defaults); d always comes from calibration.
+    /// Defense settings besides d (nil: the library defaults); d comes from calibration unless
+    /// `fixedOffset` is set.
     public var defense: DefenseConfiguration?
+    /// d held at this value instead of calibrated to the accuracy budget (nil: calibrated), so a
+    /// sweep can move d, or α, β and the gate at one d, as the paper's Fig. 7 does.
+    public var fixedOffset: Float?
     /// Trigger/control pairs per verification.
     public var triggerCount: Int
     public var alpha: Double
@@ -174,6 +178,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             throw fail("accuracyBudgetPoints must lie in [0, 100) percentage points, found \(accuracyBudgetPoints)")
         }
         if let q = calibrationConfidence, !(q > 0 && q < 1) { throw fail("calibration confidence must lie in (0, 1), found \(q)") }
+        if let d = fixedOffset, !(d.isFinite && d > 0) { throw fail("fixedOffset (d) must be a positive number, found \(d)") }
         if let h = heavyClient {
             guard h.afterQueries >= 0 else { throw fail("heavyClient.afterQueries must be ≥ 0, found \(h.afterQueries)") }
             guard h.accuracyBudgetPoints >= 0, h.accuracyBudgetPoints < 100 else {
@@ -307,7 +312,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             checks += [("key", sameKey), ("recipe", a.recipe == b.recipe), ("defense", a.defense == b.defense),
                        ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
                        ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
-                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
+                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints),
+                       ("fixedOffset", a.fixedOffset == b.fixedOffset)]
         }
         return checks
     }

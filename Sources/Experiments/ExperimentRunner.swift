@@ -704,6 +704,12 @@ public final class ExperimentRunner {
         let owner = data.ownerSide
         var key = try WatermarkKey.create(model: victim, heldOut: owner, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
                                           options: options, seed: configuration.keySeed)
+        if let d = configuration.fixedOffset {
+            key.defense.offset = d
+            log(String(format: "key: built from \(owner.name); d held at %.4f (not calibrated)", d))
+            try key.save(to: keyPath)
+            return key
+        }
         let ood = try data.calibrationOutliers(seed: configuration.keySeed)
         log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
