@@ -3,11 +3,12 @@ import Formats
 import Honeytrace
 
 /// One setting of the defense or the attack moved over a list of values, everything else held (the
-/// paper's Fig. 7): a grid per value, with the columns "none" and "honeytrace", all in one directory:
+/// paper's Fig. 7): a grid per value, with the columns "none" and "honeytrace". Sweeps of several
+/// settings share one directory and its base grid:
 ///
 ///     <out>/base/            the base grid: the configuration as given, d calibrated to its budget
 ///     <out>/<param>-<value>/ one grid per value
-///     <out>/sweep.json, sweep.csv, sweep.md, sweep.svg   (`ExperimentSweep.render`)
+///     <out>/sweep-<param>.json, .csv, .md, .svg   (`SweepReport`)
 ///
 /// The heavy-client switch is off in every grid, so each value is what every client gets. α, β, the
 /// gate and the query budget are moved at the base grid's calibrated d, as the paper moves one
@@ -70,9 +71,11 @@ public struct ExperimentSweep: Sendable {
     /// The directory name of a value's grid, e.g. `alpha-0.5`.
     public func pointName(_ value: Double) -> String { "\(parameter.rawValue)-\(Self.format(value))" }
 
-    /// The configuration of a value's grid, with `baseOffset` the base grid's calibrated d.
-    public func configuration(for value: Double, baseOffset: Float) -> ExperimentConfiguration {
+    /// The configuration of a value's grid in the sweep directory `directory`, with `baseOffset` the
+    /// base grid's calibrated d; its victim is the base grid's.
+    public func configuration(for value: Double, baseOffset: Float, directory: String) -> ExperimentConfiguration {
         var c = base
+        c.victim.directory = base.victim.directory ?? (directory as NSString).appendingPathComponent("base/victim")
         c.name = base.name.replacingOccurrences(of: "-sweep-base", with: "-sweep-") + pointName(value)
         var defense = c.defense ?? DefenseConfiguration()
         c.fixedOffset = baseOffset
@@ -111,27 +114,24 @@ public struct ExperimentSweep: Sendable {
         return try WatermarkKey.load(path).defense.offset
     }
 
-    /// What `sweep-plan.json` holds: the swept parameter and the base configuration.
-    struct Plan: Codable, Equatable { var parameter: Parameter; var base: ExperimentConfiguration }
-
-    /// Records this sweep in `<directory>/sweep-plan.json`, or checks that the plan there is this
-    /// sweep's (same parameter and base configuration; values may be added), so that one directory
-    /// never mixes two sweeps.
+    /// Records the base configuration in `<directory>/sweep-base.json`, or checks that the one there
+    /// is this sweep's, so that every sweep in one directory moves a setting of the same base grid.
     public func claim(directory: String) throws {
-        let path = (directory as NSString).appendingPathComponent("sweep-plan.json")
-        let plan = Plan(parameter: parameter, base: base)
+        let path = (directory as NSString).appendingPathComponent("sweep-base.json")
         if let data = FileManager.default.contents(atPath: path) {
-            let found: Plan
-            do { found = try JSONDecoder().decode(Plan.self, from: data) } catch { throw ExperimentError("\(path): not a sweep plan (\(error))") }
-            guard found == plan else {
-                throw ExperimentError("\(path): \(directory) holds a sweep of \(found.parameter.rawValue) over '\(found.base.name)'; use a new --out directory")
+            let found: ExperimentConfiguration
+            do { found = try JSONDecoder().decode(ExperimentConfiguration.self, from: data) } catch {
+                throw ExperimentError("\(path): not an experiment configuration (\(error))")
+            }
+            guard found == base else {
+                throw ExperimentError("\(directory) holds sweeps of another base grid ('\(found.name)', \(path)); use a new --out directory")
             }
             return
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(plan), to: path)
+        try AtomicFile.write(try encoder.encode(base), to: path)
     }
 
     static func format(_ x: Double) -> String {

@@ -82,9 +82,12 @@ public struct SweepReport: Codable, Sendable, Equatable {
                      victimAccuracy: first.victimAccuracy, rows: rows)
     }
 
-    /// Writes sweep.json, sweep.csv, sweep.md and sweep.svg into `directory` (each atomically).
+    /// The files' stem, `sweep-<parameter>`.
+    public var stem: String { "sweep-\(parameter.rawValue)" }
+
+    /// Writes `<stem>`.json, .csv, .md and .svg into `directory` (each atomically).
     public func write(to directory: String) throws {
-        func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f) }
+        func path(_ f: String) -> String { (directory as NSString).appendingPathComponent(f.replacingOccurrences(of: "sweep.", with: stem + ".")) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(self), to: path("sweep.json"))

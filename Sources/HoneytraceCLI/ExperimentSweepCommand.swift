@@ -9,13 +9,14 @@ extension ExperimentSweep.Parameter: ExpressibleByArgument {}
 struct ExperimentSweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Move one setting over values, one grid per value (the paper's Fig. 7); render sweep.md, sweep.csv, sweep.json and sweep.svg.",
+        abstract: "Move one setting over values, one grid per value (the paper's Fig. 7); render sweep-<parameter>.md, .csv, .json and .svg.",
         discussion: """
         The base grid (the configuration as given, heavy-client switch off, columns none and honeytrace, d \
         calibrated) runs first into OUT/base; then one grid per value into OUT/<parameter>-<value>. α (alpha), β \
         (beta), the gate and the query budget (queries) move at the base grid's d; d is set directly; \
         budget-points calibrates d to each accuracy budget. Every point but queries reuses the base grid's \
-        undefended copies. Running the command again resumes; values may be added to a sweep.
+        undefended copies. Sweeps of other settings may share OUT and its base grid. Running the command again \
+        resumes; values may be added to a sweep.
         """)
 
     @OptionGroup var grid: GridOptions
@@ -43,14 +44,14 @@ struct ExperimentSweepCommand: ParsableCommand {
             let d = try ExperimentSweep.baseOffset(in: out)
             for value in sweep.values {
                 ProgressBar.writeLine("sweep: \(sweep.pointName(value))")
-                try runPoint(sweep.configuration(for: value, baseOffset: d), name: sweep.pointName(value),
+                try runPoint(sweep.configuration(for: value, baseOffset: d, directory: out), name: sweep.pointName(value),
                              reuse: sweep.reusesUndefendedCopies ? path("base") : nil)
             }
         }
         let report = try SweepReport.read(sweep: sweep, directory: out, baseOffset: try ExperimentSweep.baseOffset(in: out))
         try report.write(to: out)
         print(report.markdown(), terminator: "")
-        print("wrote \(out)/sweep.md, sweep.csv, sweep.json and sweep.svg")
+        print("wrote \(out)/\(report.stem).md, .csv, .json and .svg")
     }
 
     /// Runs one point's grid from its configuration file `<out>/<name>.json` (what its workers read).

@@ -10,7 +10,7 @@ final class ExperimentSweepTests: XCTestCase {
     func testEachParameterMovesOneSettingAtTheBaseOffset() throws {
         let preset = try base()
         func point(_ p: ExperimentSweep.Parameter, _ v: Double) throws -> ExperimentConfiguration {
-            try ExperimentSweep(parameter: p, values: [v], configuration: preset).configuration(for: v, baseOffset: 0.25)
+            try ExperimentSweep(parameter: p, values: [v], configuration: preset).configuration(for: v, baseOffset: 0.25, directory: "/s")
         }
         let sweep = try ExperimentSweep(parameter: .alpha, values: [0.5, 4], configuration: preset)
         XCTAssertNil(sweep.base.heavyClient, "every client gets the swept defense")
@@ -23,6 +23,7 @@ final class ExperimentSweepTests: XCTestCase {
         XCTAssertEqual(alpha.fixedOffset, 0.25)
         XCTAssertEqual(alpha.defense?.flippingPower, preset.defense?.flippingPower)
         XCTAssertEqual(alpha.name, "heldout-fmnist-cnn-v1-sweep-alpha-0.5")
+        XCTAssertEqual(alpha.victim.directory, "/s/base/victim", "every point serves the base grid's victim")
         XCTAssertEqual(try point(.beta, 4).defense?.flippingPower, 4)
         XCTAssertEqual(try point(.offset, 0.125).fixedOffset, 0.125)
         XCTAssertEqual(try point(.gate, 0.9).defense?.outOfDistributionGate, 0.9)
@@ -38,7 +39,7 @@ final class ExperimentSweepTests: XCTestCase {
         XCTAssertEqual(sweep.baseValue(baseOffset: 0.25), Double(preset.defense!.mixingPower))
         XCTAssertEqual(try ExperimentSweep(parameter: .offset, values: [1], configuration: preset).baseValue(baseOffset: 0.25), 0.25)
         XCTAssertEqual(sweep.pointName(4), "alpha-4")
-        for v in [0.5, 4.0] { XCTAssertNoThrow(try sweep.configuration(for: v, baseOffset: 0.25).validate()) }
+        for v in [0.5, 4.0] { XCTAssertNoThrow(try sweep.configuration(for: v, baseOffset: 0.25, directory: "/s").validate()) }
     }
 
     func testRefusesBadValuesRowsAndAnotherSweepInTheSameDirectory() throws {
@@ -63,8 +64,9 @@ final class ExperimentSweepTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try kept.claim(directory: dir)
         try ExperimentSweep(parameter: .alpha, values: [1, 2], configuration: preset, rows: ["mnist-5k--knockoff--naive"]).claim(directory: dir)
-        XCTAssertThrowsError(try ExperimentSweep(parameter: .beta, values: [1], configuration: preset, rows: ["mnist-5k--knockoff--naive"]).claim(directory: dir)) {
-            XCTAssertTrue("\($0)".contains("holds a sweep of alpha"), "\($0)")
+        try ExperimentSweep(parameter: .beta, values: [1], configuration: preset, rows: ["mnist-5k--knockoff--naive"]).claim(directory: dir)
+        XCTAssertThrowsError(try ExperimentSweep(parameter: .beta, values: [1], configuration: preset, rows: ["fmnist-attacker--knockoff--naive"]).claim(directory: dir)) {
+            XCTAssertTrue("\($0)".contains("holds sweeps of another base grid"), "\($0)")
         }
     }
 
