@@ -203,6 +203,14 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
             throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")
         }
+        if attacks.contains(where: { $0.variant == .oracle }) {
+            if let other = defenses.first(where: { !OracleShadow.supports($0) }) {
+                throw fail("an oracle row copies each column's defense around its shadow models; it cannot copy '\(other)' (it faces none, honeytrace and the output perturbations)")
+            }
+            guard heavyClient == nil else {
+                throw fail("an oracle row copies the defense every client gets; with heavyClient set, clients get two (drop heavyClient or the oracle row)")
+            }
+        }
         try validateDataSets(fail)
         let ids = attacks.map { ExperimentRunner.rowKey($0) }
         if let twice = ids.first(where: { id in ids.filter { $0 == id }.count > 1 }) { throw fail("attack row \(twice) appears twice") }
@@ -286,6 +294,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         return c
     }
 
+    /// The oracle attacker (the paper's Tab. 9), `oracle-<architecture>-v<s>`: the held-out preset's
+    /// victim, key seed, null pool and attack seed, the heavy-client switch off (an oracle copies the
+    /// one defense every client gets); the weak and the strong thief's KnockoffNet as naive, D-DAE
+    /// and oracle; columns none and honeytrace.
+    static func oracle(_ name: String) throws -> ExperimentConfiguration {
+        var c = try heldOut("heldout-" + name.dropFirst("oracle-".count))
+        c.name = name
+        c.heavyClient = nil
+        c.attacks = [PoolKind.mnist5k, .fashionAttacker].flatMap { pool in
+            [AdaptiveVariant.naive, .dDAE, .oracle].map { AttackRow(.knockoff, $0, pool: pool) }
+        }
+        return c
+    }
+
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
     /// p-Bayes, top-1; JBDA-TR × naive, D-DAE, p-Bayes, top-1.
     public static let tableRows: [AttackRow] =
@@ -294,8 +316,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
 
     /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
-    /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column) and
-    /// `crossarch-<architecture>-v<s>` (copies of another architecture).
+    /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column),
+    /// `crossarch-<architecture>-v<s>` (copies of another architecture) and `oracle-<architecture>-v<s>` (the oracle attacker).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
@@ -358,8 +380,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return try baselines(name)
         case let name where name.hasPrefix("crossarch-"):
             return try crossArchitecture(name)
+        case let name where name.hasPrefix("oracle-"):
+            return try oracle(name)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<architecture>-v<1|2|3>")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines-, crossarch- or oracle-<architecture>-v<1|2|3>")
         }
     }
 }
