@@ -107,7 +107,7 @@ public struct DDAERecovery {
         }
         let shape = queryPool.imageShape
         var clean: [[Float]] = []
-        /// The defended shadows' answers on the clean rows' images (oracle only).
+        // The defended shadows' answers on the clean rows' images (oracle only).
         var defended: [[Float]] = []
         var accuracies: [Double] = []
         for s in 0..<settings.shadowCount {
