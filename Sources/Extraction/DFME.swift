@@ -24,7 +24,8 @@ public enum DFME {
     /// rather than 256 and Adam 1e-3 rather than 1e-4 for G (the paper's values leave G, after so
     /// few steps, near its random start; chosen on the owner validation split, never the test set),
     /// and a generator of width 32 rather than 64.
-    public struct Settings: Codable, Sendable, Equatable {
+    public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        public static let attackName = "DFME"
         /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
         /// Channels of the generator's last hidden block (`ImageGenerator.width`).
@@ -66,20 +67,12 @@ public enum DFME {
         /// Queries one iteration spends at full batches: generator steps × batch × (m + 1) + surrogate steps × batch.
         public var queriesPerIteration: Int { generatorSteps * batchSize * (directions + 1) + surrogateSteps * batchSize }
 
-        /// The learning-rate factor once `fraction` of the budget is spent.
-        public func rateFactor(spent fraction: Double) -> Float {
-            DataFree.rateFactor(milestones: milestones, decay: decay, spent: fraction)
-        }
-
         public func validate() throws {
-            try DataFree.validate("DFME", noiseDimension: noiseDimension, generatorWidth: generatorWidth, batchSize: batchSize,
-                                  learningRates: [("generator", generatorLearningRate), ("surrogate", surrogateLearningRate)],
-                                  milestones: milestones, decay: decay)
-            func bad(_ what: String) -> ExtractionError { ExtractionError(.invalidConfiguration, "DFME: \(what)") }
-            guard directions >= 1 else { throw bad("the gradient estimate needs ≥ 1 direction, found \(directions)") }
-            guard epsilon > 0, epsilon.isFinite else { throw bad("ε must be positive, found \(epsilon)") }
-            guard generatorSteps >= 0 else { throw bad("generator steps must be ≥ 0, found \(generatorSteps)") }
-            guard surrogateSteps >= 1 else { throw bad("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
+            try validateShared()
+            guard directions >= 1 else { throw Self.invalid("the gradient estimate needs ≥ 1 direction, found \(directions)") }
+            guard epsilon > 0, epsilon.isFinite else { throw Self.invalid("ε must be positive, found \(epsilon)") }
+            guard generatorSteps >= 0 else { throw Self.invalid("generator steps must be ≥ 0, found \(generatorSteps)") }
+            guard surrogateSteps >= 1 else { throw Self.invalid("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
         }
 
         private enum CodingKeys: String, CodingKey {
@@ -110,13 +103,11 @@ extension AttackRun {
     func runDFME() throws -> TrainedModel {
         let s = config.dfme
         let recipe = config.surrogate
-        let generator = try dataFreeGenerator(noiseDimension: s.noiseDimension, width: s.generatorWidth)
-        let (surrogate, surrogateOptimizer) = dataFreeSurrogate("surrogate", learningRate: s.surrogateLearningRate)
-        let generatorOptimizer = Adam(generator.parameters, learningRate: s.generatorLearningRate)
+        let (generator, generatorOptimizer) = try dataFreeGenerator(s)
+        let (surrogate, surrogateOptimizer) = dataFreeSurrogate("surrogate", s)
         let estimator = ZerothOrderGradient(directions: s.directions, epsilon: s.epsilon)
         var noise = SeededGenerator(seed: seed("dfme-noise"))
         var directions = SeededGenerator(seed: seed("dfme-directions"))
-        generator.train()
         surrogate.train()
 
         var iteration = 0, generatorQueries = 0, surrogateQueries = 0
@@ -174,9 +165,7 @@ extension AttackRun {
 
         while boundary.remaining > 0 {
             iteration += 1
-            let factor = s.rateFactor(spent: Double(boundary.queriesSpent) / Double(config.budget))
-            generatorOptimizer.learningRate = s.generatorLearningRate * factor
-            surrogateOptimizer.learningRate = s.surrogateLearningRate * factor
+            (generatorOptimizer.learningRate, surrogateOptimizer.learningRate) = dataFreeRates(s)
             for _ in 0..<s.generatorSteps {
                 let n = min(s.batchSize, boundary.remaining / (s.directions + 1))
                 if n >= 1 { try generatorStep(n) }

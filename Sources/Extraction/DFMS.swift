@@ -26,7 +26,8 @@ public enum DFMS {
     /// (5), batch 64; G's Adam 1e-3 and its width 32 as DFME's defaults (for budgets far below the
     /// paper's and for CPU time); S's SGD at the surrogate recipe's 0.05, × 0.3 at 50 and 75 % of
     /// the budget (the reference anneals S by a cosine over its epochs).
-    public struct Settings: Codable, Sendable, Equatable {
+    public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        public static let attackName = "DFMS"
         /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
         /// Channels of the generator's last hidden block (`ImageGenerator.width`).
@@ -59,22 +60,15 @@ public enum DFMS {
             self.decay = decay
         }
 
-        /// The learning-rate factor once `fraction` of the budget is spent.
-        public func rateFactor(spent fraction: Double) -> Float {
-            DataFree.rateFactor(milestones: milestones, decay: decay, spent: fraction)
-        }
-
         public func validate() throws {
-            try DataFree.validate("DFMS", noiseDimension: noiseDimension, generatorWidth: generatorWidth, batchSize: batchSize,
-                                  learningRates: [("generator", generatorLearningRate), ("surrogate", surrogateLearningRate)],
-                                  milestones: milestones, decay: decay)
+            try validateShared()
             for (name, weight) in [("diversity", diversityWeight), ("adversarial", adversarialWeight)] {
                 guard weight >= 0, weight.isFinite else {
-                    throw ExtractionError(.invalidConfiguration, "DFMS: the \(name) weight must be ≥ 0, found \(weight)")
+                    throw Self.invalid("the \(name) weight must be ≥ 0, found \(weight)")
                 }
             }
             guard diversityWeight > 0 || adversarialWeight > 0 else {
-                throw ExtractionError(.invalidConfiguration, "DFMS: the diversity and adversarial weights are both 0; G would not train")
+                throw Self.invalid("the diversity and adversarial weights are both 0; G would not train")
             }
         }
 
@@ -112,20 +106,16 @@ extension AttackRun {
     func runDFMS() throws -> TrainedModel {
         let s = config.dfms
         let normalization = config.surrogate.normalization
-        let generator = try dataFreeGenerator(noiseDimension: s.noiseDimension, width: s.generatorWidth)
-        let (surrogate, surrogateOptimizer) = dataFreeSurrogate("surrogate", learningRate: s.surrogateLearningRate)
-        let generatorOptimizer = Adam(generator.parameters, learningRate: s.generatorLearningRate)
+        let (generator, generatorOptimizer) = try dataFreeGenerator(s)
+        let (surrogate, surrogateOptimizer) = dataFreeSurrogate("surrogate", s)
         var noise = SeededGenerator(seed: seed("dfms-noise"))
-        generator.train()
 
         var iteration = 0
         var generatorLoss = 0.0, surrogateLoss = 0.0, diversity = 0.0
 
         while boundary.remaining > 0 {
             iteration += 1
-            let factor = s.rateFactor(spent: Double(boundary.queriesSpent) / Double(config.budget))
-            generatorOptimizer.learningRate = s.generatorLearningRate * factor
-            surrogateOptimizer.learningRate = s.surrogateLearningRate * factor
+            (generatorOptimizer.learningRate, surrogateOptimizer.learningRate) = dataFreeRates(s)
             let n = min(s.batchSize, boundary.remaining)
             let z = Tensor.normal([n, s.noiseDimension], generator: &noise)
             let images = timed(\.trainingSeconds) { generator(z) }

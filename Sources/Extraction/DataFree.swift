@@ -4,30 +4,47 @@ import Prediction
 import TensorEngine
 import Training
 
-/// What the data-free strategies (DFME, DFMS, DisGUIDE; docs/algorithms.md §5.1) share: a step
-/// schedule of their learning rates over the budget and the checks of their common settings.
-public enum DataFree {
+/// The settings every data-free strategy (DFME, DFMS, DisGUIDE; docs/algorithms.md §5.1) has:
+/// its generator's noise and width, its batch, a generator and a surrogate learning rate, both
+/// multiplied by `decay` when the queries spent pass each of `milestones` (fractions of the budget).
+public protocol DataFreeSettings {
+    /// The attack's name in errors.
+    static var attackName: String { get }
+    var noiseDimension: Int { get }
+    var generatorWidth: Int { get }
+    var batchSize: Int { get }
+    var generatorLearningRate: Float { get }
+    var surrogateLearningRate: Float { get }
+    var milestones: [Double] { get }
+    var decay: Float { get }
+}
+
+extension DataFreeSettings {
     /// The learning-rate factor once `fraction` of the budget is spent: `decay` per milestone passed.
-    public static func rateFactor(milestones: [Double], decay: Float, spent fraction: Double) -> Float {
+    public func rateFactor(spent fraction: Double) -> Float {
         milestones.filter { fraction >= $0 }.reduce(Float(1)) { f, _ in f * decay }
     }
 
-    /// Checks the settings every data-free strategy has, naming `attack` and the field in the error.
-    static func validate(_ attack: String, noiseDimension: Int, generatorWidth: Int, batchSize: Int,
-                         learningRates: [(String, Float)], milestones: [Double], decay: Float) throws {
-        func bad(_ what: String) -> ExtractionError { ExtractionError(.invalidConfiguration, "\(attack): \(what)") }
-        guard noiseDimension >= 1 else { throw bad("the noise dimension must be ≥ 1, found \(noiseDimension)") }
-        guard generatorWidth >= 1 else { throw bad("the generator width must be ≥ 1, found \(generatorWidth)") }
-        guard batchSize >= 1 else { throw bad("the batch size must be ≥ 1, found \(batchSize)") }
-        for (name, rate) in learningRates {
-            guard rate > 0, rate.isFinite else { throw bad("the \(name) learning rate must be positive, found \(rate)") }
+    /// An `invalidConfiguration` error naming the attack.
+    static func invalid(_ what: String) -> ExtractionError { ExtractionError(.invalidConfiguration, "\(attackName): \(what)") }
+
+    /// Checks the shared settings, naming the attack and the field.
+    func validateShared() throws {
+        guard noiseDimension >= 1 else { throw Self.invalid("the noise dimension must be ≥ 1, found \(noiseDimension)") }
+        guard generatorWidth >= 1 else { throw Self.invalid("the generator width must be ≥ 1, found \(generatorWidth)") }
+        guard batchSize >= 1 else { throw Self.invalid("the batch size must be ≥ 1, found \(batchSize)") }
+        for (name, rate) in [("generator", generatorLearningRate), ("surrogate", surrogateLearningRate)] {
+            guard rate > 0, rate.isFinite else { throw Self.invalid("the \(name) learning rate must be positive, found \(rate)") }
         }
         guard milestones.allSatisfy({ $0 > 0 && $0 < 1 }), zip(milestones, milestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw bad("milestones must ascend within (0, 1), found \(milestones)")
+            throw Self.invalid("milestones must ascend within (0, 1), found \(milestones)")
         }
-        guard decay > 0, decay <= 1 else { throw bad("the decay must be in (0, 1], found \(decay)") }
+        guard decay > 0, decay <= 1 else { throw Self.invalid("the decay must be in (0, 1], found \(decay)") }
     }
+}
 
+/// What the data-free strategies share besides their settings.
+public enum DataFree {
     /// Past queried images and the victim's answers, for training a surrogate again on them
     /// (DisGUIDE's experience replay): a first-in-first-out buffer of at most `capacity` images,
     /// sampled uniformly without replacement.
@@ -82,22 +99,33 @@ public enum DataFree {
 }
 
 extension AttackRun {
-    /// The running strategy's generator for the victim's images (sides divisible by 4), seeded by `"<strategy>-generator"`.
-    func dataFreeGenerator(noiseDimension: Int, width: Int) throws -> ImageGenerator {
+    /// The running strategy's generator for the victim's images (sides divisible by 4), seeded by
+    /// `"<strategy>-generator"`, and its Adam at the settings' generator learning rate.
+    func dataFreeGenerator(_ s: some DataFreeSettings) throws -> (ImageGenerator, Adam) {
         guard shape[1] % 4 == 0, shape[2] % 4 == 0 else {
             throw ExtractionError(.invalidConfiguration,
                                   "\(config.strategy.displayName)'s generator makes images with sides divisible by 4, \(api.name) takes \(shape)")
         }
-        return ImageGenerator(noiseDimension: noiseDimension, imageShape: shape, width: width, seed: seed("\(config.strategy.rawValue)-generator"))
+        let generator = ImageGenerator(noiseDimension: s.noiseDimension, imageShape: shape, width: s.generatorWidth,
+                                       seed: seed("\(config.strategy.rawValue)-generator"))
+        generator.train()
+        return (generator, Adam(generator.parameters, learningRate: s.generatorLearningRate))
     }
 
-    /// A fresh surrogate (seeded by `name`) and its SGD (momentum, Nesterov and weight decay from the surrogate recipe).
-    func dataFreeSurrogate(_ name: String, learningRate: Float) -> (Classifier, SGD) {
+    /// A fresh surrogate (seeded by `name`) and its SGD at the settings' surrogate learning rate (momentum,
+    /// Nesterov and weight decay from the surrogate recipe).
+    func dataFreeSurrogate(_ name: String, _ s: some DataFreeSettings) -> (Classifier, SGD) {
         let recipe = config.surrogate
         let surrogate = architecture.build(inChannels: shape[0], classes: classes, imageSize: shape[1], seed: seed(name))
-        let optimizer = SGD(surrogate.parameters, learningRate: learningRate, momentum: recipe.momentum,
+        let optimizer = SGD(surrogate.parameters, learningRate: s.surrogateLearningRate, momentum: recipe.momentum,
                             weightDecay: recipe.weightDecay, nesterov: recipe.nesterov)
         return (surrogate, optimizer)
+    }
+
+    /// The generator's and the surrogates' learning rates now, after the schedule's decays for the queries spent.
+    func dataFreeRates(_ s: some DataFreeSettings) -> (generator: Float, surrogate: Float) {
+        let factor = s.rateFactor(spent: Double(boundary.queriesSpent) / Double(config.budget))
+        return (s.generatorLearningRate * factor, s.surrogateLearningRate * factor)
     }
 
     /// The victim's answer rows on raw images, one query per image (summing their top probabilities for the diagnostics).

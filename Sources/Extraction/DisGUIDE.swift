@@ -29,7 +29,8 @@ public enum DisGUIDE {
     /// rather than 1e-4 and its width 32, as DFME's defaults, for budgets far below the paper's; S's
     /// SGD at the surrogate recipe's 0.05 (reference 0.03 at batch 256); a replay memory of the last
     /// 100,000 queried images (reference 1,000,000, more than our budgets).
-    public struct Settings: Codable, Sendable, Equatable {
+    public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        public static let attackName = "DisGUIDE"
         /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
         /// Channels of the generator's last hidden block (`ImageGenerator.width`).
@@ -71,21 +72,13 @@ public enum DisGUIDE {
             self.decay = decay
         }
 
-        /// The learning-rate factor once `fraction` of the budget is spent.
-        public func rateFactor(spent fraction: Double) -> Float {
-            DataFree.rateFactor(milestones: milestones, decay: decay, spent: fraction)
-        }
-
         public func validate() throws {
-            try DataFree.validate("DisGUIDE", noiseDimension: noiseDimension, generatorWidth: generatorWidth, batchSize: batchSize,
-                                  learningRates: [("generator", generatorLearningRate), ("surrogate", surrogateLearningRate)],
-                                  milestones: milestones, decay: decay)
-            func bad(_ what: String) -> ExtractionError { ExtractionError(.invalidConfiguration, "DisGUIDE: \(what)") }
-            guard diversityWeight >= 0, diversityWeight.isFinite else { throw bad("the diversity weight must be ≥ 0, found \(diversityWeight)") }
-            guard generatorSteps >= 0 else { throw bad("generator steps must be ≥ 0, found \(generatorSteps)") }
-            guard surrogateSteps >= 1 else { throw bad("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
-            guard replaySteps >= 0 else { throw bad("replay steps must be ≥ 0, found \(replaySteps)") }
-            guard replayCapacity >= 1 else { throw bad("the replay capacity must be ≥ 1, found \(replayCapacity)") }
+            try validateShared()
+            guard diversityWeight >= 0, diversityWeight.isFinite else { throw Self.invalid("the diversity weight must be ≥ 0, found \(diversityWeight)") }
+            guard generatorSteps >= 0 else { throw Self.invalid("generator steps must be ≥ 0, found \(generatorSteps)") }
+            guard surrogateSteps >= 1 else { throw Self.invalid("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
+            guard replaySteps >= 0 else { throw Self.invalid("replay steps must be ≥ 0, found \(replaySteps)") }
+            guard replayCapacity >= 1 else { throw Self.invalid("the replay capacity must be ≥ 1, found \(replayCapacity)") }
         }
 
         private enum CodingKeys: String, CodingKey {
@@ -125,14 +118,11 @@ extension AttackRun {
     func runDisGUIDE() throws -> TrainedModel {
         let s = config.disguide
         let normalization = config.surrogate.normalization
-        let generator = try dataFreeGenerator(noiseDimension: s.noiseDimension, width: s.generatorWidth)
-        let surrogates = [dataFreeSurrogate("surrogate", learningRate: s.surrogateLearningRate),
-                          dataFreeSurrogate("second-surrogate", learningRate: s.surrogateLearningRate)]
-        let generatorOptimizer = Adam(generator.parameters, learningRate: s.generatorLearningRate)
+        let (generator, generatorOptimizer) = try dataFreeGenerator(s)
+        let surrogates = [dataFreeSurrogate("surrogate", s), dataFreeSurrogate("second-surrogate", s)]
         var noise = SeededGenerator(seed: seed("disguide-noise"))
         var replayDraws = SeededGenerator(seed: seed("disguide-replay"))
         var memory = DataFree.ReplayMemory(capacity: s.replayCapacity, imageSize: imageSize)
-        generator.train()
 
         var iteration = 0
         var generatorLoss = 0.0, disagreement = 0.0, surrogateLoss = 0.0
@@ -158,10 +148,10 @@ extension AttackRun {
 
         while boundary.remaining > 0 {
             iteration += 1
-            let factor = s.rateFactor(spent: Double(boundary.queriesSpent) / Double(config.budget))
-            generatorOptimizer.learningRate = s.generatorLearningRate * factor
-            for (_, optimizer) in surrogates { optimizer.learningRate = s.surrogateLearningRate * factor }
-            try timed(\.trainingSeconds) {
+            let rates = dataFreeRates(s)
+            generatorOptimizer.learningRate = rates.generator
+            for (_, optimizer) in surrogates { optimizer.learningRate = rates.surrogate }
+            timed(\.trainingSeconds) {
                 for _ in 0..<s.generatorSteps {
                     let z = Tensor.normal([s.batchSize, s.noiseDimension], generator: &noise)
                     let x = normalization.normalizedRecordingGradient(generator(z))

@@ -11,9 +11,9 @@ import XCTest
 /// DFMS and DisGUIDE on 16×16 blobs (their generator needs sides divisible by 4), their generator
 /// losses and DisGUIDE's replay memory.
 final class DataFreeAttackTests: XCTestCase {
-    static let shape = [1, 16, 16]
-    static var victim: TrainedModel { Fixtures.victim(side: 16) }
-    static let testSet = Fixtures.blobs(200, seed: 12, name: "data-free-test", side: 16)
+    /// DFME's victim and test set on 16×16 blobs.
+    static var victim: TrainedModel { DFMETests.victim }
+    static var testSet: ImageDataset { DFMETests.testSet }
 
     /// A small DFMS or DisGUIDE: a narrow generator, batches of 32.
     static func configuration(_ strategy: QueryStrategy, _ variant: AdaptiveVariant = .naive, budget: Int, seed: UInt64 = 1) -> AttackConfiguration {
@@ -27,8 +27,7 @@ final class DataFreeAttackTests: XCTestCase {
     }
 
     func attack(_ c: AttackConfiguration, api: ModelAPI? = nil) throws -> (TrainedModel, AttackResult) {
-        let r = try runAttack(c, api: api ?? ModelAPI(model: Self.victim), pools: AttackPools(), testSet: Self.testSet, victim: Self.victim)
-        return (r.surrogate, r.result)
+        try Fixtures.dataFreeAttack(c, victim: Self.victim, testSet: Self.testSet, api: api)
     }
 
     // MARK: Losses
