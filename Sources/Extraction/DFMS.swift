@@ -42,13 +42,16 @@ public enum DFMS {
         public var diversityWeight: Float
         /// λ_adv, the weight of S's cross-entropy to the victim's answers, which G maximises.
         public var adversarialWeight: Float
+        /// λ_conf, the weight of the mean entropy of S's softmax per image (`Loss.meanEntropy`), which G
+        /// minimises: images S is sure of (the reference code's `c_l`).
+        public var confidenceWeight: Float
         /// Fractions of the budget at which both learning rates are multiplied by `decay`.
         public var milestones: [Double]
         public var decay: Float
 
         public init(noiseDimension: Int = 256, generatorWidth: Int = 32, batchSize: Int = 64, generatorLearningRate: Float = 1e-3,
                     surrogateLearningRate: Float = 0.05, diversityWeight: Float = 500, adversarialWeight: Float = 5,
-                    milestones: [Double] = [0.5, 0.75], decay: Float = 0.3) {
+                    confidenceWeight: Float = 0, milestones: [Double] = [0.5, 0.75], decay: Float = 0.3) {
             self.noiseDimension = noiseDimension
             self.generatorWidth = generatorWidth
             self.batchSize = batchSize
@@ -56,25 +59,26 @@ public enum DFMS {
             self.surrogateLearningRate = surrogateLearningRate
             self.diversityWeight = diversityWeight
             self.adversarialWeight = adversarialWeight
+            self.confidenceWeight = confidenceWeight
             self.milestones = milestones
             self.decay = decay
         }
 
         public func validate() throws {
             try validateShared()
-            for (name, weight) in [("diversity", diversityWeight), ("adversarial", adversarialWeight)] {
+            for (name, weight) in [("diversity", diversityWeight), ("adversarial", adversarialWeight), ("confidence", confidenceWeight)] {
                 guard weight >= 0, weight.isFinite else {
                     throw Self.invalid("the \(name) weight must be ≥ 0, found \(weight)")
                 }
             }
-            guard diversityWeight > 0 || adversarialWeight > 0 else {
-                throw Self.invalid("the diversity and adversarial weights are both 0; G would not train")
+            guard diversityWeight > 0 || adversarialWeight > 0 || confidenceWeight > 0 else {
+                throw Self.invalid("the diversity, adversarial and confidence weights are all 0; G would not train")
             }
         }
 
         private enum CodingKeys: String, CodingKey {
             case noiseDimension, generatorWidth, batchSize, generatorLearningRate, surrogateLearningRate, diversityWeight,
-                 adversarialWeight, milestones, decay
+                 adversarialWeight, confidenceWeight, milestones, decay
         }
 
         public init(from decoder: any Decoder) throws {
@@ -87,17 +91,22 @@ public enum DFMS {
                       surrogateLearningRate: try c.decodeIfPresent(Float.self, forKey: .surrogateLearningRate) ?? d.surrogateLearningRate,
                       diversityWeight: try c.decodeIfPresent(Float.self, forKey: .diversityWeight) ?? d.diversityWeight,
                       adversarialWeight: try c.decodeIfPresent(Float.self, forKey: .adversarialWeight) ?? d.adversarialWeight,
+                      confidenceWeight: try c.decodeIfPresent(Float.self, forKey: .confidenceWeight) ?? d.confidenceWeight,
                       milestones: try c.decodeIfPresent([Double].self, forKey: .milestones) ?? d.milestones,
                       decay: try c.decodeIfPresent(Float.self, forKey: .decay) ?? d.decay)
         }
     }
 
     /// G's loss on S's logits `[N, K]` for G's images and the targets `[N, K]` learnt from the
-    /// victim's answers: diversityWeight·Σ_c p̄_c log p̄_c − adversarialWeight·CE(logits, targets),
-    /// with p̄ the batch mean of softmax(logits) (`Loss.classDiversity`) and CE the mean soft
-    /// cross-entropy.
-    public static func generatorLoss(logits: Tensor, targets: Tensor, diversityWeight: Float, adversarialWeight: Float) -> Tensor {
-        Loss.classDiversity(logits.softmax()) * diversityWeight - Loss.softCrossEntropy(logits, targets: targets) * adversarialWeight
+    /// victim's answers: diversityWeight·Σ_c p̄_c log p̄_c − adversarialWeight·CE(logits, targets)
+    /// + confidenceWeight·H̄, with p = softmax(logits), p̄ its batch mean (`Loss.classDiversity`),
+    /// CE the mean soft cross-entropy and H̄ the mean entropy of the rows of p (`Loss.meanEntropy`).
+    public static func generatorLoss(logits: Tensor, targets: Tensor, diversityWeight: Float, adversarialWeight: Float,
+                                     confidenceWeight: Float = 0) -> Tensor {
+        let p = logits.softmax()
+        var loss = Loss.classDiversity(p) * diversityWeight - Loss.softCrossEntropy(logits, targets: targets) * adversarialWeight
+        if confidenceWeight != 0 { loss = loss + Loss.meanEntropy(p) * confidenceWeight }
+        return loss
     }
 }
 
@@ -133,7 +142,7 @@ extension AttackRun {
                 surrogate.eval()
                 let logits = surrogate(normalization.normalizedRecordingGradient(images))
                 let loss2 = DFMS.generatorLoss(logits: logits, targets: targets, diversityWeight: s.diversityWeight,
-                                               adversarialWeight: s.adversarialWeight)
+                                               adversarialWeight: s.adversarialWeight, confidenceWeight: s.confidenceWeight)
                 generatorOptimizer.zeroGrad()
                 loss2.backward()
                 generatorOptimizer.step()

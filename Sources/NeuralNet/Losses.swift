@@ -40,6 +40,14 @@ public enum Loss {
         return (mean * mean.clamp(min: 1e-12).log()).sum()
     }
 
+    /// The mean entropy of the rows of `probabilities` `[N, K]`, −(1/N)·Σ_i Σ_c p_ic·log p_ic (p
+    /// floored at 1e-12 inside the log): what a generator minimises for images a classifier is sure
+    /// of (DAFL's one-hot loss, DFMS's reference code's "classification loss").
+    public static func meanEntropy(_ probabilities: Tensor) -> Tensor {
+        precondition(probabilities.rank == 2 && probabilities.shape[0] >= 1, "meanEntropy: probabilities must be [N ≥ 1, K], got \(probabilities.shape)")
+        return -(probabilities * probabilities.clamp(min: 1e-12).log()).sum() / Float(probabilities.shape[0])
+    }
+
     /// DisGUIDE's disagreement of two classifiers on the same images: the standard deviation
     /// (n − 1 in the denominator, as `torch.std`) of their two softmax outputs, averaged over images
     /// and classes. For two values that deviation is |p − q|/√2, so this is

@@ -41,10 +41,14 @@ final class DataFreeAttackTests: XCTestCase {
         let ce = (Foundation.log(2.0) + Foundation.log(4.0 / 3)) / 2
         let value = DFMS.generatorLoss(logits: logits, targets: targets, diversityWeight: 3, adversarialWeight: 0.5).item
         XCTAssertEqual(Double(value), 3 * diversity - 0.5 * ce, accuracy: 1e-5)
+        // Plus 2 × the mean entropy of the rows: (ln 2 + H(0.75, 0.25)) / 2.
+        let entropy = (Foundation.log(2.0) - 0.75 * Foundation.log(0.75) - 0.25 * Foundation.log(0.25)) / 2
+        let withConfidence = DFMS.generatorLoss(logits: logits, targets: targets, diversityWeight: 3, adversarialWeight: 0.5, confidenceWeight: 2).item
+        XCTAssertEqual(Double(withConfidence), 3 * diversity - 0.5 * ce + 2 * entropy, accuracy: 1e-5)
         let z = testTensor([6, 4], seed: 7, scale: 1.5)
         let soft = Autograd.inference { testTensor([6, 4], seed: 8).softmax() }
         XCTAssertNil(GradientCheck.check([z], step: 1e-2) {
-            DFMS.generatorLoss(logits: $0[0], targets: soft, diversityWeight: 2, adversarialWeight: 0.7)
+            DFMS.generatorLoss(logits: $0[0], targets: soft, diversityWeight: 2, adversarialWeight: 0.7, confidenceWeight: 1.3)
         })
     }
 
@@ -175,7 +179,7 @@ final class DataFreeAttackTests: XCTestCase {
         assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["diversity weight", "found -1"])
         bad.dfms.diversityWeight = 0
         bad.dfms.adversarialWeight = 0
-        assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["both 0"])
+        assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["all 0"])
         bad = Self.configuration(.disguide, budget: 100)
         bad.disguide.replaySteps = -1
         assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["replay steps", "found -1"])

@@ -18,6 +18,12 @@ final class DataFreeLossTests: XCTestCase {
         XCTAssertEqual(Loss.classDiversity(Tensor([0, 1, 0, 1], shape: [2, 2])).item, 0, accuracy: 1e-6)
     }
 
+    func testMeanEntropyOfTheRows() {
+        // Rows (0.5, 0.5) and (1, 0): entropies ln 2 and 0.
+        XCTAssertEqual(Loss.meanEntropy(Tensor([0.5, 0.5, 1, 0], shape: [2, 2])).item, Foundation.log(Float(2)) / 2, accuracy: 1e-6)
+        XCTAssertEqual(Loss.meanEntropy(Tensor([0.25, 0.25, 0.25, 0.25], shape: [1, 4])).item, Foundation.log(Float(4)), accuracy: 1e-6)
+    }
+
     func testSoftmaxDisagreementIsTheStandardDeviationOfTheTwoOutputs() {
         // softmax(0, 0) = (0.5, 0.5), softmax(ln 3, 0) = (0.75, 0.25): |Δ| = 0.25 at both classes,
         // the sample standard deviation of two values a, b is |a − b|/√2.
@@ -35,6 +41,8 @@ final class DataFreeLossTests: XCTestCase {
         // On probabilities directly (positive rows, not normalised: the mean need not sum to 1).
         let positive = Autograd.inference { testTensor([4, 3], seed: 2).exp() }
         XCTAssertNil(GradientCheck.check([positive], step: 1e-3) { Loss.classDiversity($0[0]) })
+        XCTAssertNil(GradientCheck.check([logits], step: 1e-2) { Loss.meanEntropy($0[0].softmax()) })
+        XCTAssertNil(GradientCheck.check([positive], step: 1e-3) { Loss.meanEntropy($0[0]) })
         let a = testTensor([5, 4], seed: 3, scale: 2), b = testTensor([5, 4], seed: 4, scale: 2)
         XCTAssertNil(GradientCheck.check([a, b], step: 1e-3) { Loss.softmaxDisagreement($0[0], $0[1]) })
     }
