@@ -148,6 +148,7 @@ final class DataFreeAttackTests: XCTestCase {
         XCTAssertEqual(c.strategy, .dfms)
         XCTAssertEqual(c.dfms.diversityWeight, 10)
         XCTAssertEqual(c.dfms.adversarialWeight, 5)
+        XCTAssertEqual(c.dfms.confidenceWeight, 500)
         XCTAssertEqual(c.dfms.batchSize, 64)
         XCTAssertEqual(c.disguide.replaySteps, 0)
         XCTAssertEqual(c.disguide.diversityWeight, 0.2)
