@@ -180,6 +180,7 @@ final class DataFreeAttackTests: XCTestCase {
         assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["diversity weight", "found -1"])
         bad.dfms.diversityWeight = 0
         bad.dfms.adversarialWeight = 0
+        bad.dfms.confidenceWeight = 0
         assertExtractionError(try attack(bad), .invalidConfiguration, mentioning: ["all 0"])
         bad = Self.configuration(.disguide, budget: 100)
         bad.disguide.replaySteps = -1
