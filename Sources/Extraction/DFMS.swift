@@ -31,14 +31,12 @@ public enum DFMS {
     /// paper's and for CPU time); S's SGD at the surrogate recipe's 0.05, × 0.3 at 50 and 75 % of
     /// the budget (the reference anneals S by a cosine over its epochs).
     public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        // The fields `DataFreeSettings` requires are documented there.
         public static let attackName = "DFMS"
-        /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
-        /// Channels of the generator's last hidden block (`ImageGenerator.width`).
         public var generatorWidth: Int
         /// Images per iteration (one query each).
         public var batchSize: Int
-        /// Adam's learning rate for G.
         public var generatorLearningRate: Float
         /// SGD's learning rate for S (momentum, Nesterov and weight decay from the surrogate recipe).
         public var surrogateLearningRate: Float
@@ -49,7 +47,6 @@ public enum DFMS {
         /// λ_conf, the weight of the mean entropy of S's softmax per image (`Loss.meanEntropy`), which G
         /// minimises: images S is sure of (the reference code's `c_l`).
         public var confidenceWeight: Float
-        /// Fractions of the budget at which both learning rates are multiplied by `decay`.
         public var milestones: [Double]
         public var decay: Float
 

@@ -10,11 +10,17 @@ import Training
 public protocol DataFreeSettings {
     /// The attack's name in errors.
     static var attackName: String { get }
+    /// Dimension of the noise z ~ N(0, I).
     var noiseDimension: Int { get }
+    /// Channels of the generator's last hidden block (`ImageGenerator.width`).
     var generatorWidth: Int { get }
+    /// Images per step.
     var batchSize: Int { get }
+    /// Adam's learning rate for G.
     var generatorLearningRate: Float { get }
+    /// SGD's learning rate for the surrogates (momentum, Nesterov and weight decay from the surrogate recipe).
     var surrogateLearningRate: Float { get }
+    /// Fractions of the budget at which both learning rates are multiplied by `decay`.
     var milestones: [Double] { get }
     var decay: Float { get }
 }

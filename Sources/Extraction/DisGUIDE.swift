@@ -30,14 +30,12 @@ public enum DisGUIDE {
     /// SGD at the surrogate recipe's 0.05 (reference 0.03 at batch 256); a replay memory of the last
     /// 100,000 queried images (reference 1,000,000, more than our budgets).
     public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        // The fields `DataFreeSettings` requires are documented there.
         public static let attackName = "DisGUIDE"
-        /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
-        /// Channels of the generator's last hidden block (`ImageGenerator.width`).
         public var generatorWidth: Int
         /// Images per generator, query or replay step.
         public var batchSize: Int
-        /// Adam's learning rate for G.
         public var generatorLearningRate: Float
         /// SGD's learning rate for both surrogates (momentum, Nesterov and weight decay from the surrogate recipe).
         public var surrogateLearningRate: Float
@@ -51,7 +49,6 @@ public enum DisGUIDE {
         public var replaySteps: Int
         /// The most queried images the replay memory keeps (the oldest go first).
         public var replayCapacity: Int
-        /// Fractions of the budget at which both learning rates are multiplied by `decay`.
         public var milestones: [Double]
         public var decay: Float
 
