@@ -81,8 +81,12 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// Confidence of the bound that keeps the drop within budget on unseen data
     /// (`Calibration.Options.confidence`; nil: the observed drop on the calibration rows).
     public var calibrationConfidence: Double?
-    /// Defense settings besides d (nil: the library defaults); d always comes from calibration.
+    /// Defense settings besides d (nil: the library defaults); d comes from calibration unless
+    /// `fixedOffset` is set.
     public var defense: DefenseConfiguration?
+    /// d held at this value instead of calibrated to the accuracy budget (nil: calibrated), so a
+    /// sweep can move d, or α, β and the gate at one d, as the paper's Fig. 7 does.
+    public var fixedOffset: Float?
     /// Trigger/control pairs per verification.
     public var triggerCount: Int
     public var alpha: Double
@@ -174,6 +178,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             throw fail("accuracyBudgetPoints must lie in [0, 100) percentage points, found \(accuracyBudgetPoints)")
         }
         if let q = calibrationConfidence, !(q > 0 && q < 1) { throw fail("calibration confidence must lie in (0, 1), found \(q)") }
+        if let d = fixedOffset, !(d.isFinite && d > 0) { throw fail("fixedOffset (d) must be a positive number, found \(d)") }
         if let h = heavyClient {
             guard h.afterQueries >= 0 else { throw fail("heavyClient.afterQueries must be ≥ 0, found \(h.afterQueries)") }
             guard h.accuracyBudgetPoints >= 0, h.accuracyBudgetPoints < 100 else {
@@ -197,6 +202,14 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         }
         if ownerDataInEffect == .heldOut, let limit = victim.trainLimit, limit > FashionMNIST.ownerTrainingRange.count {
             throw fail("under the held-out protocol the victim trains on at most \(FashionMNIST.ownerTrainingRange.count) images, trainLimit is \(limit)")
+        }
+        if attacks.contains(where: { $0.variant == .oracle }) {
+            if let other = defenses.first(where: { !OracleShadow.supports($0) }) {
+                throw fail("an oracle row copies each column's defense around its shadow models; it cannot copy '\(other)' (it faces none, honeytrace and the output perturbations)")
+            }
+            guard heavyClient == nil else {
+                throw fail("an oracle row copies the defense every client gets; with heavyClient set, clients get two (drop heavyClient or the oracle row)")
+            }
         }
         try validateDataSets(fail)
         let ids = attacks.map { ExperimentRunner.rowKey($0) }
@@ -281,6 +294,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         return c
     }
 
+    /// The oracle attacker (the paper's Tab. 9), `oracle-<architecture>-v<s>`: the held-out preset's
+    /// victim, key seed, null pool and attack seed, the heavy-client switch off (an oracle copies the
+    /// one defense every client gets); the weak and the strong thief's KnockoffNet as naive, D-DAE
+    /// and oracle; columns none and honeytrace.
+    static func oracle(_ name: String) throws -> ExperimentConfiguration {
+        var c = try heldOut("heldout-" + name.dropFirst("oracle-".count))
+        c.name = name
+        c.heavyClient = nil
+        c.attacks = [PoolKind.mnist5k, .fashionAttacker].flatMap { pool in
+            [AdaptiveVariant.naive, .dDAE, .oracle].map { AttackRow(.knockoff, $0, pool: pool) }
+        }
+        return c
+    }
+
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
     /// p-Bayes, top-1; JBDA-TR × naive, D-DAE, p-Bayes, top-1.
     public static let tableRows: [AttackRow] =
@@ -289,8 +316,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
 
     /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
-    /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column) and
-    /// `crossarch-<architecture>-v<s>` (copies of another architecture).
+    /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column),
+    /// `crossarch-<architecture>-v<s>` (copies of another architecture) and `oracle-<architecture>-v<s>` (the oracle attacker).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
@@ -307,7 +334,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             checks += [("key", sameKey), ("recipe", a.recipe == b.recipe), ("defense", a.defense == b.defense),
                        ("heavyClient", a.heavyClient == b.heavyClient), ("calibrationConfidence", a.calibrationConfidence == b.calibrationConfidence),
                        ("ownerData", a.ownerData == b.ownerData), ("keySize", a.keySize == b.keySize),
-                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints)]
+                       ("accuracyBudgetPoints", a.accuracyBudgetPoints == b.accuracyBudgetPoints),
+                       ("fixedOffset", a.fixedOffset == b.fixedOffset)]
         }
         return checks
     }
@@ -352,8 +380,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return try baselines(name)
         case let name where name.hasPrefix("crossarch-"):
             return try crossArchitecture(name)
+        case let name where name.hasPrefix("oracle-"):
+            return try oracle(name)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<architecture>-v<1|2|3>")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines-, crossarch- or oracle-<architecture>-v<1|2|3>")
         }
     }
 }

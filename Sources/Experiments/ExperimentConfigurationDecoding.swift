@@ -11,7 +11,7 @@ import Training
 extension ExperimentConfiguration {
     enum DecodingKey: String, CodingKey {
         case name, victim, attacks, defenses, pool, budget, surrogateEpochs, jbdaSeedSize, seeds, recipe, keySize, keySeed
-        case accuracyBudgetPoints, calibrationBudget, calibrationConfidence, defense, triggerCount, alpha, testLimit
+        case accuracyBudgetPoints, calibrationBudget, calibrationConfidence, defense, fixedOffset, triggerCount, alpha, testLimit
         case ownerData, ownerDataset, attackerDataset, nullPool, heavyClient, prown
     }
 
@@ -32,6 +32,7 @@ extension ExperimentConfiguration {
         accuracyBudgetPoints = try PercentagePoints.decode(c, new: .accuracyBudgetPoints, old: .calibrationBudget, what: "the accuracy budget")
         calibrationConfidence = try c.decodeIfPresent(Double.self, forKey: .calibrationConfidence)
         defense = try c.decodeIfPresent(DefenseConfiguration.self, forKey: .defense)
+        fixedOffset = try c.decodeIfPresent(Float.self, forKey: .fixedOffset)
         triggerCount = try c.decode(Int.self, forKey: .triggerCount)
         alpha = try c.decode(Double.self, forKey: .alpha)
         testLimit = try c.decodeIfPresent(Int.self, forKey: .testLimit)

@@ -73,7 +73,7 @@ public final class ExperimentRunner {
     }
 
     /// A row's part of the cell identifier: "[<pool>--]<strategy>--<variant>[--as-<architecture>]".
-    static func rowKey(_ row: ExperimentConfiguration.AttackRow) -> String {
+    public static func rowKey(_ row: ExperimentConfiguration.AttackRow) -> String {
         (row.pool.map { "\($0.rawValue)--" } ?? "") + "\(row.strategy.rawValue)--\(row.variant.rawValue)"
             + (row.surrogate.map { "--as-\($0.rawValue)" } ?? "")
     }
@@ -472,14 +472,22 @@ public final class ExperimentRunner {
         surrogateRecipe.architecture = cell.row.surrogate
         var jbda = JBDASettings()
         jbda.seedSize = configuration.jbdaSeedSize
-        let attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool(of: cell.row),
+        var attack = AttackConfiguration(strategy: cell.row.strategy, variant: cell.row.variant, pool: configuration.pool(of: cell.row),
                                          budget: configuration.budget, surrogate: surrogateRecipe, seed: cell.seed, jbda: jbda)
+        var shadowDefense: ShadowDefense?
+        if cell.row.variant == .oracle {
+            // The oracle's shadows learn from the thief's own labelled pool, the data its copy of the defense is keyed on.
+            attack.dDAE.shadowData = attack.pool
+            shadowDefense = try OracleShadow.make(column: cell.defense, configuration: configuration,
+                                                  attackerData: try c.data.pools.require(attack.pool, for: "the oracle's copy of the defense"))
+        }
         var lastPhase = ""
-        let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.servedModel(cell.defense)) { p in
+        let (surrogate, result) = try runAttack(attack, api: api, pools: c.data.pools, testSet: c.data.test, victim: c.servedModel(cell.defense),
+                                                progress: { p in
             let phase = "\(p.phase)"
             if phase != lastPhase { self.log("  \(phase)"); lastPhase = phase }
             self.attackProgress?(cell.id, p)
-        }
+        }, shadowDefense: shadowDefense)
         guard result.queriesSpent <= configuration.budget else {
             throw ExperimentError("\(cell.id): the boundary counted \(result.queriesSpent) queries, over the budget \(configuration.budget)")
         }
@@ -706,6 +714,12 @@ public final class ExperimentRunner {
         let owner = data.ownerSide
         var key = try WatermarkKey.create(model: victim, heldOut: owner, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
                                           options: options, seed: configuration.keySeed)
+        if let d = configuration.fixedOffset {
+            key.defense.offset = d
+            log(String(format: "key: built from \(owner.name); d held at %.4f (not calibrated)", d))
+            try key.save(to: keyPath)
+            return key
+        }
         let ood = try data.calibrationOutliers(seed: configuration.keySeed)
         log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
         let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,

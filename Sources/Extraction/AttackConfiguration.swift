@@ -53,6 +53,13 @@ public enum AdaptiveVariant: String, Codable, Sendable, CaseIterable {
     case pBayes = "p-bayes"
     /// Pass each answer through a recovery MLP trained on shadow models' perturbed outputs.
     case dDAE = "d-dae"
+    /// D-DAE's recovery MLP trained on an oracle's pairs instead (the paper's Tab. 9): shadow
+    /// models' true answers and their answers behind the deployed defense with the attacker's own
+    /// key (`ShadowDefense`).
+    case oracle
+
+    /// Whether the variant passes answers through a recovery network trained on shadow models.
+    public var recoversWithShadows: Bool { self == .dDAE || self == .oracle }
 }
 
 /// JBDA-TR's settings.
@@ -191,7 +198,7 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
         switch variant {
         case .smoothing: try smoothing.validate()
         case .pBayes: try pBayes.validate()
-        case .dDAE: try dDAE.validate()
+        case .dDAE, .oracle: try dDAE.validate()
         case .naive, .top1, .s4l: break
         }
         if strategy == .jbdaTR { try jbda.validate() }

@@ -93,9 +93,11 @@ public struct DDAERecovery {
     ///     optimiser, batch size, augmentation and normalisation, with `shadowEpochs` epochs of
     ///     cross-entropy on the shadow data's labels.
     ///   - architecture: the shadows' architecture unless `settings.shadowArchitecture` is set.
+    ///   - shadowDefense: the oracle attack's copy of the deployed defense: when given, the perturbed
+    ///     rows are each shadow's answers behind it on the same images, in place of `settings.perturbations`.
     public static func build(settings: Settings, shadowData: ImageDataset, queryPool: ImageDataset, classes: Int,
                              recipe surrogateRecipe: SurrogateRecipe, architecture: Architecture, seed: UInt64,
-                             progress: ((String) -> Void)? = nil) throws -> DDAERecovery {
+                             shadowDefense: ShadowDefense? = nil, progress: ((String) -> Void)? = nil) throws -> DDAERecovery {
         try settings.validate()
         guard shadowData.imageShape == queryPool.imageShape else {
             throw ExtractionError(.invalidConfiguration, "D-DAE shadow data has images \(shadowData.imageShape), the pool \(queryPool.imageShape)")
@@ -105,6 +107,8 @@ public struct DDAERecovery {
         }
         let shape = queryPool.imageShape
         var clean: [[Float]] = []
+        /// The defended shadows' answers on the clean rows' images (oracle only).
+        var defended: [[Float]] = []
         var accuracies: [Double] = []
         for s in 0..<settings.shadowCount {
             let shadowSeed = SeedMixing.mix(seed, 0x7368_6164, UInt64(s))  // "shad"
@@ -127,21 +131,30 @@ public struct DDAERecovery {
             var order = Array(0..<queryPool.count)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, g.nextInt(below: i + 1)) }
             let take = Array(order.prefix(min(settings.outputsPerShadow, queryPool.count)))
+            let oracle = try shadowDefense?(shadow, SeedMixing.mix(shadowSeed, 0x6F72_6163))  // "orac"
+            if oracle != nil { progress?("answering through shadow model \(s + 1)'s copy of the defense") }
             for start in stride(from: 0, to: take.count, by: 256) {
-                let idx = Array(take[start..<min(start + 256, take.count)])
-                clean += ModelAPI.probabilityRows(shadow, queryPool.batchTensor(idx).images)
+                let images = queryPool.batchTensor(Array(take[start..<min(start + 256, take.count)])).images
+                clean += ModelAPI.probabilityRows(shadow, images)
+                if let oracle { defended += try oracle.answer(images) }
             }
         }
-        // Shuffle the clean rows, hold some out, perturb everything with every perturbation.
+        // Shuffle the rows, hold some out, pair each with its defended answer (oracle) or with every
+        // perturbation of it.
         var g = SeededGenerator(seed: SeedMixing.mix(seed, 0x7061_6972))  // "pair"
-        for i in stride(from: clean.count - 1, to: 0, by: -1) { clean.swapAt(i, g.nextInt(below: i + 1)) }
+        for i in stride(from: clean.count - 1, to: 0, by: -1) {
+            let j = g.nextInt(below: i + 1)
+            clean.swapAt(i, j)
+            if !defended.isEmpty { defended.swapAt(i, j) }
+        }
         let heldOut = Int(Double(clean.count) * settings.heldOutFraction)
         guard clean.count - heldOut >= 2 else {
             throw ExtractionError(.missingData, "D-DAE has \(clean.count) clean rows, too few to train on")
         }
-        func pairs(_ rows: ArraySlice<[Float]>) -> (perturbed: [[Float]], clean: [[Float]]) {
+        func pairs(_ range: Range<Int>) -> (perturbed: [[Float]], clean: [[Float]]) {
+            if !defended.isEmpty { return (Array(defended[range]), Array(clean[range])) }
             var p: [[Float]] = [], c: [[Float]] = []
-            for row in rows {
+            for row in clean[range] {
                 for perturbation in settings.perturbations {
                     p.append(perturbation.apply(row, generator: &g))
                     c.append(row)
@@ -149,8 +162,8 @@ public struct DDAERecovery {
             }
             return (p, c)
         }
-        let test = pairs(clean[..<heldOut])
-        let train = pairs(clean[heldOut...])
+        let test = pairs(0..<heldOut)
+        let train = pairs(heldOut..<clean.count)
         progress?("training the recovery network on \(train.clean.count) pairs")
         let network = RecoveryMLP(classes: classes, seed: SeedMixing.mix(seed, 0x6D6C_70))  // "mlp"
         try network.fit(perturbed: train.perturbed, clean: train.clean, training: settings.recovery,

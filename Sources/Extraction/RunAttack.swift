@@ -16,11 +16,13 @@ import Training
 ///   - victim: the bare victim model, for fidelity and the victim's accuracy (the attacker
 ///     never queries it; it only sets the surrogate's default architecture).
 ///   - progress: called as the run advances.
+///   - shadowDefense: the deployed defense's copy the oracle variant trains its recovery with.
 /// - Returns: the surrogate and the result, whose `queriesSpent` is the boundary's count.
 public func runAttack(_ configuration: AttackConfiguration, api: PredictionAPI, pools: AttackPools, testSet: ImageDataset,
-                      victim: TrainedModel? = nil, progress: ((AttackProgress) -> Void)? = nil) throws
+                      victim: TrainedModel? = nil, progress: ((AttackProgress) -> Void)? = nil, shadowDefense: ShadowDefense? = nil) throws
     -> (surrogate: TrainedModel, result: AttackResult) {
     let run = try AttackRun(configuration, api: api, pools: pools, testSet: testSet, victim: victim, progress: progress)
+    run.shadowDefense = shadowDefense
     return try run.execute()
 }
 
@@ -46,6 +48,7 @@ final class AttackRun {
     var answers: [[Float]] = []
     var diagnostics: [String: Double] = [:]
     var dDAE: DDAERecovery?
+    var shadowDefense: ShadowDefense?
     var preparationSeconds = 0.0, queryingSeconds = 0.0, trainingSeconds = 0.0
     var trainings = 0
     /// Images a data-free strategy trained its surrogate on (it keeps no transfer set).
@@ -151,16 +154,19 @@ final class AttackRun {
 
     // MARK: Variant preparation and targets
 
-    /// Work that needs no query: D-DAE's shadow models and recovery network.
+    /// Work that needs no query: D-DAE's (or the oracle's) shadow models and recovery network.
     func prepare() throws {
-        guard config.variant == .dDAE else { return }
+        guard config.variant.recoversWithShadows else { return }
+        if config.variant == .oracle && shadowDefense == nil {
+            throw ExtractionError(.invalidConfiguration, "the oracle variant needs a copy of the deployed defense to train its recovery with; none was given for \(api.name)")
+        }
         try timed(\.preparationSeconds) {
             let settings = config.dDAE
             let shadowData = try pools.require(settings.shadowData, for: "D-DAE's shadow models")
             guard let pool else { throw ExtractionError(.invalidConfiguration, "D-DAE needs a strategy with a pool") }
             let recovery = try DDAERecovery.build(settings: settings, shadowData: shadowData, queryPool: pool, classes: classes,
-                                                  recipe: config.surrogate, architecture: architecture,
-                                                  seed: seed("d-dae")) { [progress] message in
+                                                  recipe: config.surrogate, architecture: architecture, seed: seed("d-dae"),
+                                                  shadowDefense: config.variant == .oracle ? shadowDefense : nil) { [progress] message in
                 progress?(AttackProgress(phase: .preparing, done: 0, total: 1, message: message))
             }
             dDAE = recovery
@@ -184,7 +190,7 @@ final class AttackRun {
             let r = table.recover(answers)
             diagnostics["p-bayes.matched_fraction"] = r.matchedFraction
             rows = r.rows
-        case .dDAE:
+        case .dDAE, .oracle:
             guard let dDAE else { throw ExtractionError(.invalidConfiguration, "D-DAE's recovery network was not prepared") }
             rows = dDAE.recover(answers)
         }

@@ -10,7 +10,7 @@ struct ExperimentCommand: ParsableCommand {
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
         subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
-                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self,
+                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self, ExperimentSweepCommand.self,
                       ExperimentVerifyCommand.self, ExperimentCombineCommand.self])
 }
 
@@ -61,8 +61,23 @@ struct ExperimentRun: ParsableCommand {
         guard (1...ComputeOptions.maxThreads).contains(jobs) else {
             throw ValidationError("--jobs \(jobs): expected 1…\(ComputeOptions.maxThreads)")
         }
+        if cell != nil || prepareOnly {
+            guard shard == "1/1", jobs == 1, worker == nil, !(cell != nil && prepareOnly) else {
+                throw ValidationError("--cell and --prepare-only each go alone: not with each other, --shard or --jobs")
+            }
+        }
+        try Self.runGrid(configuration, gridArguments: grid.arguments, out: out, shard: (parts[0], parts[1]), jobs: jobs,
+                         threads: compute.threads, reuseAttacksFrom: reuseAttacksFrom, undefendedOnly: undefendedOnly,
+                         worker: worker, cell: cell, prepareOnly: prepareOnly)
+    }
+
+    /// Runs a grid into `out`: in this process, or with `jobs` > 1 in worker processes that each run
+    /// `experiment run <gridArguments> --out … --worker i/n` (the grid options that name `configuration`).
+    static func runGrid(_ configuration: ExperimentConfiguration, gridArguments: [String], out: String, shard: (Int, Int) = (1, 1),
+                        jobs: Int, threads: Int, reuseAttacksFrom: String? = nil, undefendedOnly: Bool = false,
+                        worker: String? = nil, cell: String? = nil, prepareOnly: Bool = false) throws {
         let prefix = worker.map { "[worker \($0)] " } ?? ""
-        let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (parts[0] - 1, parts[1]),
+        let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (shard.0 - 1, shard.1),
                                           log: { ProgressBar.writeLine(prefix + $0) })
         if undefendedOnly && reuseAttacksFrom == nil { throw ValidationError("--undefended-only needs --reuse-attacks-from DIR") }
         runner.attackSource = reuseAttacksFrom
@@ -77,11 +92,6 @@ struct ExperimentRun: ParsableCommand {
                 bar?.bar.update(p.done, status: p.message)
             }
         }
-        if cell != nil || prepareOnly {
-            guard shard == "1/1", jobs == 1, worker == nil, !(cell != nil && prepareOnly) else {
-                throw ValidationError("--cell and --prepare-only each go alone: not with each other, --shard or --jobs")
-            }
-        }
         if prepareOnly {
             try runner.prepareShared()
             print("\(out): victim, key and shared artefacts ready")
@@ -94,21 +104,15 @@ struct ExperimentRun: ParsableCommand {
         }
         if jobs > 1 && worker == nil {
             try runner.prepareShared()
-            try ExperimentWorkers.run(count: jobs, arguments: workerArguments(threads: max(1, compute.threads / jobs)),
-                                      log: { ProgressBar.writeError($0 + "\n") })
+            var arguments = ["experiment", "run"] + gridArguments
+            arguments += ["--out", out, "--shard", "\(shard.0)/\(shard.1)", "--threads", String(max(1, threads / jobs))]
+            if let reuseAttacksFrom { arguments += ["--reuse-attacks-from", reuseAttacksFrom] }
+            if undefendedOnly { arguments.append("--undefended-only") }
+            try ExperimentWorkers.run(count: jobs, arguments: arguments, log: { ProgressBar.writeError($0 + "\n") })
         }
         let records = try runner.run()
         if worker != nil { return }
         print("\(records.count) runs in \(out)/runs; render them with: honeytrace experiment report \(out)")
-    }
-
-    /// This command's options for one worker process (without --jobs; --worker is appended).
-    func workerArguments(threads: Int) -> [String] {
-        var a = ["experiment", "run"] + grid.arguments
-        a += ["--out", out, "--shard", shard, "--threads", String(threads)]
-        if let reuseAttacksFrom { a += ["--reuse-attacks-from", reuseAttacksFrom] }
-        if undefendedOnly { a.append("--undefended-only") }
-        return a
     }
 }
 

@@ -6,7 +6,7 @@ import Training
 /// Which grid a command runs: a JSON configuration or a preset, and optionally a victim to use.
 struct GridOptions: ParsableArguments {
     @Argument(help: "Experiment configuration (JSON), unless --preset is given.") var config: String?
-    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines- or crossarch-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
+    @Option(help: "Preset: smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines-, crossarch- or oracle-<fmnist-cnn|resnet-8>-v<1|2|3>.") var preset: String?
     @Option(help: "Use this victim model directory instead of training one.") var victim: String?
     @Option(help: ArgumentHelp("The owner's data set: a data-set description (a JSON file or a directory holding dataset.json).", discussion: """
         Sets the configuration's ownerDataset: the victim trains on its train part, the key, probe and calibration \

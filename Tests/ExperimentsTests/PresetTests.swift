@@ -22,7 +22,7 @@ final class PresetTests: XCTestCase {
     }
 
     func testEveryPresetValidatesAndAnUnknownNameIsRefused() throws {
-        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1", "crossarch-fmnist-cnn-v2"] {
+        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1", "crossarch-fmnist-cnn-v2", "oracle-fmnist-cnn-v1"] {
             XCTAssertNoThrow(try ExperimentConfiguration.preset(name).validate(), name)
         }
         XCTAssertThrowsError(try ExperimentConfiguration.preset("fmnist-full")) { error in
@@ -75,6 +75,27 @@ final class PresetTests: XCTestCase {
         let shared = Set(c.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: c.seeds[0]) })
             .intersection(h.attacks.map { ExperimentRunner.runID(defense: "none", row: $0, seed: h.seeds[0]) })
         XCTAssertEqual(shared.count, 7)
+    }
+
+    /// The oracle preset: naive, D-DAE and oracle rows for both thieves, no heavy-client switch; an
+    /// oracle row refuses columns it cannot copy and a grid whose clients get two defenses.
+    func testOraclePresetAndWhatAnOracleRowRefuses() throws {
+        let c = try ExperimentConfiguration.preset("oracle-fmnist-cnn-v1")
+        XCTAssertEqual(c.attacks.map { ExperimentRunner.rowKey($0) },
+                       ["mnist-5k--knockoff--naive", "mnist-5k--knockoff--d-dae", "mnist-5k--knockoff--oracle",
+                        "fmnist-attacker--knockoff--naive", "fmnist-attacker--knockoff--d-dae", "fmnist-attacker--knockoff--oracle"])
+        XCTAssertNil(c.heavyClient)
+        XCTAssertEqual(c.defenses, ["none", "honeytrace"])
+        XCTAssertEqual(c.keySeed, try ExperimentConfiguration.preset("heldout-fmnist-cnn-v1").keySeed)
+        var dawn = c
+        dawn.defenses = ["none", "dawn"]
+        XCTAssertThrowsError(try dawn.validate()) { XCTAssertTrue("\($0)".contains("it cannot copy 'dawn'"), "\($0)") }
+        var heavy = c
+        heavy.heavyClient = ExperimentConfiguration.heldOutHeavyClient
+        XCTAssertThrowsError(try heavy.validate()) { XCTAssertTrue("\($0)".contains("drop heavyClient or the oracle row"), "\($0)") }
+        var perturbed = c
+        perturbed.defenses = ["none", "reverse-sigmoid"]
+        XCTAssertNoThrow(try perturbed.validate())
     }
 
     /// Cross-architecture rows: the copy's architecture is part of the cell and its label, and never

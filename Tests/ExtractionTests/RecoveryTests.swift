@@ -141,6 +141,40 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(rows[0].reduce(0, +), 1, accuracy: 1e-5)
     }
 
+    /// An oracle who knows the defense (here: every answer's classes rotated by one) learns to undo it
+    /// from its shadow's true and defended answers, and the copy it extracts through the recovery is
+    /// right where a naive copy of the same API is wrong.
+    func testOracleRecoveryUndoesTheDefenseItsShadowCopies() throws {
+        var calls: [UInt64] = []
+        let shadowDefense: ShadowDefense = { shadow, seed in
+            calls.append(seed)
+            return RotatedAPI(base: ModelAPI(model: shadow))
+        }
+        let settings = DDAERecovery.Settings(shadowCount: 1, shadowEpochs: 2, shadowData: .synthetic, outputsPerShadow: 300,
+                                             perturbations: [.none], heldOutFraction: 0.2,
+                                             recovery: RecoveryMLP.Training(epochs: 30, batchSize: 32, learningRate: 0.05))
+        let recovery = try DDAERecovery.build(settings: settings, shadowData: Fixtures.blobs(200, seed: 21),
+                                              queryPool: Fixtures.pool, classes: Fixtures.classes,
+                                              recipe: Fixtures.configuration().surrogate, architecture: .fmnistCNN, seed: 3,
+                                              shadowDefense: shadowDefense)
+        XCTAssertEqual(calls.count, 1, "one defended copy per shadow")
+        XCTAssertLessThan(recovery.heldOutL1After, 0.5 * recovery.heldOutL1Before,
+                          "held-out L1 \(recovery.heldOutL1After) after vs \(recovery.heldOutL1Before) before: the pairs are the defense's")
+        XCTAssertEqual(ProbabilityRow.argmax(recovery.recover([[0.05, 0.85, 0.05, 0.05]])[0]), 0, "class 1 answered means class 0")
+
+        var oracle = Fixtures.configuration(.knockoff, .oracle, budget: 240)
+        oracle.dDAE = settings
+        let api = RotatedAPI(base: ModelAPI(model: Fixtures.victim))
+        let pools = AttackPools([.synthetic: Fixtures.pool])
+        assertExtractionError(try runAttack(oracle, api: api, pools: pools, testSet: Fixtures.testSet), .invalidConfiguration,
+                              mentioning: ["oracle variant needs a copy of the deployed defense"])
+        let (_, stolen) = try runAttack(oracle, api: api, pools: pools, testSet: Fixtures.testSet, victim: Fixtures.victim, shadowDefense: shadowDefense)
+        let (_, naive) = try runAttack(Fixtures.configuration(.knockoff, .naive, budget: 240), api: api, pools: pools, testSet: Fixtures.testSet)
+        XCTAssertEqual(stolen.queriesSpent, 240)
+        XCTAssertGreaterThan(stolen.extractedAccuracy, 0.6, "the oracle copy undoes the rotation")
+        XCTAssertLessThan(naive.extractedAccuracy, 0.3, "the naive copy learns the rotated labels")
+    }
+
     // MARK: S4L
 
     func testRotationTargetsAndImages() {
@@ -156,5 +190,19 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(image(4), [4, 3, 2, 1])   // 180°
         XCTAssertEqual(image(6), [3, 1, 4, 2])   // 270°
         XCTAssertEqual(image(7), [7, 5, 8, 6])
+    }
+}
+
+/// A defense for tests: every answer row's classes rotated by one (class c's probability is
+/// reported as class c + 1's).
+final class RotatedAPI: PredictionAPI {
+    let base: PredictionAPI
+    init(base: PredictionAPI) { self.base = base }
+    var name: String { base.name + " rotated" }
+    var inputShape: [Int] { base.inputShape }
+    var classes: Int { base.classes }
+    var answerMode: AnswerMode { .probabilities }
+    func answer(_ pixels: Tensor) throws -> [[Float]] {
+        try base.answer(pixels).map { row in (0..<row.count).map { row[($0 + row.count - 1) % row.count] } }
     }
 }

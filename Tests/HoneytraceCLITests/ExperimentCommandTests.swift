@@ -38,6 +38,52 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertFalse(again.stderr.contains("querying"), again.stderr)
     }
 
+    /// `experiment sweep`: a grid per value of d, the base grid's undefended copies reused, and
+    /// figures that follow d: at a tiny d nothing is touched, at a huge one every answer is the target.
+    func testSweepRunsAGridPerValue() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-sweep-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let file = try CLI.smallGrid(in: scratch, name: "sweep", rows: 1)
+        let out = scratch + "/out"
+        let sweep = ["experiment", "sweep", file, "--parameter", "d", "--out", out, "--threads", "2"]
+        try CLI.fail(sweep + ["--values", "1,x"], mentioning: ["--values: 'x' is not a number"])
+        try CLI.fail(sweep + ["--values", "1", "--rows", "mnist-5k--knockoff--naive"], mentioning: ["no attack row 'mnist-5k--knockoff--naive'", "knockoff--naive"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a refused sweep writes nothing")
+
+        let r = try CLI.run(sweep + ["--values", "0.0001,1000"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("wrote \(out)/sweep-d.md"), r.stdout)
+        for f in ["sweep-d.md", "sweep-d.csv", "sweep-d.json", "sweep-d.svg", "sweep-base.json", "base/key.htkey", "d-0.0001/manifest.json", "d-1000/runs/honeytrace--knockoff--naive--s0.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(f)"), f)
+        }
+        let reused = try CLI.json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out + "/d-1000/runs/none--knockoff--naive--s0.json")), as: UTF8.self))
+        XCTAssertEqual(reused["reusedFrom"] as? String, out + "/base")
+        let report = try CLI.json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out + "/sweep-d.json")), as: UTF8.self))
+        let points = try XCTUnwrap(report["points"] as? [[String: Any]])
+        XCTAssertEqual(points.compactMap { $0["name"] as? String }, ["d-0.0001", "base", "d-1000"])
+        let tiny = points[0], huge = points[2]
+        XCTAssertEqual(tiny["protectedAccuracy"] as? Double, tiny["victimAccuracy"] as? Double, "s = 0 everywhere: no answer changes")
+        XCTAssertLessThan(try XCTUnwrap(huge["protectedAccuracy"] as? Double), 0.2, "s = 1 everywhere: every answer is flipped to the target")
+        let hugeRow = try XCTUnwrap((huge["rows"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan(try XCTUnwrap(hugeRow["cleanTargetRate"] as? Double), 0.5, "a copy of an API that answers only the target")
+        XCTAssertEqual(huge["offset"] as? Double, 1000)
+        XCTAssertEqual(r.stderr.components(separatedBy: "victim: training").count - 1, 1, "one victim for the whole sweep: \(r.stderr)")
+        // Everything is there: running again trains nothing and gives the same report.
+        let again = try CLI.run(sweep + ["--values", "0.0001,1000"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(again.stderr.contains("querying"), again.stderr)
+        XCTAssertEqual(again.stdout, r.stdout)
+        // Another setting shares the base grid; another base grid may not write there.
+        let alpha = try CLI.run(["experiment", "sweep", file, "--parameter", "alpha", "--values", "4", "--out", out, "--threads", "2"])
+        XCTAssertEqual(alpha.status, 0, alpha.stderr)
+        XCTAssertFalse(alpha.stderr.contains("victim: training"), "the base grid's victim serves every point: \(alpha.stderr)")
+        XCTAssertTrue(alpha.stderr.contains("attack reused from \(out)/base"), alpha.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/sweep-alpha.svg"))
+        try CLI.fail(["experiment", "sweep", file, "--parameter", "alpha", "--values", "1", "--out", out, "--victim", out + "/base/victim"],
+                     mentioning: ["holds sweeps of another base grid ('sweep-sweep-base'"])
+    }
+
     /// `experiment run --prepare-only` then `--cell`: what Slurm's jobs run (`experiment slurm`).
     func testPrepareOnlyThenCellRunsExactlyThatCell() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-cli-cell-\(UUID().uuidString)").path

@@ -1,0 +1,50 @@
+import Datasets
+import Extraction
+import Honeytrace
+import Prediction
+import Training
+
+/// The oracle attacker's copy of a grid column's defense (the paper's Tab. 9): the same mechanism
+/// and settings as the column, around the attacker's shadow model, keyed and calibrated by the
+/// attacker on its own data. The owner's key, secrets and data never reach it.
+enum OracleShadow {
+    /// The columns an oracle row may face: the mechanisms a shadow can copy without training.
+    static func supports(_ column: String) -> Bool {
+        column == "none" || column == "honeytrace" || GridDefense.perturbation(column) != nil
+    }
+
+    /// The shadow copy of `column` for `configuration`'s grid; `attackerData` is the thief's pool,
+    /// from which its own key, calibration and outliers come.
+    static func make(column: String, configuration: ExperimentConfiguration, attackerData: ImageDataset) throws -> ShadowDefense {
+        if column == "none" {
+            return { shadow, _ in ModelAPI(model: shadow, name: "oracle's undefended shadow") }
+        }
+        if let perturbation = GridDefense.perturbation(column) {
+            return { shadow, seed in
+                try PerturbationDefense(model: ModelAPI(model: shadow, name: "shadow"), perturbation: perturbation, name: column, seed: seed)
+                    .api(client: "oracle", answerMode: .probabilities)
+            }
+        }
+        guard column == "honeytrace" else {
+            throw ExperimentError("an oracle row has no shadow copy of the '\(column)' column; it faces none, honeytrace and the output perturbations")
+        }
+        // The attacker's own data is the owner side of the attacker's own defense.
+        let data = attackerData.withRole(nil)
+        return { shadow, seed in
+            var options = WatermarkKey.CreationOptions()
+            options.count = configuration.keySize
+            options.secret = .derivedFromSeed
+            var key = try WatermarkKey.create(model: shadow, heldOut: data, recipe: configuration.recipe ?? .composite(),
+                                              defense: configuration.defense ?? DefenseConfiguration(), options: options, seed: seed)
+            if let d = configuration.fixedOffset {
+                key.defense.offset = d
+            } else {
+                let outliers = try GeneratedOutliers.make(from: data, count: 5_000, seed: seed)
+                key.defense = try Calibration.calibrate(key: key, model: shadow, inDistribution: data, outOfDistribution: outliers,
+                                                        options: Calibration.Options(budgetPoints: configuration.accuracyBudgetPoints,
+                                                                                     confidence: configuration.calibrationConfidence)).configuration
+            }
+            return try DefendedModel(model: shadow, key: key)
+        }
+    }
+}
