@@ -109,14 +109,16 @@ public final class ExperimentRunner {
 
     /// A cell's cost relative to a KnockoffNet naive cell, for scheduling only (measured on the
     /// `fmnist` preset: JBDA-TR retrains on 1k + 4k + 16k + 20k images and runs PGD, S4L doubles
-    /// each step's batch, smoothing trains on a third as many images; DFME, not measured in a grid
-    /// yet, runs its generator forward and backward for every batch it sends).
+    /// each step's batch, smoothing trains on a third as many images; the data-free attacks, not
+    /// measured in a grid yet, run their generator forward and backward for every batch they send,
+    /// DisGUIDE besides trains two surrogates, each also on 3 replayed batches per query batch).
     static func relativeCost(_ row: ExperimentConfiguration.AttackRow) -> Double {
         let strategy: Double
         switch row.strategy {
         case .knockoff: strategy = 1
         case .jbdaTR: strategy = 2.5
-        case .dfme: strategy = 3
+        case .dfme, .dfms: strategy = 3
+        case .disguide: strategy = 8
         }
         let variant: Double
         switch row.variant {

@@ -1,10 +1,11 @@
+import Extraction
 import Prediction
 
 /// One attack × defense run as written to `<out>/runs/<id>.json`: everything a table needs,
 /// measured, never copied from a log.
 public struct RunRecord: Codable, Sendable, Equatable {
     public var id: String
-    /// "knockoff", "jbda-tr" or "dfme".
+    /// A `QueryStrategy`'s name: "knockoff", "jbda-tr", "dfme", "dfms" or "disguide".
     public var strategy: String
     /// "naive", "top-1", "s4l", "smoothing", "p-bayes", "d-dae".
     public var variant: String
@@ -101,12 +102,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// The table row this run belongs to, e.g. "KnockoffNet / naive", with "→ <architecture>" when
     /// the copy's architecture is not the victim's.
     public var rowLabel: String {
-        let name: String
-        switch strategy {
-        case "jbda-tr": name = "JBDA-TR"
-        case "dfme": name = "DFME"
-        default: name = "KnockoffNet"
-        }
+        let name = QueryStrategy(rawValue: strategy)?.displayName ?? QueryStrategy.knockoff.displayName
         let attack = "\(name) / \(variant)"
         guard let copy = surrogateArchitecture, let victim = victimArchitecture, copy != victim else { return attack }
         return attack + " → \(copy)"

@@ -10,9 +10,33 @@ public enum QueryStrategy: String, Codable, Sendable, CaseIterable {
     /// Data-free model extraction: a generator trained against the surrogate with zeroth-order
     /// gradients of the victim, no pool (`DFME`; soft labels, variant naive only).
     case dfme
+    /// Data-free model stealing (`DFMS`): a generator trained against the surrogate for class
+    /// diversity and disagreement with the victim's answers, no gradient estimate; soft labels
+    /// (variant naive) or hard labels (top-1).
+    case dfms
+    /// Disagreement-guided data-free extraction (`DisGUIDE`): two surrogates, a generator trained to
+    /// make them disagree, experience replay; soft labels (naive) or hard labels (top-1).
+    case disguide
 
-    /// Whether the strategy queries images of the attacker's pool (DFME makes its own).
-    public var usesPool: Bool { self != .dfme }
+    /// Whether the strategy queries images of the attacker's pool (the data-free DFME, DFMS and
+    /// DisGUIDE make their own with a generator).
+    public var usesPool: Bool {
+        switch self {
+        case .knockoff, .jbdaTR: return true
+        case .dfme, .dfms, .disguide: return false
+        }
+    }
+
+    /// The attack's name in tables and messages ("KnockoffNet", "JBDA-TR", "DFME", "DFMS", "DisGUIDE").
+    public var displayName: String {
+        switch self {
+        case .knockoff: return "KnockoffNet"
+        case .jbdaTR: return "JBDA-TR"
+        case .dfme: return "DFME"
+        case .dfms: return "DFMS"
+        case .disguide: return "DisGUIDE"
+        }
+    }
 }
 
 /// How the attacker treats the answers (docs/algorithms.md §5); each combines with either strategy.
@@ -127,13 +151,16 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
     public var pBayes: PBayesRecovery.Settings
     public var dDAE: DDAERecovery.Settings
     public var dfme: DFME.Settings
+    public var dfms: DFMS.Settings
+    public var disguide: DisGUIDE.Settings
 
     public init(strategy: QueryStrategy = .knockoff, variant: AdaptiveVariant = .naive, pool: PoolKind = .mnist5k,
                 budget: Int = 20_000, surrogate: SurrogateRecipe = SurrogateRecipe(), seed: UInt64 = 0,
                 reuseAugmentation: Augmentation = AttackConfiguration.defaultReuseAugmentation, queryBatchSize: Int = 256,
                 jbda: JBDASettings = JBDASettings(), smoothing: SmoothingSettings = SmoothingSettings(),
                 s4lWeight: Float = 1, pBayes: PBayesRecovery.Settings = PBayesRecovery.Settings(),
-                dDAE: DDAERecovery.Settings = DDAERecovery.Settings(), dfme: DFME.Settings = DFME.Settings()) {
+                dDAE: DDAERecovery.Settings = DDAERecovery.Settings(), dfme: DFME.Settings = DFME.Settings(),
+                dfms: DFMS.Settings = DFMS.Settings(), disguide: DisGUIDE.Settings = DisGUIDE.Settings()) {
         self.strategy = strategy
         self.variant = variant
         self.pool = pool
@@ -148,6 +175,8 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
         self.pBayes = pBayes
         self.dDAE = dDAE
         self.dfme = dfme
+        self.dfms = dfms
+        self.disguide = disguide
     }
 
     /// Reused pool images: random crop (padding 2), flip, rotation ±15°, shift ≤ 10 %, scale
@@ -179,10 +208,17 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
             }
             try dfme.validate()
         }
+        if strategy == .dfms || strategy == .disguide {
+            guard variant == .naive || variant == .top1 else {
+                throw ExtractionError(.invalidConfiguration,
+                                      "\(strategy.displayName) trains on the victim's soft labels (variant naive) or its top-1 labels (variant top-1), found \(variant.rawValue)")
+            }
+            if strategy == .dfms { try dfms.validate() } else { try disguide.validate() }
+        }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case strategy, variant, pool, budget, surrogate, seed, reuseAugmentation, queryBatchSize, jbda, smoothing, s4lWeight, pBayes, dDAE, dfme
+        case strategy, variant, pool, budget, surrogate, seed, reuseAugmentation, queryBatchSize, jbda, smoothing, s4lWeight, pBayes, dDAE, dfme, dfms, disguide
     }
 
     public init(from decoder: any Decoder) throws {
@@ -201,6 +237,8 @@ public struct AttackConfiguration: Codable, Sendable, Equatable {
                   s4lWeight: try c.decodeIfPresent(Float.self, forKey: .s4lWeight) ?? d.s4lWeight,
                   pBayes: try c.decodeIfPresent(PBayesRecovery.Settings.self, forKey: .pBayes) ?? d.pBayes,
                   dDAE: try c.decodeIfPresent(DDAERecovery.Settings.self, forKey: .dDAE) ?? d.dDAE,
-                  dfme: try c.decodeIfPresent(DFME.Settings.self, forKey: .dfme) ?? d.dfme)
+                  dfme: try c.decodeIfPresent(DFME.Settings.self, forKey: .dfme) ?? d.dfme,
+                  dfms: try c.decodeIfPresent(DFMS.Settings.self, forKey: .dfms) ?? d.dfms,
+                  disguide: try c.decodeIfPresent(DisGUIDE.Settings.self, forKey: .disguide) ?? d.disguide)
     }
 }

@@ -24,7 +24,8 @@ public enum DFME {
     /// rather than 256 and Adam 1e-3 rather than 1e-4 for G (the paper's values leave G, after so
     /// few steps, near its random start; chosen on the owner validation split, never the test set),
     /// and a generator of width 32 rather than 64.
-    public struct Settings: Codable, Sendable, Equatable {
+    public struct Settings: DataFreeSettings, Codable, Sendable, Equatable {
+        public static let attackName = "DFME"
         /// Dimension of the noise z ~ N(0, I).
         public var noiseDimension: Int
         /// Channels of the generator's last hidden block (`ImageGenerator.width`).
@@ -66,27 +67,12 @@ public enum DFME {
         /// Queries one iteration spends at full batches: generator steps × batch × (m + 1) + surrogate steps × batch.
         public var queriesPerIteration: Int { generatorSteps * batchSize * (directions + 1) + surrogateSteps * batchSize }
 
-        /// The learning-rate factor once `fraction` of the budget is spent.
-        public func rateFactor(spent fraction: Double) -> Float {
-            milestones.filter { fraction >= $0 }.reduce(Float(1)) { f, _ in f * decay }
-        }
-
         public func validate() throws {
-            func bad(_ what: String) -> ExtractionError { ExtractionError(.invalidConfiguration, "DFME: \(what)") }
-            guard noiseDimension >= 1 else { throw bad("the noise dimension must be ≥ 1, found \(noiseDimension)") }
-            guard generatorWidth >= 1 else { throw bad("the generator width must be ≥ 1, found \(generatorWidth)") }
-            guard batchSize >= 1 else { throw bad("the batch size must be ≥ 1, found \(batchSize)") }
-            guard directions >= 1 else { throw bad("the gradient estimate needs ≥ 1 direction, found \(directions)") }
-            guard epsilon > 0, epsilon.isFinite else { throw bad("ε must be positive, found \(epsilon)") }
-            for (name, rate) in [("generator", generatorLearningRate), ("surrogate", surrogateLearningRate)] {
-                guard rate > 0, rate.isFinite else { throw bad("the \(name) learning rate must be positive, found \(rate)") }
-            }
-            guard generatorSteps >= 0 else { throw bad("generator steps must be ≥ 0, found \(generatorSteps)") }
-            guard surrogateSteps >= 1 else { throw bad("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
-            guard milestones.allSatisfy({ $0 > 0 && $0 < 1 }), zip(milestones, milestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
-                throw bad("milestones must ascend within (0, 1), found \(milestones)")
-            }
-            guard decay > 0, decay <= 1 else { throw bad("the decay must be in (0, 1], found \(decay)") }
+            try validateShared()
+            guard directions >= 1 else { throw Self.invalid("the gradient estimate needs ≥ 1 direction, found \(directions)") }
+            guard epsilon > 0, epsilon.isFinite else { throw Self.invalid("ε must be positive, found \(epsilon)") }
+            guard generatorSteps >= 0 else { throw Self.invalid("generator steps must be ≥ 0, found \(generatorSteps)") }
+            guard surrogateSteps >= 1 else { throw Self.invalid("surrogate steps must be ≥ 1, found \(surrogateSteps)") }
         }
 
         private enum CodingKeys: String, CodingKey {
@@ -116,34 +102,20 @@ extension AttackRun {
     /// DFME's game (see `DFME`); returns S as trained when the budget ran out.
     func runDFME() throws -> TrainedModel {
         let s = config.dfme
-        guard shape[1] % 4 == 0, shape[2] % 4 == 0 else {
-            throw ExtractionError(.invalidConfiguration, "DFME's generator makes images with sides divisible by 4, \(api.name) takes \(shape)")
-        }
         let recipe = config.surrogate
-        let generator = ImageGenerator(noiseDimension: s.noiseDimension, imageShape: shape, width: s.generatorWidth,
-                                       seed: seed("dfme-generator"))
-        let surrogate = architecture.build(inChannels: shape[0], classes: classes, imageSize: shape[1], seed: seed("surrogate"))
-        let surrogateOptimizer = SGD(surrogate.parameters, learningRate: s.surrogateLearningRate, momentum: recipe.momentum,
-                                     weightDecay: recipe.weightDecay, nesterov: recipe.nesterov)
-        let generatorOptimizer = Adam(generator.parameters, learningRate: s.generatorLearningRate)
+        let (generator, generatorOptimizer) = try dataFreeGenerator(s)
+        let (surrogate, surrogateOptimizer) = dataFreeSurrogate("surrogate", s)
         let estimator = ZerothOrderGradient(directions: s.directions, epsilon: s.epsilon)
         var noise = SeededGenerator(seed: seed("dfme-noise"))
         var directions = SeededGenerator(seed: seed("dfme-directions"))
-        generator.train()
         surrogate.train()
 
         var iteration = 0, generatorQueries = 0, surrogateQueries = 0
-        var topProbabilitySum = 0.0
         var generatorLoss = 0.0, surrogateLoss = 0.0
 
         /// The victim's logits (recovered from its answers) on raw images, spending one query per image.
         func victimLogits(_ images: Tensor) throws -> [[Float]] {
-            let n = images.shape[0]
-            let rows = try timed(\.queryingSeconds) {
-                try collector.answers(pixels: images.scalars, count: n, firstID: boundary.queriesSpent)
-            }
-            topProbabilitySum += rows.reduce(0.0) { $0 + Double($1.max() ?? 0) }
-            return rows.map(ProbabilityRow.centeredLogits)
+            try dataFreeAnswers(images).map(ProbabilityRow.centeredLogits)
         }
 
         /// One generator step on `n` images: n·(m + 1) queries.
@@ -193,9 +165,7 @@ extension AttackRun {
 
         while boundary.remaining > 0 {
             iteration += 1
-            let factor = s.rateFactor(spent: Double(boundary.queriesSpent) / Double(config.budget))
-            generatorOptimizer.learningRate = s.generatorLearningRate * factor
-            surrogateOptimizer.learningRate = s.surrogateLearningRate * factor
+            (generatorOptimizer.learningRate, surrogateOptimizer.learningRate) = dataFreeRates(s)
             for _ in 0..<s.generatorSteps {
                 let n = min(s.batchSize, boundary.remaining / (s.directions + 1))
                 if n >= 1 { try generatorStep(n) }
@@ -207,16 +177,11 @@ extension AttackRun {
             progress?(AttackProgress(phase: .querying, done: boundary.queriesSpent, total: config.budget,
                                      message: String(format: "iteration %d: G %.4f, S %.4f", iteration, generatorLoss, surrogateLoss)))
         }
-        dataFreeImages = surrogateQueries
-        trainings += 1
         diagnostics["dfme.iterations"] = Double(iteration)
         diagnostics["dfme.generator_queries"] = Double(generatorQueries)
         diagnostics["dfme.surrogate_queries"] = Double(surrogateQueries)
         diagnostics["dfme.final_generator_loss"] = generatorLoss
         diagnostics["surrogate.final_loss"] = surrogateLoss
-        diagnostics["answers.mean_top_probability"] = topProbabilitySum / Double(max(boundary.queriesSpent, 1))
-        surrogate.eval()
-        return TrainedModel(classifier: surrogate, manifest: ModelManifest(
-            architecture: architecture, classes: classes, inputShape: shape, normalization: recipe.normalization, source: "extraction"))
+        return finishDataFree(surrogate, trainedImages: surrogateQueries)
     }
 }

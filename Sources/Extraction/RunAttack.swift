@@ -53,6 +53,8 @@ final class AttackRun {
     var trainings = 0
     /// Images a data-free strategy trained its surrogate on (it keeps no transfer set).
     var dataFreeImages = 0
+    /// The sum of the top probabilities of a data-free strategy's answers.
+    var dataFreeTopProbabilitySum = 0.0
 
     init(_ configuration: AttackConfiguration, api: PredictionAPI, pools: AttackPools, testSet: ImageDataset,
          victim: TrainedModel?, progress: ((AttackProgress) -> Void)?) throws {
@@ -113,6 +115,10 @@ final class AttackRun {
             surrogate = try runJBDA()
         case .dfme:
             surrogate = try runDFME()
+        case .dfms:
+            surrogate = try runDFMS()
+        case .disguide:
+            surrogate = try runDisGUIDE()
         }
         progress?(AttackProgress(phase: .evaluating, done: 0, total: 1, message: "test set"))
         let predictions = surrogate.predictions(testSet)

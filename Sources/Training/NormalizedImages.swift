@@ -10,3 +10,15 @@ extension Normalization {
         return out
     }
 }
+
+extension Normalization {
+    /// `normalized(_:)` as tensor operations that autograd records, for images whose gradient must
+    /// flow back through the normalisation (a data-free attack's generated images).
+    public func normalizedRecordingGradient(_ pixels: Tensor) -> Tensor {
+        precondition(pixels.rank == 4, "images must be [B, C, H, W], got \(pixels.shape)")
+        let c = pixels.shape[1]
+        let shift = Tensor((0..<c).map { -mean[$0 % mean.count] }, shape: [1, c, 1, 1])
+        let scale = Tensor((0..<c).map { 1 / std[$0 % std.count] }, shape: [1, c, 1, 1])
+        return (pixels + shift) * scale
+    }
+}

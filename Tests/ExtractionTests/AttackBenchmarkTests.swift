@@ -15,8 +15,8 @@ import XCTest
 /// partial `AttackConfiguration` as JSON instead; `EXTRACTION_BENCH_THREADS` sets the engine's
 /// threads; `EXTRACTION_BENCH_EVAL=owner-validation` measures on the owner validation split
 /// train[45000..<50000] instead of the test set (for choosing settings without looking at the test
-/// set). DFME (`EXTRACTION_BENCH_STRATEGY=dfme`) needs no pool and ignores the epochs. Also times
-/// JBDA-TR's PGD per image.
+/// set). The data-free strategies (`EXTRACTION_BENCH_STRATEGY=dfme`, `dfms`, `disguide`) need no
+/// pool and ignore the epochs. Also times JBDA-TR's PGD per image.
 final class AttackBenchmarkTests: XCTestCase {
     func testKnockoffNetTiming() throws {
         let env = ProcessInfo.processInfo.environment

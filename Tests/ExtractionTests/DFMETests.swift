@@ -27,9 +27,7 @@ final class DFMETests: XCTestCase {
     }
 
     func attack(_ c: AttackConfiguration, api: ModelAPI? = nil) throws -> (TrainedModel, AttackResult) {
-        // No pool: a data-free attack must not need one.
-        let r = try runAttack(c, api: api ?? ModelAPI(model: Self.victim), pools: AttackPools(), testSet: Self.testSet, victim: Self.victim)
-        return (r.surrogate, r.result)
+        try Fixtures.dataFreeAttack(c, victim: Self.victim, testSet: Self.testSet, api: api)
     }
 
     // MARK: The zeroth-order estimate

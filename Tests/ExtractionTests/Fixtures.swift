@@ -56,6 +56,13 @@ enum Fixtures {
                           file: file, line: line)
     }
 
+    /// Runs a data-free attack (no pool: it must not need one) against `victim`, measured on `testSet`.
+    static func dataFreeAttack(_ c: AttackConfiguration, victim: TrainedModel, testSet: ImageDataset, api: ModelAPI? = nil) throws
+        -> (TrainedModel, AttackResult) {
+        let r = try runAttack(c, api: api ?? ModelAPI(model: victim), pools: AttackPools(), testSet: testSet, victim: victim)
+        return (r.surrogate, r.result)
+    }
+
     static let testSet = blobs(200, seed: 12, name: "test")
     static let pool = blobs(300, seed: 13, name: "pool")
 
