@@ -65,7 +65,9 @@ final class TriggerInversionTests: XCTestCase {
     }
 
     func testScanFlagsThePlantedBackdoorAndNotACleanModel() throws {
-        Parallel.threadCount = 1
+        let threads = Parallel.threadCount
+        Parallel.threadCount = 1  // the same numbers on any machine
+        defer { Parallel.threadCount = threads }
         let clean = Self.data(300, seed: 22, plant: false)
         let backdoored = Self.trainedModel(plant: true)
         // The backdoor took: stamped clean images go to k.
@@ -87,7 +89,9 @@ final class TriggerInversionTests: XCTestCase {
     }
 
     func testSameSeedSameTriggerAndTheModelIsUntouched() throws {
-        Parallel.threadCount = 1
+        let threads = Parallel.threadCount
+        Parallel.threadCount = 1  // the same numbers on any machine
+        defer { Parallel.threadCount = threads }
         let model = Fixtures.victim.classifier
         let weights = model.stateDict().flatMap { $0.1.scalars }
         let settings = TriggerInversion(epochs: 2, epochSteps: 3, batchSize: 8, seed: 9)
