@@ -146,8 +146,8 @@ let package = Package(
             "HoneytraceCLI", "Formats", "HoneytraceServer", "Honeytrace", "Datasets", "Training", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine", "TestSupport"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Honeytrace", "Prediction", "Stats", "TestSupport"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine", "TestSupport", "Stats"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Extraction", "Honeytrace", "Prediction", "Stats", "TestSupport"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
             "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
             "Baselines",

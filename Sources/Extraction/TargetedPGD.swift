@@ -1,6 +1,7 @@
 import Datasets
 import NeuralNet
 import TensorEngine
+import Training
 
 /// Targeted L∞ projected gradient descent against a surrogate, on raw [0, 1] pixels: JBDA-TR's
 /// way of making new queries (docs/algorithms.md §5: ε = 0.1, T = 8 steps of 1.85·ε/T, a fresh random target
@@ -50,8 +51,7 @@ public struct TargetedPGD: Codable, Sendable, Equatable {
         precondition(normalization.fits(channels: c), "normalisation does not fit \(c)-channel images")
         if n == 0 { return x0.copy() }
         let start = Autograd.inference { x0.layout == .plain ? x0.copy() : x0.plain() }
-        let scale = Tensor((0..<c).map { 1 / normalization.std(channel: $0) }, shape: [1, c, 1, 1])
-        let shift = Tensor((0..<c).map { -normalization.mean(channel: $0) / normalization.std(channel: $0) }, shape: [1, c, 1, 1])
+        let (scale, shift) = normalization.affine(channels: c)
 
         surrogate.eval()
         let parameters = surrogate.parameters

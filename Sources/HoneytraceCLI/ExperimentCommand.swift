@@ -10,7 +10,7 @@ struct ExperimentCommand: ParsableCommand {
         commandName: "experiment",
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
         subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
-                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self, ExperimentSweepCommand.self,
+                      ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self, ExperimentSweepCommand.self, ExperimentScanCommand.self,
                       ExperimentVerifyCommand.self, ExperimentCombineCommand.self])
 }
 

@@ -30,16 +30,7 @@ struct ExperimentRemovalCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let manifestPath = URL(fileURLWithPath: directory).appendingPathComponent("manifest.json").path
-        guard let data = FileManager.default.contents(atPath: manifestPath) else {
-            throw ValidationError("\(manifestPath): no experiment manifest; run the grid first")
-        }
-        let manifest: ExperimentManifest
-        do { manifest = try JSONDecoder().decode(ExperimentManifest.self, from: data) } catch {
-            throw ValidationError("\(manifestPath): not an experiment manifest: \(error)")
-        }
-        let runner = try ExperimentRunner(configuration: manifest.configuration, directory: directory,
-                                          log: { ProgressBar.writeError($0 + "\n") })
+        let runner = try finishedGridRunner(directory)
         switch method {
         case "fine-tuning":
             let report = try runner.fineTuningRemoval(.init(epochs: epochs, images: images, learningRate: learningRate, seed: seed))
@@ -61,4 +52,18 @@ struct ExperimentRemovalCommand: ParsableCommand {
         }
         return values.map { $0! }
     }
+}
+
+/// The runner of the finished grid in `directory`, its configuration read from the grid's manifest,
+/// logging to standard error.
+func finishedGridRunner(_ directory: String) throws -> ExperimentRunner {
+    let manifestPath = URL(fileURLWithPath: directory).appendingPathComponent("manifest.json").path
+    guard let data = FileManager.default.contents(atPath: manifestPath) else {
+        throw ValidationError("\(manifestPath): no experiment manifest; run the grid first")
+    }
+    let manifest: ExperimentManifest
+    do { manifest = try JSONDecoder().decode(ExperimentManifest.self, from: data) } catch {
+        throw ValidationError("\(manifestPath): not an experiment manifest: \(error)")
+    }
+    return try ExperimentRunner(configuration: manifest.configuration, directory: directory, log: { ProgressBar.writeLine($0) })
 }

@@ -21,4 +21,11 @@ extension Normalization {
         let scale = Tensor((0..<c).map { 1 / std[$0 % std.count] }, shape: [1, c, 1, 1])
         return (pixels + shift) * scale
     }
+
+    /// The normalisation as engine operations on `channels`-channel images: x̂ = x · scale + shift with
+    /// `[1, C, 1, 1]` tensors, so that a gradient reaches the raw pixels (∂/∂x = ∂/∂x̂ / std per channel).
+    public func affine(channels c: Int) -> (scale: Tensor, shift: Tensor) {
+        (Tensor((0..<c).map { 1 / std(channel: $0) }, shape: [1, c, 1, 1]),
+         Tensor((0..<c).map { -mean(channel: $0) / std(channel: $0) }, shape: [1, c, 1, 1]))
+    }
 }

@@ -1,6 +1,9 @@
 import Experiments
+import Extraction
 import Foundation
+import Honeytrace
 import NeuralNet
+import Stats
 import Training
 import XCTest
 
@@ -192,5 +195,35 @@ final class SmokePresetTests: XCTestCase {
         XCTAssertEqual(try ModelDirectory.load(out + "/surrogates/" + records[0].id).manifest.weightsSHA256, records[0].surrogateSHA256)
         XCTAssertEqual(try String(contentsOfFile: out + "/removal/clp.csv", encoding: .utf8).split(separator: "\n").count, 1 + 3 * records.count)
         XCTAssertThrowsError(try PruningRemoval.validate([.nan]))
+
+        // Detection by trigger inversion: every copy scanned, its classes' anomaly indices from their
+        // mask norms; written where asked, each copy also on its own, so that a second run scans nothing.
+        let scanOut = out + "-scan"
+        defer { try? FileManager.default.removeItem(atPath: scanOut) }
+        let scanSettings = TriggerScan.Settings(inversion: TriggerInversion(epochs: 1, epochSteps: 2, batchSize: 8, seed: 1), images: 64)
+        var scanLog: [String] = []
+        let scanRunner = try ExperimentRunner(configuration: configuration, directory: out, log: { scanLog.append($0) })
+        var ticks: [Int] = []
+        let scan = try scanRunner.triggerScan(scanSettings, out: scanOut, progress: { done, total in ticks.append(done); XCTAssertEqual(total, 10 * records.count) })
+        XCTAssertEqual(ticks.last, 10 * records.count)
+        XCTAssertEqual(scan.copies.map(\.cell).sorted(), records.map(\.id).sorted())
+        XCTAssertEqual(scan.target, (configuration.recipe ?? .composite()).target)
+        for copy in scan.copies {
+            XCTAssertEqual(copy.classes.map(\.target), Array(0..<10))
+            XCTAssertEqual(copy.anomalyIndices, try AnomalyIndex.indices(copy.classes.map(\.maskL1)))
+            XCTAssertTrue(copy.data.contains("64 random"), copy.data)
+        }
+        for file in ["scan.json", "scan.csv", "scan.md", "scan.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(scanOut)/\(file)"), file)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/scan"), "--out keeps the grid as it was")
+        XCTAssertEqual(try String(contentsOfFile: scanOut + "/scan.csv", encoding: .utf8).split(separator: "\n").count, 1 + 10 * records.count)
+        XCTAssertEqual(try String(contentsOfFile: scanOut + "/scan.svg", encoding: .utf8).components(separatedBy: "class=\"target\"").count - 1,
+                       records.count)
+        scanLog = []
+        let rescan = try scanRunner.triggerScan(scanSettings, out: scanOut)
+        XCTAssertEqual(rescan, scan)
+        XCTAssertEqual(scanLog.filter { $0.contains("scanned before") }.count, records.count, "\(scanLog)")
+        XCTAssertThrowsError(try TriggerScan.Settings(images: 0).validate())
     }
 }

@@ -142,3 +142,15 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("'calibrationBudget' (a fraction) is deprecated") && r.stderr.contains("\"accuracyBudgetPoints\": 2.0"), r.stderr)
     }
 }
+
+/// `experiment scan`: options out of range and a directory without a grid fail with a clear message.
+final class ExperimentScanCommandTests: XCTestCase {
+    func testBadOptionsAndMissingGridAreRefused() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-no-grid-\(UUID().uuidString)").path
+        try CLI.fail(["experiment", "scan", missing], mentioning: ["no experiment manifest"])
+        try CLI.fail(["experiment", "scan", missing, "--epochs", "0"], mentioning: ["epochs"])
+        try CLI.fail(["experiment", "scan", missing, "--images", "0"], mentioning: ["--images"])
+        try CLI.fail(["experiment", "scan", missing, "--lambda", "0"], mentioning: ["λ"])
+        try CLI.fail(["experiment", "scan", missing, "--batch-size", "x"], mentioning: ["batch-size"])
+    }
+}
