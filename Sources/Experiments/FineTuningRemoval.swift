@@ -144,7 +144,7 @@ extension ExperimentRunner {
     }
 
     /// Writes a removal report as `removal/<name>.{json,csv,md}`.
-    func writeRemoval<R: Encodable>(_ report: R, name: String, csv: String, markdown: String) throws {
+    func writeRemoval<R: Encodable>(_ report: R, name: String, csv: String, markdown: String, svg: String? = nil) throws {
         let out = directory.appendingPathComponent("removal")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
@@ -152,6 +152,7 @@ extension ExperimentRunner {
         try AtomicFile.write(try encoder.encode(report), to: out.appendingPathComponent("\(name).json").path)
         try AtomicFile.write(Data(csv.utf8), to: out.appendingPathComponent("\(name).csv").path)
         try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("\(name).md").path)
+        if let svg { try AtomicFile.write(Data(svg.utf8), to: out.appendingPathComponent("\(name).svg").path) }
     }
 
     /// Fine-tunes every copy this grid has stolen (the cells with a record and a surrogate) on the

@@ -77,10 +77,16 @@ public struct LinePlot: Sendable {
                 s += "<line x1=\"\(f(x0))\" y1=\"\(f(Self.y(a)))\" x2=\"\(f(x0 + Self.panelWidth))\" y2=\"\(f(Self.y(a)))\" stroke=\"#ddd\"/>"
                 s += "<text x=\"\(f(x0 - 4))\" y=\"\(f(Self.y(a) + 4))\" text-anchor=\"end\">\(Int((a * 100).rounded()))</text>\n"
             }
+            var lastLabel = -Double.infinity
             for x in xs {
                 let px = position(x, panelStart: x0)
                 s += "<line x1=\"\(f(px))\" y1=\"\(f(Self.top))\" x2=\"\(f(px))\" y2=\"\(f(Self.top + Self.panelHeight))\" stroke=\"#eee\"/>"
-                s += "<text x=\"\(f(px))\" y=\"\(f(Self.top + Self.panelHeight + 16))\" text-anchor=\"middle\" font-size=\"10\">\(ExperimentSweep.format(x))</text>\n"
+                // Three significant digits, and no label crowding the previous one.
+                if px - lastLabel >= 36 {
+                    s += "<text x=\"\(f(px))\" y=\"\(f(Self.top + Self.panelHeight + 16))\" text-anchor=\"middle\" font-size=\"10\">\(String(format: "%.3g", x))</text>"
+                    lastLabel = px
+                }
+                s += "\n"
             }
             s += "<rect x=\"\(f(x0))\" y=\"\(f(Self.top))\" width=\"\(f(Self.panelWidth))\" height=\"\(f(Self.panelHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
             s += "<text x=\"\(f(x0 + Self.panelWidth / 2))\" y=\"\(f(Self.top + Self.panelHeight + 34))\" text-anchor=\"middle\">\(QueriesPlot.escape(xLabel))</text>\n"

@@ -67,11 +67,30 @@ public enum PruningRemoval {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The paper's Fig. 9 on our copies: the mean test accuracy and specific WSR of each column's
+    /// copies against the threshold u (the copies as stolen are not on the axis).
+    public static func plot(_ report: Report, title: String) -> LinePlot {
+        var defenses: [String] = []
+        for c in report.courses where !defenses.contains(c.defense) { defenses.append(c.defense) }
+        func series(_ defense: String, _ figure: (Step) -> Double) -> LinePlot.Series {
+            let courses = report.courses.filter { $0.defense == defense }
+            let points = report.thresholds.map { u -> (x: Double, y: Double) in
+                let values = courses.compactMap { $0.steps.first { $0.u == u }.map(figure) }
+                return (u, values.reduce(0, +) / Double(max(values.count, 1)))
+            }
+            return LinePlot.Series(label: "\(defense) copies (mean of \(courses.count))", points: points, dashed: defense == "none")
+        }
+        return LinePlot(title: title, xLabel: "CLP threshold u (smaller prunes more)", panels: [
+            .init(title: "copy's test accuracy", series: defenses.map { series($0, \.accuracy) }),
+            .init(title: "specific WSR (triggers − controls)", series: defenses.map { series($0, \.wsrSpecific) }),
+        ])
+    }
 }
 
 extension ExperimentRunner {
     /// Prunes every copy this grid has stolen with CLP at each of `thresholds` and writes
-    /// `removal/clp.{json,csv,md}`; the surrogates on disk stay as they are.
+    /// `removal/clp.{json,csv,md,svg}`; the surrogates on disk stay as they are.
     @discardableResult
     public func pruningRemoval(thresholds: [Double] = PruningRemoval.defaultThresholds) throws -> PruningRemoval.Report {
         try PruningRemoval.validate(thresholds)
@@ -95,7 +114,8 @@ extension ExperimentRunner {
             courses.append(.init(cell: cell.id, defense: cell.defense, attack: label, steps: steps))
         }
         let report = PruningRemoval.Report(thresholds: thresholds, nullModels: setting.nullModels, courses: courses)
-        try writeRemoval(report, name: "clp", csv: PruningRemoval.csv(report), markdown: PruningRemoval.markdown(report))
+        try writeRemoval(report, name: "clp", csv: PruningRemoval.csv(report), markdown: PruningRemoval.markdown(report),
+                         svg: PruningRemoval.plot(report, title: "Removal by CLP: \(configuration.name)").svg())
         return report
     }
 }

@@ -39,7 +39,7 @@ struct ExperimentRemovalCommand: ParsableCommand {
         case "clp":
             let report = try runner.pruningRemoval(thresholds: try thresholds())
             print(PruningRemoval.markdown(report), terminator: "")
-            print("wrote \(directory)/removal/clp.json, .csv and .md")
+            print("wrote \(directory)/removal/clp.json, .csv, .md and .svg")
         default:
             throw ValidationError("--method '\(method)': expected fine-tuning or clp")
         }

@@ -194,6 +194,13 @@ final class SmokePresetTests: XCTestCase {
         }
         XCTAssertEqual(try ModelDirectory.load(out + "/surrogates/" + records[0].id).manifest.weightsSHA256, records[0].surrogateSHA256)
         XCTAssertEqual(try String(contentsOfFile: out + "/removal/clp.csv", encoding: .utf8).split(separator: "\n").count, 1 + 3 * records.count)
+        // The Fig. 9 plot: the columns' mean accuracy and specific WSR at each u, undefended copies dashed.
+        let plot = PruningRemoval.plot(pruning, title: "t")
+        XCTAssertEqual(plot.panels.map { $0.series.map(\.label) }, Array(repeating: ["none copies (mean of 2)", "honeytrace copies (mean of 2)"], count: 2))
+        let defended = pruning.courses.filter { $0.defense == "honeytrace" }
+        XCTAssertEqual(plot.panels[1].series[1].points.map(\.x), [100, 0])
+        XCTAssertEqual(plot.panels[1].series[1].points[1].y, (defended[0].steps[2].wsrSpecific + defended[1].steps[2].wsrSpecific) / 2, accuracy: 1e-12)
+        XCTAssertTrue(try String(contentsOfFile: out + "/removal/clp.svg", encoding: .utf8).contains("stroke-dasharray"))
         XCTAssertThrowsError(try PruningRemoval.validate([.nan]))
 
         // Detection by trigger inversion: every copy scanned, its classes' anomaly indices from their
