@@ -708,24 +708,19 @@ public final class ExperimentRunner {
             try key.check(model: victim)
             return key
         }
-        var options = WatermarkKey.CreationOptions()
-        options.count = configuration.keySize
-        options.secret = .derivedFromSeed
         let owner = data.ownerSide
-        var key = try WatermarkKey.create(model: victim, heldOut: owner, recipe: configuration.recipe ?? .composite(), defense: configuration.defense ?? DefenseConfiguration(),
-                                          options: options, seed: configuration.keySeed)
-        if let d = configuration.fixedOffset {
-            key.defense.offset = d
-            log(String(format: "key: built from \(owner.name); d held at %.4f (not calibrated)", d))
+        var outlierName: String?
+        let (key, result) = try configuration.makeKey(model: victim, data: owner, outliers: {
+            let ood = try data.calibrationOutliers(seed: configuration.keySeed)
+            outlierName = ood?.name
+            return ood
+        }, seed: configuration.keySeed)
+        guard let calibration = result else {
+            log(String(format: "key: built from \(owner.name); d held at %.4f (not calibrated)", key.defense.offset))
             try key.save(to: keyPath)
             return key
         }
-        let ood = try data.calibrationOutliers(seed: configuration.keySeed)
-        log("key: built from \(owner.name); calibrated on it and \(ood?.name ?? "no out-of-distribution set")")
-        let calibration = try Calibration.calibrate(key: key, model: victim, inDistribution: owner, outOfDistribution: ood,
-                                                    options: Calibration.Options(budgetPoints: configuration.accuracyBudgetPoints,
-                                                                                 confidence: configuration.calibrationConfidence))
-        key.defense = calibration.configuration
+        log("key: built from \(owner.name); calibrated on it and \(outlierName ?? "no out-of-distribution set")")
         log(String(format: "key: d = %.4f, defended accuracy %.2f%% (bare %.2f%%)", calibration.chosen.offset,
                    100 * calibration.chosen.defendedAccuracy, 100 * calibration.bareAccuracy))
         let encoder = JSONEncoder()

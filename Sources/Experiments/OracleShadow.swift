@@ -31,19 +31,9 @@ enum OracleShadow {
         // The attacker's own data is the owner side of the attacker's own defense.
         let data = attackerData.withRole(nil)
         return { shadow, seed in
-            var options = WatermarkKey.CreationOptions()
-            options.count = configuration.keySize
-            options.secret = .derivedFromSeed
-            var key = try WatermarkKey.create(model: shadow, heldOut: data, recipe: configuration.recipe ?? .composite(),
-                                              defense: configuration.defense ?? DefenseConfiguration(), options: options, seed: seed)
-            if let d = configuration.fixedOffset {
-                key.defense.offset = d
-            } else {
-                let outliers = try GeneratedOutliers.make(from: data, count: 5_000, seed: seed)
-                key.defense = try Calibration.calibrate(key: key, model: shadow, inDistribution: data, outOfDistribution: outliers,
-                                                        options: Calibration.Options(budgetPoints: configuration.accuracyBudgetPoints,
-                                                                                     confidence: configuration.calibrationConfidence)).configuration
-            }
+            let key = try configuration.makeKey(model: shadow, data: data, outliers: {
+                try GeneratedOutliers.make(from: data, count: 5_000, seed: seed)
+            }, seed: seed).key
             return try DefendedModel(model: shadow, key: key)
         }
     }
