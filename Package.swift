@@ -104,7 +104,7 @@ let package = Package(
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite or PostgreSQL (replicas), Prometheus metrics, the load benchmark.
         .target(name: "HoneytraceServer", dependencies: [
-            "TensorEngine", "Training", "Prediction", "Honeytrace", "Extraction", "Formats", "Baselines",
+            "TensorEngine", "Datasets", "Training", "Prediction", "Honeytrace", "Extraction", "Formats", "Baselines",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

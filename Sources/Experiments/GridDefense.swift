@@ -9,29 +9,19 @@ import Training
 /// grid's victim. Adding a defense to the grid is one case here.
 public enum GridDefense {
     /// Every column name a configuration may use: the undefended API, Neural Honeytrace, and the
-    /// output perturbations as weak references (docs/algorithms.md §6: reverse sigmoid β 0.7 γ 0.4, rounding to
-    /// 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised).
+    /// output perturbations as weak references (`OutputPerturbation.named`).
     /// DAWN (r_w 0.5 %, its secret derived from the grid's seed) sees the thief's queries as half of
     /// its traffic, the other half honest images. The training-time baselines (composite,
     /// mea-defender, ewe) serve a victim of their own, trained once from the victim's architecture and
     /// recipe on the owner's training split.
-    public static let names = ["none", "honeytrace", "dawn", "reverse-sigmoid", "rounding-1", "rounding-2", "top-1-only", "gaussian-noise"]
+    public static let names = ["none", "honeytrace", "dawn"] + OutputPerturbation.named.map(\.name)
         + BaselineKind.allCases.map(\.rawValue)
 
     /// The training-time baseline a column names, if it is one.
     public static func baselineKind(of name: String) -> BaselineKind? { BaselineKind(rawValue: name) }
 
     /// The output perturbation a column applies, for the columns that are one.
-    static func perturbation(_ name: String) -> OutputPerturbation? {
-        switch name {
-        case "reverse-sigmoid": return .defaultReverseSigmoid
-        case "rounding-1": return .rounding(decimals: 1)
-        case "rounding-2": return .rounding(decimals: 2)
-        case "top-1-only": return .top1
-        case "gaussian-noise": return .defaultGaussianNoise
-        default: return nil
-        }
-    }
+    static func perturbation(_ name: String) -> OutputPerturbation? { OutputPerturbation(named: name) }
 
     /// The column `name` in front of `victim`; `honeytrace` is the grid's Neural Honeytrace
     /// (built once with its key and calibration); random perturbations draw from `seed` mixed

@@ -62,11 +62,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "DAWN secret file (`honeytrace dawn secret`): DAWN changes its watermark queries' answers and logs them per client in the database.")
     var dawnSecret: String?
     @Option(help: "DAWN's watermark rate r_w.") var dawnRate = 0.005
+    @Option(help: ArgumentHelp("An output perturbation on every answer, after the defense and DAWN: \(OutputPerturbation.named.map(\.name).joined(separator: ", ")).",
+                               valueName: "name"))
+    var perturbation: String?
+    @Option(help: "Seed of a random perturbation's noise, mixed with each client's name (default: drawn from the system's generator).")
+    var perturbationSeed: UInt64?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
-        if key == nil && !undefended && dawnSecret == nil {
-            throw ValidationError("give --key KEY, --dawn-secret FILE, or --undefended to serve the bare model")
+        if key == nil && !undefended && dawnSecret == nil && perturbation == nil {
+            throw ValidationError("give --key KEY, --dawn-secret FILE, --perturbation NAME, or --undefended to serve the bare model")
+        }
+        if let perturbation, OutputPerturbation(named: perturbation) == nil {
+            throw ValidationError("--perturbation '\(perturbation)': expected one of \(OutputPerturbation.named.map(\.name).joined(separator: ", "))")
         }
         if key != nil && undefended { throw ValidationError("--key and --undefended exclude each other") }
         if database != nil && ledger != nil { throw ValidationError("--database and --ledger name the same thing; give one") }
@@ -95,6 +103,8 @@ struct ServeCommand: AsyncParsableCommand {
             maxBodyBytes: maxBodyBytes, computeThreads: threads, logLevel: Logger.Level(rawValue: logLevel)!)
         configuration.dawnSecretPath = dawnSecret
         configuration.dawnRate = dawnRate
+        configuration.perturbation = perturbation.flatMap { OutputPerturbation(named: $0) }
+        configuration.perturbationSeed = perturbationSeed
         configuration.allowSeedDerivedSecret = allowSeedDerivedSecret
         guard idleTimeoutSeconds.isFinite, (0.1...3600).contains(idleTimeoutSeconds) else {
             throw ValidationError("--idle-timeout-seconds must lie in 0.1…3600, found \(idleTimeoutSeconds)")
@@ -120,7 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.allowUnauthenticatedAdmin = allowUnauthenticatedAdmin
         try configuration.validate()
         try await PredictionServer.run(configuration: configuration) { addresses in
-            var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN") on \(addresses.baseURL)"
+            var line = "serving \(directory)\(key == nil ? " (undefended)" : "")\(dawnSecret == nil ? "" : " with DAWN")\(perturbation.map { " with \($0)" } ?? "") on \(addresses.baseURL)"
             if let admin = addresses.adminURL { line += ", admin on \(admin)" }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

@@ -92,6 +92,8 @@ public final class PredictionServer: Sendable {
     public let ledger: QueryLedger
     /// DAWN over the answers, when `configuration.dawnSecretPath` is set.
     public let dawn: DAWNLedger?
+    /// The output perturbation on every answer, when `configuration.perturbation` is set.
+    let perturbation: ServedPerturbation?
     public let metrics: ServerMetrics
     /// Per-address limits for requests no client answers for, and the failed-authentication lockout.
     public let addressGuard: AddressGuard
@@ -183,7 +185,7 @@ public final class PredictionServer: Sendable {
         case .defended(let d, let heavy):
             self.defended = d
             self.heavyClient = heavy
-            self.answerMode = configuration.answerMode ?? d.defense.configuration.answer
+            self.answerMode = configuration.answerMode ?? configuration.perturbation?.fixedAnswerMode ?? d.defense.configuration.answer
             if let heavy {
                 let note = clients == nil ? "; with no clients file every request counts as the one client 'anonymous'" : ""
                 log.info("clients past \(heavy.afterQueries) queries get the key's heavy-client defense\(note)")
@@ -191,9 +193,13 @@ public final class PredictionServer: Sendable {
         case .plain:
             self.defended = nil
             self.heavyClient = nil
-            self.answerMode = configuration.answerMode ?? .probabilities
+            self.answerMode = configuration.answerMode ?? configuration.perturbation?.fixedAnswerMode ?? .probabilities
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
+        self.perturbation = try configuration.perturbation.map {
+            try ServedPerturbation($0, seed: configuration.perturbationSeed ?? UInt64.random(in: .min ... .max))
+        }
+        if let p = configuration.perturbation { log.info("every answer goes through the output perturbation \(p)") }
         self.clients = clients
         self.adminToken = try configuration.adminTokenFile.map { try AdminToken.load($0) }
         self.addressGuard = AddressGuard(policy: .init(rate: configuration.anonymousRateLimit, lockoutFailures: configuration.lockoutFailures,
@@ -389,6 +395,7 @@ public final class PredictionServer: Sendable {
             var output = try await batcher.submit(pixels: images.pixels, rows: images.rows, heavy: heavy)
             var dawnRows: [Bool] = []
             if let dawn { (output, dawnRows) = await dawn.mark(output, pixels: images.pixels, client: name) }
+            if let perturbation { output = perturbation.apply(output, client: name) }
             let mixed = output.mixedCount, flipped = output.flippedCount
             var sSum = 0.0
             for s in output.similarity { sSum += Double(s) }

@@ -71,6 +71,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dawnSecretPath: String? = nil
     /// DAWN's watermark rate r_w.
     public var dawnRate: Double = 0.005
+    /// An output perturbation on every answer (after the defense and DAWN); nil = none.
+    public var perturbation: OutputPerturbation? = nil
+    /// The seed of a random perturbation's generators (mixed with each client's name); nil = a
+    /// seed from the system's generator, so nobody can predict the noise.
+    public var perturbationSeed: UInt64? = nil
     /// Serve a key whose HMAC secret was derived from its seed (experiments only): anyone who
     /// knows the seed can recompute the secret, and with it the watermarks.
     public var allowSeedDerivedSecret = false
@@ -181,6 +186,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if case .topK(let k) = answerMode, k < 1 { throw fail("top-k needs k ≥ 1, found \(k)") }
         if let computeThreads, !(1...256).contains(computeThreads) { throw fail("compute threads must lie in 1…256, found \(computeThreads)") }
         guard dawnRate > 0, dawnRate <= 1 else { throw fail("DAWN's watermark rate must lie in (0, 1], found \(dawnRate)") }
+        if let perturbation {
+            do { try perturbation.validate() } catch { throw fail("\(error)") }
+        }
     }
 }
 

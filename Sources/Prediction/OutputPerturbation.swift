@@ -41,6 +41,20 @@ public enum OutputPerturbation: Codable, Sendable, Equatable, Hashable, CustomSt
         .topPreservingShuffle,
     ]
 
+    /// The perturbations a defense column, `honeytrace serve --perturbation` and a configuration
+    /// name, each with its settings fixed (docs/algorithms.md §6): reverse sigmoid β 0.7 γ 0.4,
+    /// rounding to 1 or 2 decimals, the top-1 label only, Gaussian noise σ 0.05 renormalised.
+    public static let named: [(name: String, perturbation: OutputPerturbation)] = [
+        ("reverse-sigmoid", defaultReverseSigmoid), ("rounding-1", .rounding(decimals: 1)), ("rounding-2", .rounding(decimals: 2)),
+        ("top-1-only", .top1), ("gaussian-noise", defaultGaussianNoise),
+    ]
+
+    /// The perturbation called `name` in `named`, or nil.
+    public init?(named name: String) {
+        guard let match = Self.named.first(where: { $0.name == name }) else { return nil }
+        self = match.perturbation
+    }
+
     public var description: String {
         switch self {
         case .none: return "none"
@@ -62,6 +76,10 @@ public enum OutputPerturbation: Codable, Sendable, Equatable, Hashable, CustomSt
 
     /// The answer mode a perturbed probability API ends up with.
     public var answerMode: AnswerMode { self == .top1 ? .label : .probabilities }
+
+    /// The answer mode the perturbation imposes on an API that was not told one (top-1: labels),
+    /// or nil when any mode will do.
+    public var fixedAnswerMode: AnswerMode? { self == .top1 ? .label : nil }
 
     /// Throws unless the parameters are in range.
     public func validate() throws {

@@ -119,6 +119,7 @@ final class ServeCommandTests: CLITestCase {
         try CLI.fail(["serve", path("a"), "--undefended", "--port", "0", "--no-admin", "--database", path("broken.sqlite")],
                      mentioning: ["broken.sqlite"])
         try CLI.fail(["serve", path("a"), "--undefended", "--answers", "topk:0"], mentioning: ["answers"])
+        try CLI.fail(["serve", path("a"), "--perturbation", "rounding-9"], mentioning: ["--perturbation", "rounding-9", "rounding-1"])
         try CLI.fail(["verify", "--endpoint", "ftp://x", "--key", path("bad.htkey")], mentioning: ["bad.htkey"])
         try CLI.fail(["verify", "--key", path("bad.htkey")], mentioning: ["--suspect", "--endpoint"])
     }

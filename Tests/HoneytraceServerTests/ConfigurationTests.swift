@@ -83,6 +83,8 @@ final class ConfigurationTests: XCTestCase {
         assertThrows(try config { $0.lockoutFailures = 0 }.validate(), mentioning: ["lockout"])
         assertThrows(try config { $0.lockoutDuration = .zero }.validate(), mentioning: ["lockout window and duration"])
         XCTAssertNoThrow(try config { $0.anonymousRateLimit = nil }.validate())
+        assertThrows(try config { $0.perturbation = .gaussianNoise(std: -1) }.validate(), mentioning: ["Gaussian noise", "-1"])
+        XCTAssertNoThrow(try config { $0.perturbation = .rounding(decimals: 2) }.validate())
     }
 
     func testLoadBenchmarkSmoke() async throws {
