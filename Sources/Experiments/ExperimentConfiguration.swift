@@ -308,6 +308,20 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
         return c
     }
 
+    /// The data-free thieves (the paper's Tab. 7), `datafree-<architecture>-v<s>`: the held-out
+    /// preset's victim, key, heavy-client defense, null pool and attack seed; DFME (soft labels),
+    /// DFMS and DisGUIDE with soft (naive) and hard (top-1) labels, each with 100,000 queries, the
+    /// generator's gradient-estimation queries counted; columns none and honeytrace.
+    static func dataFree(_ name: String) throws -> ExperimentConfiguration {
+        var c = try heldOut("heldout-" + name.dropFirst("datafree-".count))
+        c.name = name
+        c.budget = 100_000
+        c.attacks = [AttackRow(.dfme, .naive)] + [QueryStrategy.dfms, .disguide].flatMap { strategy in
+            [AdaptiveVariant.naive, .top1].map { AttackRow(strategy, $0) }
+        }
+        return c
+    }
+
     /// The ten attack rows of the paper's Table 2: KnockoffNet × naive, S4L, smoothing, D-DAE,
     /// p-Bayes, top-1; JBDA-TR × naive, D-DAE, p-Bayes, top-1.
     public static let tableRows: [AttackRow] =
@@ -317,7 +331,8 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// Named presets: `smoke` and `smoke-heldout` (minutes; part of the tests), `fmnist` (the paper's Table 2 on
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
     /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column),
-    /// `crossarch-<architecture>-v<s>` (copies of another architecture) and `oracle-<architecture>-v<s>` (the oracle attacker).
+    /// `crossarch-<architecture>-v<s>` (copies of another architecture), `datafree-<architecture>-v<s>` (the data-free thieves)
+    /// and `oracle-<architecture>-v<s>` (the oracle attacker).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark
@@ -382,8 +397,10 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             return try crossArchitecture(name)
         case let name where name.hasPrefix("oracle-"):
             return try oracle(name)
+        case let name where name.hasPrefix("datafree-"):
+            return try dataFree(name)
         default:
-            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines-, crossarch- or oracle-<architecture>-v<1|2|3>")
+            throw ExperimentError("unknown preset '\(name)'; expected smoke, smoke-heldout, demo, fmnist, fmnist-quick, or heldout-, baselines-, crossarch-, datafree- or oracle-<architecture>-v<1|2|3>")
         }
     }
 }

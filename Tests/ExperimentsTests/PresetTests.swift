@@ -22,7 +22,7 @@ final class PresetTests: XCTestCase {
     }
 
     func testEveryPresetValidatesAndAnUnknownNameIsRefused() throws {
-        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1", "crossarch-fmnist-cnn-v2", "oracle-fmnist-cnn-v1"] {
+        for name in ["smoke", "smoke-heldout", "demo", "fmnist", "fmnist-quick", "heldout-fmnist-cnn-v1", "heldout-resnet-8-v3", "baselines-resnet-8-v1", "crossarch-fmnist-cnn-v2", "oracle-fmnist-cnn-v1", "datafree-fmnist-cnn-v1"] {
             XCTAssertNoThrow(try ExperimentConfiguration.preset(name).validate(), name)
         }
         XCTAssertThrowsError(try ExperimentConfiguration.preset("fmnist-full")) { error in
@@ -96,6 +96,21 @@ final class PresetTests: XCTestCase {
         var perturbed = c
         perturbed.defenses = ["none", "reverse-sigmoid"]
         XCTAssertNoThrow(try perturbed.validate())
+    }
+
+    /// The data-free preset: the held-out victim, key and heavy-client defense, every data-free row
+    /// at 100,000 queries.
+    func testDataFreePresetHoldsTheDataFreeThievesOfTheHeldOutGrid() throws {
+        let c = try ExperimentConfiguration.preset("datafree-fmnist-cnn-v1")
+        let heldOut = try ExperimentConfiguration.preset("heldout-fmnist-cnn-v1")
+        XCTAssertEqual(c.attacks.map { "\($0.strategy.rawValue)/\($0.variant.rawValue)" },
+                       ["dfme/naive", "dfms/naive", "dfms/top-1", "disguide/naive", "disguide/top-1"])
+        XCTAssertEqual(c.budget, 100_000)
+        XCTAssertEqual(c.keySeed, heldOut.keySeed)
+        XCTAssertEqual(c.seeds, heldOut.seeds)
+        XCTAssertEqual(c.heavyClient, heldOut.heavyClient)
+        XCTAssertEqual(c.defenses, ["none", "honeytrace"])
+        XCTAssertNoThrow(try c.validate())
     }
 
     /// Cross-architecture rows: the copy's architecture is part of the cell and its label, and never
