@@ -100,7 +100,7 @@ let package = Package(
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
-        ]),
+        ], plugins: ["BuildCommit"]),
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite or PostgreSQL (replicas), Prometheus metrics, the load benchmark.
         .target(name: "HoneytraceServer", dependencies: [
@@ -130,7 +130,8 @@ let package = Package(
             ],
             plugins: ["BuildCommit"]
         ),
-        // Generates the CLI's `buildCommit` constant (`honeytrace --version`) from git before each build.
+        // Generates the `buildCommit` constant of the CLI (`honeytrace --version`) and of Experiments (the
+        // manifest's code version) from git before each build.
         .plugin(name: "BuildCommit", capability: .buildTool()),
         .target(name: "TestSupport", dependencies: ["TensorEngine"], path: "Sources/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "TestSupport"]),

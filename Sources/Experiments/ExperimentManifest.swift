@@ -12,7 +12,8 @@ public struct ExperimentManifest: Codable, Sendable {
     public var victimSHA256: String
     /// A fingerprint of the key's secret (never the secret).
     public var keyFingerprint: String
-    /// `git describe` of the working tree when available.
+    /// The git commit the binary that wrote the manifest was built from ("-dirty" when tracked files
+    /// differed from it), or "unknown" for a build outside a git checkout.
     public var codeVersion: String
     /// The machine that wrote the manifest (`ComputeEnvironment.summary`); nil in older manifests.
     public var machine: String?
@@ -20,18 +21,7 @@ public struct ExperimentManifest: Codable, Sendable {
     public var datasets: [DataSetRecord]?
     public var runs: [String: Run]
 
-    /// The code version: `git describe --always --dirty` in the current directory, else "unknown".
-    public static func codeVersion() -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "describe", "--always", "--dirty"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return "unknown" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return process.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
-    }
+    /// The code version of this binary: the commit it was built from (the BuildCommit plugin), not
+    /// the checkout the process happens to run in, which may have moved on since the build.
+    public static func codeVersion() -> String { buildCommit ?? "unknown" }
 }

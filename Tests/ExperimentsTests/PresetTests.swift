@@ -98,6 +98,22 @@ final class PresetTests: XCTestCase {
         XCTAssertNoThrow(try perturbed.validate())
     }
 
+    /// A manifest names the commit its binary was built from, not whatever the checkout holds now.
+    func testManifestCodeVersionIsTheBuildsCommit() throws {
+        let version = ExperimentManifest.codeVersion()
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", URL(fileURLWithPath: #filePath).deletingLastPathComponent().path, "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        git.standardOutput = pipe
+        git.standardError = FileHandle.nullDevice
+        try git.run()
+        let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        git.waitUntilExit()
+        guard git.terminationStatus == 0, !head.isEmpty else { throw XCTSkip("the tests do not run from a git checkout") }
+        XCTAssertTrue(version == head || version == head + "-dirty", "manifest code version \(version), checkout \(head)")
+    }
+
     /// The data-free preset: the held-out victim, key and heavy-client defense, every data-free row
     /// at 100,000 queries.
     func testDataFreePresetHoldsTheDataFreeThievesOfTheHeldOutGrid() throws {
