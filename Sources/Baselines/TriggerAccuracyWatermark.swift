@@ -85,9 +85,11 @@ public final class TriggerAccuracyWatermark: Watermark {
     }
 
     /// Trigger accuracy against the threshold; the p-value is P(N(μ, σ) ≥ accuracy), the tail the threshold cuts.
-    public func evidence(suspect: PredictionAPI) throws -> WatermarkEvidence {
-        let v = try verdict(suspect: suspect)
-        return WatermarkEvidence(watermark: name, statistic: "trigger accuracy", value: v.triggerAccuracy, threshold: v.threshold,
+    public func evidence(suspect: PredictionAPI) throws -> WatermarkEvidence { evidence(from: try verdict(suspect: suspect)) }
+
+    /// The evidence a verdict of this watermark states.
+    public func evidence(from v: PrownVerdict) -> WatermarkEvidence {
+        WatermarkEvidence(watermark: name, statistic: "trigger accuracy", value: v.triggerAccuracy, threshold: v.threshold,
                                  falseClaimRate: falseClaimRate, pValue: v.normalPValue, stolen: v.claimed, queries: labels.count,
                                  nullModels: v.nullModels)
     }

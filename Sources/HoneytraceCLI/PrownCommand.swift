@@ -79,10 +79,12 @@ struct PrownCreateCommand: ParsableCommand {
 }
 
 /// The `--prown` side of `honeytrace verify`.
+/// The null pool and false-claim rate of the trigger-accuracy watermarks `verify` decides
+/// (PROWN's trigger set, a training-time baseline's triggers).
 struct PrownVerifyOptions: ParsableArguments {
-    @Option(help: "With --prown: null pool directory to measure the threshold on (default: the statistics stored in the trigger set).")
+    @Option(help: "With --prown or --baseline: null pool directory (`honeytrace experiment null-pool`) to measure the threshold on (--prown's default: the statistics stored in the trigger set).")
     var nullPool: String?
-    @Option(help: "With --prown: false-claim rate p of the threshold μ + z₁₋ₚ·σ.") var falseClaimRate = 0.05
+    @Option(help: "With --prown or --baseline: false-claim rate p of the threshold μ + z₁₋ₚ·σ.") var falseClaimRate = 0.05
 }
 
 enum PrownCLI {
@@ -105,24 +107,29 @@ enum PrownCLI {
         }
     }
 
-    /// Trigger accuracies of every model of a null pool, refusing the owner's own weights.
-    static func nullStatistics(pool: String, on set: PrownTriggerSet, log: (String) -> Void) throws -> TriggerNullStatistics {
-        let models = try PrownNullPool.modelDirectories(pool: pool).map { entry -> PredictionAPI in
+    /// Every model of a null pool, answering labels, refusing the owner's own weights.
+    static func nullModels(pool: String, ownerWeightsSHA256: String) throws -> [PredictionAPI] {
+        try PrownNullPool.modelDirectories(pool: pool).map { entry -> PredictionAPI in
             let m = try ModelDirectory.load(entry.path)
-            guard m.manifest.weightsSHA256 != set.model.weightsSHA256 else {
+            guard m.manifest.weightsSHA256 != ownerWeightsSHA256 else {
                 throw ValidationError("\(entry.path) has the owner model's weights; a null model must never have seen the API")
             }
             return ModelAPI(model: m, answerMode: .label, name: entry.name)
         }
+    }
+
+    /// Trigger accuracies of every model of a null pool, refusing the owner's own weights.
+    static func nullStatistics(pool: String, on set: PrownTriggerSet, log: (String) -> Void) throws -> TriggerNullStatistics {
+        let models = try nullModels(pool: pool, ownerWeightsSHA256: set.model.weightsSHA256)
         let null = try PrownVerification.nullStatistics(models, on: set)
         for m in null.models { log("  \(m.name): \(m.hits)/\(set.count) triggers") }
         return null
     }
 
     /// The lines that show PROWN's verdict on one suspect.
-    static func lines(_ v: PrownVerdict) -> [String] {
+    static func lines(_ v: PrownVerdict, of watermark: String = "PROWN") -> [String] {
         ["verdict          \(v.verdict)",
-         "trigger accuracy \(percent(v.triggerAccuracy)) (\(v.hits) of \(v.triggers) triggers answered y*)",
+         "trigger accuracy \(percent(v.triggerAccuracy)) (\(v.hits) of \(v.triggers) \(watermark) triggers answered their label)",
          "threshold        \(percent(v.threshold)) at false-claim rate \(v.falseClaimRate) (\(v.nullModels) null models, \(percent(v.nullMean)) ± \(percent(v.nullStandardDeviation)))",
          "p-value          \(String(format: "%.3e", v.normalPValue)) (normal fit; empirical \(String(format: "%.3e", v.empiricalPValue)), binomial vs pooled null rate \(percent(v.pooledNullRate)): \(String(format: "%.3e", v.binomialPValue)))",
          "null claims      \(v.nullFalseClaims) of \(v.nullModels) null models over a threshold fitted to the others"]
@@ -138,6 +145,20 @@ extension VerifyCommand {
             let target = try openLive(source)
             let v = try PrownVerification.verify(target, on: set, null: null, falseClaimRate: prownOptions.falseClaimRate)
             return (VerdictRecord(suspect: source.name, evidence: v.evidence, report: v), PrownCLI.lines(v))
+        }
+    }
+
+    /// `verify --baseline DIR SUSPECT…`: the baseline's fresh triggers, made from the owner's
+    /// held-out images, and the null pool's accuracies on them, made once for every suspect.
+    func baselineVerifier(_ directory: String) throws -> (Source) throws -> Result {
+        let record = try BaselineRecord.load(directory: directory)
+        let owner = try ModelDirectory.load(directory)
+        let nulls = try PrownCLI.nullModels(pool: prownOptions.nullPool!, ownerWeightsSHA256: owner.manifest.weightsSHA256)
+        let defense = try TrainedBaselineDefense(model: owner, record: record, ownerData: try dataSet.ownerHeldOut(), nullModels: nulls,
+                                                 falseClaimRate: prownOptions.falseClaimRate)
+        return { source in
+            let v = try defense.triggers.verdict(suspect: try openLive(source))
+            return (VerdictRecord(suspect: source.name, evidence: try defense.triggers.evidence(from: v), report: v), PrownCLI.lines(v, of: record.kind.rawValue))
         }
     }
 }

@@ -39,6 +39,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Watermark key (Neural Honeytrace).") var key: String?
     @Option(help: "PROWN trigger set (from `honeytrace prown create`): decide by trigger accuracy against null models instead of a key.")
     var prown: String?
+    @Option(help: "A trained baseline's model directory (`honeytrace baseline train`: composite, mea-defender or ewe): decide by the share of its fresh triggers, made from --data's owner-validation part, answered with its target, against --null-pool.")
+    var baseline: String?
     @OptionGroup var prownOptions: PrownVerifyOptions
     @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
     var dawnLog: String?
@@ -65,8 +67,11 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard [key, dawnLog, prown].compactMap({ $0 }).count == 1 else {
-            throw ValidationError("give exactly one of --key KEY, --dawn-log FILE and --prown FILE")
+        guard [key, dawnLog, prown, baseline].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --key KEY, --dawn-log FILE, --prown FILE and --baseline DIR")
+        }
+        if baseline != nil && prownOptions.nullPool == nil {
+            throw ValidationError("--baseline DIR needs --null-pool DIR: its verdict is the trigger accuracy against models that never saw the API")
         }
         if key == nil {
             for (flag, given) in [("--export-queries", exportQueries != nil), ("--answers", !answers.isEmpty), ("--queries", queries != nil)] where given {
@@ -88,7 +93,7 @@ struct VerifyCommand: ParsableCommand {
         guard evidence == nil || key != nil else { throw ValidationError("--evidence BUNDLE goes with --key KEY") }
         if let pairs, pairs < 1 { throw ValidationError("--pairs must be at least 1, found \(pairs)") }
         if let nullFloor, !(nullFloor >= 0 && nullFloor < 1) { throw ValidationError("--null-floor \(nullFloor) must lie in [0, 1)") }
-        if prown != nil, !(prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1) {
+        if prown != nil || baseline != nil, !(prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1) {
             throw ValidationError("--false-claim-rate \(prownOptions.falseClaimRate) must lie in (0, 1)")
         }
     }
@@ -132,6 +137,7 @@ struct VerifyCommand: ParsableCommand {
         if let exportQueries { try runExport(exportQueries); return }
         let verifyOne: (Source) throws -> Result
         if let prown { verifyOne = try prownVerifier(prown) }
+        else if let baseline { verifyOne = try baselineVerifier(baseline) }
         else if let dawnLog { verifyOne = try dawnVerifier(dawnLog) }
         else { verifyOne = try keyVerifier(key!) }
         let all = sources
