@@ -207,9 +207,6 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
             if let other = defenses.first(where: { !OracleShadow.supports($0) }) {
                 throw fail("an oracle row copies each column's defense around its shadow models; it cannot copy '\(other)' (it faces none, honeytrace and the output perturbations)")
             }
-            guard heavyClient == nil else {
-                throw fail("an oracle row copies the defense every client gets; with heavyClient set, clients get two (drop heavyClient or the oracle row)")
-            }
         }
         try validateDataSets(fail)
         let ids = attacks.map { ExperimentRunner.rowKey($0) }
@@ -295,13 +292,15 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     }
 
     /// The oracle attacker (the paper's Tab. 9), `oracle-<architecture>-v<s>`: the held-out preset's
-    /// victim, key seed, null pool and attack seed, the heavy-client switch off (an oracle copies the
-    /// one defense every client gets); the weak and the strong thief's KnockoffNet as naive, D-DAE
-    /// and oracle; columns none and honeytrace.
+    /// victim, key seed, null pool and attack seed, the heavy-client switch off (one defense for
+    /// every client); `oracle-heavy-<architecture>-v<s>` keeps the held-out preset's switch, which the
+    /// oracle copies too. The weak and the strong thief's KnockoffNet as naive, D-DAE and oracle;
+    /// columns none and honeytrace.
     static func oracle(_ name: String) throws -> ExperimentConfiguration {
-        var c = try heldOut("heldout-" + name.dropFirst("oracle-".count))
+        let heavy = name.hasPrefix("oracle-heavy-")
+        var c = try heldOut("heldout-" + name.dropFirst(heavy ? "oracle-heavy-".count : "oracle-".count))
         c.name = name
-        c.heavyClient = nil
+        if !heavy { c.heavyClient = nil }
         c.attacks = [PoolKind.mnist5k, .fashionAttacker].flatMap { pool in
             [AdaptiveVariant.naive, .dDAE, .oracle].map { AttackRow(.knockoff, $0, pool: pool) }
         }
@@ -332,7 +331,7 @@ public struct ExperimentConfiguration: Codable, Sendable, Equatable {
     /// Fashion-MNIST), `fmnist-quick` (its KnockoffNet half at a lower budget), `demo` (the main job),
     /// `heldout-<architecture>-v<s>` (the held-out report), `baselines-<architecture>-v<s>` (every column),
     /// `crossarch-<architecture>-v<s>` (copies of another architecture), `datafree-<architecture>-v<s>` (the data-free thieves)
-    /// and `oracle-<architecture>-v<s>` (the oracle attacker).
+    /// and `oracle-<architecture>-v<s>` / `oracle-heavy-<architecture>-v<s>` (the oracle attacker, without and with the heavy-client switch).
     /// The attack presets key the victim with white-block watermarks and the recommended defense
     /// settings: on the out-of-distribution pool, composites planted only a bias toward the target
     /// (controls answered it as often as triggers), white blocks a specific watermark

@@ -77,8 +77,8 @@ final class PresetTests: XCTestCase {
         XCTAssertEqual(shared.count, 7)
     }
 
-    /// The oracle preset: naive, D-DAE and oracle rows for both thieves, no heavy-client switch; an
-    /// oracle row refuses columns it cannot copy and a grid whose clients get two defenses.
+    /// The oracle presets: naive, D-DAE and oracle rows for both thieves, without and with the
+    /// heavy-client switch; an oracle row refuses columns it cannot copy.
     func testOraclePresetAndWhatAnOracleRowRefuses() throws {
         let c = try ExperimentConfiguration.preset("oracle-fmnist-cnn-v1")
         XCTAssertEqual(c.attacks.map { ExperimentRunner.rowKey($0) },
@@ -90,9 +90,12 @@ final class PresetTests: XCTestCase {
         var dawn = c
         dawn.defenses = ["none", "dawn"]
         XCTAssertThrowsError(try dawn.validate()) { XCTAssertTrue("\($0)".contains("it cannot copy 'dawn'"), "\($0)") }
-        var heavy = c
-        heavy.heavyClient = ExperimentConfiguration.heldOutHeavyClient
-        XCTAssertThrowsError(try heavy.validate()) { XCTAssertTrue("\($0)".contains("drop heavyClient or the oracle row"), "\($0)") }
+        // With the heavy-client switch the oracle copies both defenses; the rest is the held-out grid's.
+        let heavy = try ExperimentConfiguration.preset("oracle-heavy-fmnist-cnn-v1")
+        XCTAssertEqual(heavy.heavyClient, try ExperimentConfiguration.preset("heldout-fmnist-cnn-v1").heavyClient)
+        XCTAssertNotNil(heavy.heavyClient)
+        XCTAssertEqual(heavy.attacks, c.attacks)
+        XCTAssertNoThrow(try heavy.validate())
         var perturbed = c
         perturbed.defenses = ["none", "reverse-sigmoid"]
         XCTAssertNoThrow(try perturbed.validate())
