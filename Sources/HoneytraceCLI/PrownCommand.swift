@@ -78,7 +78,6 @@ struct PrownCreateCommand: ParsableCommand {
     }
 }
 
-/// The `--prown` side of `honeytrace verify`.
 /// The null pool and false-claim rate of the trigger-accuracy watermarks `verify` decides
 /// (PROWN's trigger set, a training-time baseline's triggers).
 struct PrownVerifyOptions: ParsableArguments {
