@@ -45,8 +45,8 @@ public enum DDPMExperiment {
 
         public init(seed: UInt64 = 2, keySeed: UInt64 = 2, diffusionSteps: Int = 1_000, betaLast: Double = 0.02, width: Int = 16, victimSteps: Int = 3_000,
                     thiefWidth: Int = 16, thiefQueries: Int = 20_000, thiefSteps: Int = 3_000, batchSize: Int = 64,
-                    learningRate: Float = 1e-3, alpha: Double = 0.5, prior: Double = 0.01, verificationImages: Int = 100,
-                    verificationTimesteps: [Int] = [100, 200, 300, 400], nullKeys: Int = 999, costQueries: Int = 1_000, samples: Int = 16) {
+                    learningRate: Float = 1e-3, alpha: Double = 0.5, prior: Double = 0.5, verificationImages: Int = 100,
+                    verificationTimesteps: [Int] = [200, 400, 600, 800], nullKeys: Int = 999, costQueries: Int = 1_000, samples: Int = 16) {
             self.seed = seed; self.keySeed = keySeed; self.diffusionSteps = diffusionSteps; self.betaLast = betaLast; self.width = width
             self.victimSteps = victimSteps; self.thiefWidth = thiefWidth; self.thiefQueries = thiefQueries; self.thiefSteps = thiefSteps
             self.batchSize = batchSize; self.learningRate = learningRate; self.alpha = alpha; self.prior = prior

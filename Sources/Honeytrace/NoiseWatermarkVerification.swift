@@ -31,7 +31,7 @@ public struct NoiseWatermarkVerification: Sendable {
         /// Quantile of the control r that a triggered r must exceed to count as a hit.
         public var controlQuantile: Double
 
-        public init(images: Int = 100, timesteps: [Int] = [100, 200, 300, 400], seed: UInt64, nullKeys: Int = 999,
+        public init(images: Int = 100, timesteps: [Int] = [200, 400, 600, 800], seed: UInt64, nullKeys: Int = 999,
                     falseClaimRate: Double = 0.01, controlQuantile: Double = 0.95) {
             self.images = images; self.timesteps = timesteps; self.seed = seed; self.nullKeys = nullKeys
             self.falseClaimRate = falseClaimRate; self.controlQuantile = controlQuantile

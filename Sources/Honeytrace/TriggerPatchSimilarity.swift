@@ -11,12 +11,15 @@ import TensorEngine
 /// Why this score: it uses only what the API sees, knows how much noise step t hides (a faint patch
 /// at a noisy step is weak evidence, the same patch at a clean step strong), and is graded — a
 /// noisy corner that happens to look bright earns a small s, which is what lets a thief's copy learn
-/// the association from natural queries. A small π keeps s near 0 where the evidence is weak
-/// (very noisy steps), so honest queries pay little.
+/// the association from natural queries. π sets how weak evidence counts: with a small π, s stays
+/// near 0 wherever the corner is not plainly white, so honest queries pay almost nothing but a
+/// thief's natural queries (images with dark corners) almost never see W either; with the default
+/// π = ½ (even odds) the noisiest steps, where the corner says little, answer with s near ½, and the
+/// copy learns W there, at a cost to honest queries at those steps that the experiment measures.
 public struct TriggerPatchSimilarity: Sendable, Equatable, Codable {
     public let prior: Double
 
-    public init(prior: Double = 0.01) {
+    public init(prior: Double = 0.5) {
         precondition(prior > 0 && prior < 1, "the prior share of triggered queries must lie in (0, 1), got \(prior)")
         self.prior = prior
     }

@@ -31,9 +31,9 @@ struct ExperimentDDPMCommand: ParsableCommand {
     @Option(help: "Batch size of all training.") var batchSize = 64
     @Option(help: "Adam's starting learning rate (cosine to a tenth of it).") var learningRate: Float = 1e-3
     @Option(help: "Mixing strength α of the defense, in [0, 1].") var alpha = 0.5
-    @Option(help: "Prior share π of triggered queries in the similarity s.") var prior = 0.01
+    @Option(help: "Prior share π of triggered queries in the similarity s.") var prior = 0.5
     @Option(help: "Held-out images in the verification pairs.") var verificationImages = 100
-    @Option(help: "Verification steps, comma-separated.") var verificationSteps = "100,200,300,400"
+    @Option(help: "Verification steps, comma-separated.") var verificationSteps = "200,400,600,800"
     @Option(help: "Other keys in the key-null test.") var nullKeys = 999
     @Option(help: "Clean held-out queries for the cost.") var costQueries = 1_000
     @Option(help: "Images sampled from each model for samples.png (0: none).") var samples = 16
