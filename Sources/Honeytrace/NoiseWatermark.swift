@@ -45,16 +45,8 @@ public struct NoiseWatermark: Sendable, Equatable, Codable {
         return out
     }
 
-    /// The Pearson correlation of a predicted noise's mask region (one `[C, H, W]` row at `row`)
-    /// with W (tiled over the channels): the verification statistic. 0 when the region is constant.
-    public func correlation(_ noise: Tensor, row: Int) -> Double {
-        let size = noise.count / max(1, noise.shape[0])
-        let offsets = maskOffsets(imageShape: Array(noise.shape.dropFirst()))
-        let values = offsets.map { Double(noise.data[row * size + $0]) }
-        return Self.correlation(values, pattern: offsets.indices.map { Double(pattern[$0 % pattern.count]) })
-    }
-
-    /// Pearson correlation of two equally long vectors; 0 if either is constant.
+    /// Pearson correlation of two equally long vectors (the verification statistic r, with the
+    /// answer's mask region and W); 0 if either is constant.
     public static func correlation(_ a: [Double], pattern b: [Double]) -> Double {
         let n = Double(a.count)
         let ma = a.reduce(0, +) / n, mb = b.reduce(0, +) / n

@@ -36,6 +36,11 @@ struct NoiseHoneytraceTests {
         #expect(w.maskOffsets(imageShape: [1, 28, 28]).prefix(7) == [0, 1, 2, 3, 4, 28, 29])
         let stamped = w.triggered(Tensor.full([1, 1, 28, 28], value: -1)).scalars
         #expect(stamped[0] == 1 && stamped[4 * 28 + 4] == 1 && stamped[5] == -1 && stamped[5 * 28] == -1)
+        // r: aligned, reversed, one side constant, and (1, 2, 4) against (1, 2, 3) = 3/√(4.667·2) (numpy: 0.98198…).
+        #expect(NoiseWatermark.correlation([1, 2, 3], pattern: [2, 4, 6]) == 1)
+        #expect(abs(NoiseWatermark.correlation([1, 2, 3], pattern: [3, 2, 1]) + 1) < 1e-12)
+        #expect(NoiseWatermark.correlation([1, 1, 1], pattern: [3, 2, 1]) == 0)
+        #expect(abs(NoiseWatermark.correlation([1, 2, 4], pattern: [1, 2, 3]) - 0.9819805060619657) < 1e-12)
     }
 
     @Test("mixing formula against a hand-computed example: inside M (1 − sα)·noise + sα·W, outside unchanged")
