@@ -57,6 +57,6 @@ struct ExperimentDDPMCommand: ParsableCommand {
         let report = try DDPMExperiment.run(try settings(), data: try DDPMExperiment.Images.fashionMNIST(), directory: out,
                                             log: { ProgressBar.writeLine($0) })
         print(DDPMExperiment.markdown(report), terminator: "")
-        print("wrote \(out)/ddpm.json, ddpm.md, similarity.svg and samples.png")
+        print("wrote \(out)/ddpm.json, ddpm.md and similarity.svg" + (samples > 0 ? " and samples.png" : ""))
     }
 }
