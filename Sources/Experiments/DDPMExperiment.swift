@@ -89,7 +89,8 @@ public enum DDPMExperiment {
         public var api: String
         public var queries: Int
         public var losses: [Float]
-        public var seconds: Double
+        /// Time of querying and training; nil when the copy was loaded from an earlier run.
+        public var seconds: Double?
     }
 
     /// Everything `experiment ddpm` writes to `ddpm.json`.
@@ -161,10 +162,11 @@ public enum DDPMExperiment {
             let recipe = "thief \(name) of [\(victimRecipe)] width \(s.thiefWidth) queries \(s.thiefQueries) steps \(s.thiefSteps) data \(data.thief.name)/\(data.thief.count)"
                 + (name == "defended" ? " alpha \(s.alpha) prior \(s.prior) key \(s.keySeed)" : "")
             let file = path("thief-\(name).safetensors")
-            let model = NoiseUNet(width: s.thiefWidth, seed: SeedMixing.mix(thiefSettings.seed, 1))
-            if try UNetFile.load(into: model, settings: recipe, from: file) {
+            let saved = NoiseUNet(width: s.thiefWidth, seed: SeedMixing.mix(thiefSettings.seed, 1))
+            if try UNetFile.load(into: saved, settings: recipe, from: file) {
                 log("thief (\(name) API): loaded \(file)")
-                thieves.append(Thief(api: name, queries: s.thiefQueries, losses: [], seconds: 0))
+                thieves.append(Thief(api: name, queries: s.thiefQueries, losses: [], seconds: nil))
+                copies.append(("thief of the \(name) API", saved))
             } else {
                 log("thief (\(name) API): \(s.thiefQueries) queries, then \(s.thiefSteps) training steps")
                 let start = Date()
@@ -172,10 +174,9 @@ public enum DDPMExperiment {
                     log(String(format: "  thief (%@) step %d/%d: loss %.4f", name, step, s.thiefSteps, loss))
                 }
                 try UNetFile.write(copy.model, settings: recipe, to: file)
-                model.loadStateDictFrom(copy.model)
                 thieves.append(Thief(api: name, queries: copy.queries, losses: copy.losses, seconds: Date().timeIntervalSince(start)))
+                copies.append(("thief of the \(name) API", copy.model))
             }
-            copies.append(("thief of the \(name) API", model))
         }
 
         // Verification of every model, and the defended API itself as a sanity check.
@@ -254,15 +255,8 @@ public enum DDPMExperiment {
         }
         out += "\nCost: mean squared error to the true noise on \(s.costQueries) clean held-out queries (uniform steps).\n\n| model | MSE |\n|---|---|\n"
         for v in r.verification { if let m = r.cleanMSE[v.suspect] { out += String(format: "| %@ | %.5f |\n", v.suspect, m) } }
-        out += "\n| thief of | queries | training seconds |\n|---|---|---|\n"
-        for t in r.thieves { out += String(format: "| %@ API | %d | %.0f |\n", t.api, t.queries, t.seconds) }
+        out += "\n| thief of | queries | seconds (queries and training) |\n|---|---|---|\n"
+        for t in r.thieves { out += "| \(t.api) API | \(t.queries) | " + (t.seconds.map { String(format: "%.0f", $0) } ?? "loaded") + " |\n" }
         return out
-    }
-}
-
-extension NoiseUNet {
-    /// Copies another U-Net's parameters and buffers (same architecture) into this one.
-    func loadStateDictFrom(_ other: NoiseUNet) {
-        for ((_, mine), (_, theirs)) in zip(stateDict(), other.stateDict()) { mine.data.update(from: theirs.data, count: mine.count) }
     }
 }
