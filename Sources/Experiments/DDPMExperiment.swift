@@ -31,7 +31,8 @@ public enum DDPMExperiment {
         public var thiefSteps: Int
         public var batchSize: Int
         public var learningRate: Float
-        /// Mixing strength α of the defense.
+        /// Mixing strength α of the defense; 0.5 by default, half W inside M for a plain trigger at a quarter
+        /// of the added error of α = 1 (docs/algorithms.md §12.2).
         public var alpha: Double
         /// Prior share π of triggered queries in s.
         public var prior: Double
