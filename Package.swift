@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Honeytrace", targets: ["Honeytrace"]),
         .library(name: "Extraction", targets: ["Extraction"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "Prediction", targets: ["Prediction"]),
         .library(name: "Baselines", targets: ["Baselines"]),
         // For the libFuzzer targets under Fuzz/, which reach the parsers through these.
@@ -79,11 +80,14 @@ let package = Package(
         // Layer 5: the one vocabulary of "a classifier behind an API" that defenses, attacks, the verifier and
         // the server share: the prediction-API protocol, answer rows, a model as an API, output perturbations.
         .target(name: "Prediction", dependencies: ["TensorEngine", "Datasets", "Training"]),
+        // Layer 5: denoising diffusion (DDPM) — noise schedule, ε-prediction training, sampling, and the
+        // denoiser-behind-an-API vocabulary that the generative defense and attack share.
+        .target(name: "Diffusion", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Formats"], swiftSettings: optimizedInDebug),
         // Layer 6: extraction attacks against a prediction API, through a query boundary that counts the budget.
-        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction"]),
+        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction", "Diffusion"]),
         // Layer 6: Neural Honeytrace — the defense, watermark keys, calibration, verification.
         .target(name: "Honeytrace", dependencies: [
-            "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction",
+            "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction", "Diffusion",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Layer 6: the baselines Neural Honeytrace is compared with (SPEC §6, §8): DAWN, the composite backdoor,
@@ -100,6 +104,7 @@ let package = Package(
         // Layer 7: attack × defense grids, run manifests, tables and plots.
         .target(name: "Experiments", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Stats", "Training", "Prediction", "Extraction", "Honeytrace", "Baselines",
+            "Diffusion",
         ], plugins: ["BuildCommit"]),
         // Layer 7: the defended model served over HTTP (Hummingbird 2), the HTTP client that attacks and the
         // verifier use, per-client accounting in SQLite or PostgreSQL (replicas), Prometheus metrics, the load benchmark.
@@ -140,7 +145,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Datasets", "Formats", "TensorEngine"]),
         .testTarget(name: "HoneytraceTests", dependencies: [
-            "Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine",
+            "Honeytrace", "Prediction", "Training", "NeuralNet", "Datasets", "Stats", "TensorEngine", "Diffusion",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "HoneytraceCLITests", dependencies: [
@@ -148,7 +153,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Prediction", "Training", "NeuralNet", "Datasets", "TensorEngine", "TestSupport", "Stats"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Extraction", "Honeytrace", "Prediction", "Stats", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Extraction", "Honeytrace", "Prediction", "Stats", "TestSupport", "Diffusion"]),
         .testTarget(name: "HoneytraceServerTests", dependencies: [
             "HoneytraceServer", "Honeytrace", "Prediction", "Extraction", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine",
             "Baselines",
@@ -157,6 +162,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NeuralNet", "TensorEngine", "TestSupport"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Training", "NeuralNet", "Datasets", "Formats", "TensorEngine", "TestSupport"],
                     exclude: ["Fixtures"]),

@@ -11,7 +11,7 @@ struct ExperimentCommand: ParsableCommand {
         abstract: "Run attack × defense grids and render the paper-style table, CSV and plot.",
         subcommands: [ExperimentRun.self, ExperimentSlurmCommand.self, ExperimentReportCommand.self, ExperimentCompareCommand.self,
                       ExperimentNullPoolCommand.self, ExperimentRemovalCommand.self, ExperimentSweepCommand.self, ExperimentScanCommand.self,
-                      ExperimentVerifyCommand.self, ExperimentCombineCommand.self])
+                      ExperimentVerifyCommand.self, ExperimentCombineCommand.self, ExperimentDDPMCommand.self])
 }
 
 struct ExperimentRun: ParsableCommand {
