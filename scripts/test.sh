@@ -12,7 +12,7 @@ if ! python3 -c "import onnxruntime, numpy" 2>/dev/null \
     python3 -m pip install --quiet --root-user-action=ignore --target data/python onnxruntime numpy
 fi
 swift build --build-tests
-fuzz_seconds="${HONEYTRACE_FUZZ_SECONDS:-30}"
+fuzz_seconds="${HONEYTRACE_FUZZ_SECONDS:-15}"
 if [ "$fuzz_seconds" != 0 ]; then
     scripts/fuzz.sh --seconds "$fuzz_seconds" npy idx safetensors
 fi
