@@ -20,9 +20,6 @@ public enum GridDefense {
     /// The training-time baseline a column names, if it is one.
     public static func baselineKind(of name: String) -> BaselineKind? { BaselineKind(rawValue: name) }
 
-    /// The output perturbation a column applies, for the columns that are one.
-    static func perturbation(_ name: String) -> OutputPerturbation? { OutputPerturbation(named: name) }
-
     /// The column `name` in front of `victim`; `honeytrace` is the grid's Neural Honeytrace
     /// (built once with its key and calibration); random perturbations draw from `seed` mixed
     /// with the client's name, DAWN's secret comes from `seed`, its verdicts from `nullModels`;
@@ -41,7 +38,7 @@ public enum GridDefense {
             return try DAWNDefense(model: model, marker: try DAWNMarker(secret: secret), honestTraffic: honestTraffic(),
                                    nullModels: nullModels, alpha: alpha)
         default:
-            guard let p = perturbation(name) else {
+            guard let p = OutputPerturbation(named: name) else {
                 throw ExperimentError("unknown defense '\(name)'; expected one of \(names.joined(separator: ", "))")
             }
             return try PerturbationDefense(model: model, perturbation: p, name: name, seed: seed)

@@ -11,7 +11,7 @@ import Training
 enum OracleShadow {
     /// The columns an oracle row may face: the mechanisms a shadow can copy without training.
     static func supports(_ column: String) -> Bool {
-        column == "none" || column == "honeytrace" || GridDefense.perturbation(column) != nil
+        column == "none" || column == "honeytrace" || OutputPerturbation(named: column) != nil
     }
 
     /// The shadow copy of `column` for `configuration`'s grid; `attackerData` is the thief's pool,
@@ -20,7 +20,7 @@ enum OracleShadow {
         if column == "none" {
             return { shadow, _ in ModelAPI(model: shadow, name: "oracle's undefended shadow") }
         }
-        if let perturbation = GridDefense.perturbation(column) {
+        if let perturbation = OutputPerturbation(named: column) {
             return { shadow, seed in
                 try PerturbationDefense(model: ModelAPI(model: shadow, name: "shadow"), perturbation: perturbation, name: column, seed: seed)
                     .api(client: "oracle", answerMode: .probabilities)

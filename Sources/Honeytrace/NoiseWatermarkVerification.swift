@@ -121,7 +121,7 @@ public struct NoiseWatermarkVerification: Sendable {
         let keyP = Double(1 + atLeast) / Double(1 + settings.nullKeys)
         let keyPairedP = Double(1 + atLeastPaired) / Double(1 + settings.nullKeys)
         let watermarked = keyP < settings.falseClaimRate
-        return Report(suspect: name, pairs: n, meanTriggered: rt.reduce(0, +) / Double(n), meanControl: rc.reduce(0, +) / Double(n),
+        return Report(suspect: name, pairs: n, meanTriggered: ours, meanControl: rc.reduce(0, +) / Double(n),
                       threshold: threshold, wsr: Double(hits.filter { $0 }.count) / Double(n), wsrByStep: perStep,
                       pairedT: paired.statistic, pairedPValue: paired.pValue, keyNullPValue: keyP, keyNullPairedPValue: keyPairedP,
                       verdict: watermarked ? "watermarked" : "not shown", triggered: rt, control: rc)

@@ -80,7 +80,7 @@ struct PrownCreateCommand: ParsableCommand {
 
 /// The null pool and false-claim rate of the trigger-accuracy watermarks `verify` decides
 /// (PROWN's trigger set, a training-time baseline's triggers).
-struct PrownVerifyOptions: ParsableArguments {
+struct TriggerSetVerifyOptions: ParsableArguments {
     @Option(help: "With --prown or --baseline: null pool directory (`honeytrace experiment null-pool`) to measure the threshold on (--prown's default: the statistics stored in the trigger set).")
     var nullPool: String?
     @Option(help: "With --prown or --baseline: false-claim rate p of the threshold μ + z₁₋ₚ·σ.") var falseClaimRate = 0.05
@@ -139,10 +139,10 @@ extension VerifyCommand {
     /// `verify --prown FILE SUSPECT…`: the trigger set and its null statistics, loaded once for every suspect.
     func prownVerifier(_ file: String) throws -> (Source) throws -> Result {
         let set = try PrownTriggerSet.load(file)
-        let null = try prownOptions.nullPool.map { try PrownCLI.nullStatistics(pool: $0, on: set, log: { _ in }) }
-        return { [prownOptions] source in
+        let null = try triggerSetOptions.nullPool.map { try PrownCLI.nullStatistics(pool: $0, on: set, log: { _ in }) }
+        return { [triggerSetOptions] source in
             let target = try openLive(source)
-            let v = try PrownVerification.verify(target, on: set, null: null, falseClaimRate: prownOptions.falseClaimRate)
+            let v = try PrownVerification.verify(target, on: set, null: null, falseClaimRate: triggerSetOptions.falseClaimRate)
             return (VerdictRecord(suspect: source.name, evidence: v.evidence, report: v), PrownCLI.lines(v))
         }
     }
@@ -152,9 +152,9 @@ extension VerifyCommand {
     func baselineVerifier(_ directory: String) throws -> (Source) throws -> Result {
         let record = try BaselineRecord.load(directory: directory)
         let owner = try ModelDirectory.load(directory)
-        let nulls = try PrownCLI.nullModels(pool: prownOptions.nullPool!, ownerWeightsSHA256: owner.manifest.weightsSHA256)
+        let nulls = try PrownCLI.nullModels(pool: triggerSetOptions.nullPool!, ownerWeightsSHA256: owner.manifest.weightsSHA256)
         let defense = try TrainedBaselineDefense(model: owner, record: record, ownerData: try dataSet.ownerHeldOut(), nullModels: nulls,
-                                                 falseClaimRate: prownOptions.falseClaimRate)
+                                                 falseClaimRate: triggerSetOptions.falseClaimRate)
         return { source in
             let v = try defense.triggers.verdict(suspect: try openLive(source))
             return (VerdictRecord(suspect: source.name, evidence: try defense.triggers.evidence(from: v), report: v), PrownCLI.lines(v, of: record.kind.rawValue))

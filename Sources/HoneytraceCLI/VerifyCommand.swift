@@ -41,7 +41,7 @@ struct VerifyCommand: ParsableCommand {
     var prown: String?
     @Option(help: "A trained baseline's model directory (`honeytrace baseline train`: composite, mea-defender or ewe): decide by the share of its fresh triggers, made from --data's owner-validation part, answered with its target, against --null-pool.")
     var baseline: String?
-    @OptionGroup var prownOptions: PrownVerifyOptions
+    @OptionGroup var triggerSetOptions: TriggerSetVerifyOptions
     @Option(help: "A client's DAWN log (`honeytrace dawn export-log`): verify DAWN instead of a key; --reference models act as null models.")
     var dawnLog: String?
     @Option(help: "Reference models that never saw the defended API: model directories or endpoint URLs.") var reference: [String] = []
@@ -70,7 +70,7 @@ struct VerifyCommand: ParsableCommand {
         guard [key, dawnLog, prown, baseline].compactMap({ $0 }).count == 1 else {
             throw ValidationError("give exactly one of --key KEY, --dawn-log FILE, --prown FILE and --baseline DIR")
         }
-        if baseline != nil && prownOptions.nullPool == nil {
+        if baseline != nil && triggerSetOptions.nullPool == nil {
             throw ValidationError("--baseline DIR needs --null-pool DIR: its verdict is the trigger accuracy against models that never saw the API")
         }
         if key == nil {
@@ -93,8 +93,8 @@ struct VerifyCommand: ParsableCommand {
         guard evidence == nil || key != nil else { throw ValidationError("--evidence BUNDLE goes with --key KEY") }
         if let pairs, pairs < 1 { throw ValidationError("--pairs must be at least 1, found \(pairs)") }
         if let nullFloor, !(nullFloor >= 0 && nullFloor < 1) { throw ValidationError("--null-floor \(nullFloor) must lie in [0, 1)") }
-        if prown != nil || baseline != nil, !(prownOptions.falseClaimRate > 0 && prownOptions.falseClaimRate < 1) {
-            throw ValidationError("--false-claim-rate \(prownOptions.falseClaimRate) must lie in (0, 1)")
+        if prown != nil || baseline != nil, !(triggerSetOptions.falseClaimRate > 0 && triggerSetOptions.falseClaimRate < 1) {
+            throw ValidationError("--false-claim-rate \(triggerSetOptions.falseClaimRate) must lie in (0, 1)")
         }
     }
 

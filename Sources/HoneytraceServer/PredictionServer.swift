@@ -196,8 +196,8 @@ public final class PredictionServer: Sendable {
             self.answerMode = configuration.answerMode ?? configuration.perturbation?.fixedAnswerMode ?? .probabilities
             log.warning("serving the bare model WITHOUT the Honeytrace defense (no key given)")
         }
-        self.perturbation = try configuration.perturbation.map {
-            try ServedPerturbation($0, seed: configuration.perturbationSeed ?? UInt64.random(in: .min ... .max))
+        self.perturbation = configuration.perturbation.map {
+            ServedPerturbation($0, seed: configuration.perturbationSeed ?? UInt64.random(in: .min ... .max))
         }
         if let p = configuration.perturbation { log.info("every answer goes through the output perturbation \(p)") }
         self.clients = clients

@@ -15,9 +15,8 @@ final class ServedPerturbation: @unchecked Sendable {
     private let lock = NSLock()
     private var generators: [String: SeededGenerator] = [:]
 
-    /// - Throws: `invalidConfiguration` for parameters out of range.
-    init(_ perturbation: OutputPerturbation, seed: UInt64) throws {
-        do { try perturbation.validate() } catch { throw ServerError(.invalidConfiguration, "\(error)") }
+    /// `perturbation`'s parameters are checked with the server's configuration (`ServerConfiguration.validate`).
+    init(_ perturbation: OutputPerturbation, seed: UInt64) {
         self.perturbation = perturbation
         self.seed = seed
     }
