@@ -70,6 +70,60 @@ public struct ResultTable: Sendable {
                        stolenVerdicts: runs.filter { $0.verdict == "stolen" }.count, runs: runs.count)
     }
 
+    /// Test accuracy from which an undefended copy counts as a theft worth the name (a copy a
+    /// thief could sell in place of a ≈ 92 % Fashion-MNIST victim).
+    public static let theftAccuracy = 0.85
+
+    /// The rows whose undefended copies reach `accuracy` on average: the thefts where the
+    /// evidence matters most.
+    public func rowsWorthStealing(accuracy: Double = ResultTable.theftAccuracy) -> [String] {
+        rows.filter { row in
+            let c = cell(row: row, defense: "none")
+            return !c.isEmpty && mean(c.map(\.extractedAccuracy)) >= accuracy
+        }
+    }
+
+    /// One defense's evidence on its copies in some rows.
+    public struct TheftEvidence: Sendable, Equatable {
+        public let defense: String
+        public let rows: Int, runs: Int
+        /// Mean over the rows of each cell's mean specific WSR.
+        public let meanSpecificWSR: Double
+        /// The smallest specific WSR of any single run.
+        public let minimumSpecificWSR: Double
+        public let stolen: Int
+        /// The most queries a "stolen" verdict took (nil: none was).
+        public let mostQueries: Int?
+    }
+
+    /// `defense`'s copies in `rows` (nil when it has none there).
+    public func theftEvidence(_ defense: String, rows selected: [String]) -> TheftEvidence? {
+        let cells = selected.map { cell(row: $0, defense: defense) }.filter { !$0.isEmpty }
+        let runs = cells.flatMap { $0 }
+        guard !runs.isEmpty else { return nil }
+        let stolen = runs.filter { ($0.sequentialVerdict ?? $0.verdict) == "stolen" }
+        return TheftEvidence(defense: defense, rows: cells.count, runs: runs.count,
+                             meanSpecificWSR: mean(cells.map { mean($0.map(\.wsrSpecific)) }),
+                             minimumSpecificWSR: runs.map(\.wsrSpecific).min()!,
+                             stolen: stolen.count, mostQueries: stolen.map { $0.sequentialQueries ?? $0.verificationQueries }.max())
+    }
+
+    /// The section on the rows worth stealing, when the table has undefended copies and such rows.
+    func theftSection() -> String {
+        let selected = rowsWorthStealing()
+        guard !selected.isEmpty else { return "" }
+        var out = "\n**Copies worth stealing**: the \(selected.count) of \(rows.count) rows whose undefended copies reach "
+        out += "≥ \(Int(ResultTable.theftAccuracy * 100)) % test accuracy on average. Specific WSR: the mean over those rows, and the "
+        out += "smallest of any single copy; verdicts \"stolen\" with the most queries one took.\n\n"
+        out += "| defense | rows (copies) | mean Spec. | min Spec. (one copy) | verdicts \"stolen\" | most queries |\n|---|---|---|---|---|---|\n"
+        for d in defenses {
+            guard let e = theftEvidence(d, rows: selected) else { continue }
+            out += "| \(d) | \(e.rows) (\(e.runs)) | \(pct1(e.meanSpecificWSR)) | \(pct1(e.minimumSpecificWSR)) | \(e.stolen) of \(e.runs) | "
+            out += "\(e.mostQueries.map(String.init) ?? "—") |\n"
+        }
+        return out
+    }
+
     /// The Markdown table and summary.
     public func markdown(title: String) -> String {
         var out = "# \(title)\n\n"
@@ -109,6 +163,7 @@ public struct ResultTable: Sendable {
             out += "\(pct1(s.protectedAccuracy)) | \(s.worstCaseQueriesEq2.map(String.init) ?? "∞") / \(s.worstCaseQueriesExact.map(String.init) ?? "∞") | "
             out += "\(s.stolenVerdicts) of \(s.runs) |\n"
         }
+        out += theftSection()
         out += watermarkTables()
         return out
     }

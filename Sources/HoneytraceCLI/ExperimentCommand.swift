@@ -119,14 +119,26 @@ struct ExperimentRun: ParsableCommand {
 struct ExperimentReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Render table.md, table.csv, fig6.svg and evidence.svg (each plot with its CSV) from an experiment directory's run records.")
+        abstract: "Render table.md, table.csv, fig6.svg and evidence.svg (each plot with its CSV) from the run records of one experiment directory or several.",
+        discussion: """
+            Several directories (e.g. one grid per victim seed) make one table: a cell with runs from several \
+            directories gives their mean ± standard deviation, table.csv keeps one line per run with its seeds, \
+            and the section on the copies worth stealing takes the smallest evidence of any single copy.
+            """)
 
-    @Argument(help: "Experiment directory.") var directory: String
+    @Argument(help: "Experiment directories.") var directories: [String]
+    @Option(help: "Where to write the report (default: the directory, when only one is given).") var out: String?
     @Option(help: "Table title.") var title: String?
 
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("give at least one experiment directory") }
+        guard out != nil || directories.count == 1 else { throw ValidationError("--out is needed to report several directories") }
+    }
+
     func run() throws {
-        print(try ExperimentReport.render(directory: directory, title: title))
-        print("wrote \(directory)/table.md, table.csv, fig6.svg, fig6.csv, evidence.svg and evidence.csv")
+        let output = out ?? directories[0]
+        print(try ExperimentReport.render(directories: directories, into: output, title: title))
+        print("wrote \(output)/table.md, table.csv, fig6.svg, fig6.csv, evidence.svg and evidence.csv")
     }
 }
 

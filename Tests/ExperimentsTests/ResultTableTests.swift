@@ -55,6 +55,41 @@ final class ResultTableTests: XCTestCase {
         }
     }
 
+    func testSeveralGridsMakeOneReportAndTheWeakestCopyWorthStealingIsNamed() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // Two victims' grids: the naive row's undefended copies reach 90 % (worth stealing), the top-1 row's 40 %.
+        let grids: [(String, UInt64, Double)] = [("v1", 1, 0.6), ("v2", 2, 0.2)]
+        for (name, seed, wsr) in grids {
+            let runs = root.appendingPathComponent(name).appendingPathComponent("runs")
+            try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+            for r in [record("knockoff", "naive", "none", acc: 0.9, wsr: 0, seed: seed),
+                      record("knockoff", "naive", "honeytrace", acc: 0.85, wsr: wsr, seed: seed),
+                      record("knockoff", "top-1", "none", acc: 0.4, wsr: 0, seed: seed),
+                      record("knockoff", "top-1", "honeytrace", acc: 0.35, wsr: 0.8, seed: seed)] {
+                try JSONEncoder().encode(r).write(to: runs.appendingPathComponent(r.id + ".json"))
+            }
+        }
+        let dirs = grids.map { root.appendingPathComponent($0.0).path }
+        let out = root.appendingPathComponent("all").path
+        let md = try ExperimentReport.render(directories: dirs, into: out)
+        // Specific WSR is half the WSR here: naive 30 % and 10 %, top-1 40 % twice.
+        XCTAssertTrue(md.contains("| KnockoffNet / naive | 90.0 ± 0.0 % |"), md)
+        XCTAssertTrue(md.contains("the 1 of 2 rows whose undefended copies reach ≥ 85 %"), md)
+        XCTAssertTrue(md.contains("| honeytrace | 1 (2) | 20.0 % | 10.0 % | 2 of 2 | 200 |"), md)
+        XCTAssertTrue(md.contains("| none | 1 (2) | 0.0 % | 0.0 % | 0 of 2 | — |"), md)
+        let csv = try String(contentsOfFile: out + "/table.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 9)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/evidence.svg"))
+        XCTAssertThrowsError(try ExperimentReport.render(directories: [dirs[0], dirs[0] + "/"], into: out)) { error in
+            XCTAssertTrue("\(error)".contains("given twice"), "\(error)")
+        }
+        XCTAssertThrowsError(try ExperimentReport.render(directories: [], into: out))
+        // A grid whose undefended copies all stay below the bar has no such section.
+        let weak = ResultTable(records: [record("knockoff", "naive", "none", acc: 0.5, wsr: 0), record("knockoff", "naive", "honeytrace", acc: 0.4, wsr: 0.5)])
+        XCTAssertFalse(weak.markdown(title: "t").contains("Copies worth stealing"))
+    }
+
     func testComparisonListsEveryRunOfEveryDirectory() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("honeytrace-compare-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
