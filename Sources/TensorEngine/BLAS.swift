@@ -21,6 +21,17 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         configure()
+        if m == 1 {
+            // One row of C is a matrix–vector product: GEMV reads B once, where GEMM would first
+            // copy (pack) all of it, which dominates single-image inference.
+            let incx = Int32(transA ? lda : 1)
+            if transB {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, incx, beta, c, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, incx, beta, c, 1)
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
@@ -40,7 +51,8 @@ public enum BLAS {
     ) {
         let work = m * n * k
         let threads = Parallel.threadCount
-        if threads <= 1 || work < 1 << 18 {
+        // A single row (GEMV, memory-bound) pays for waking a worker only when B is large.
+        if threads <= 1 || work < 1 << 18 || (m == 1 && work < 1 << 22) {
             gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
