@@ -227,11 +227,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
         distances(pixels: pixels, features: features, rows: rows, into: out, gateOnlyBelow: nil)
     }
 
-    /// `distances(pixels:features:rows:into:)`; `gateOnlyBelow` as in `distances(features:rows:into:gateOnlyBelow:)`
-    /// (ignored for the pixel-mark score, whose gate runs before its distance is known).
+    /// `distances(pixels:features:rows:into:)`; `gateOnlyBelow` and `weights` as in
+    /// `distances(features:rows:into:gateOnlyBelow:weights:)` (ignored for the pixel-mark score,
+    /// whose gate runs before its distance is known).
     func distances(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
-                   gateOnlyBelow: Float?) {
-        guard let pixelMark else { return distances(features: features, rows: rows, into: out, gateOnlyBelow: gateOnlyBelow) }
+                   gateOnlyBelow: Float?, weights: [Float]? = nil) {
+        guard let pixelMark else { return distances(features: features, rows: rows, into: out, gateOnlyBelow: gateOnlyBelow, weights: weights) }
         if outOfDistributionFloor != nil {
             distances(features: features, rows: rows, into: out)  // +∞ marks the gated rows
         }
@@ -265,8 +266,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// lets the out-of-distribution gate skip the rows whose distance is at least that: their
     /// similarity is 0 whether the gate holds them back or not, and the gate's nearest-neighbour
     /// search over the bank is the largest part of the defense's cost. Scores that subtract the
-    /// bank distance need it for every row and ignore the limit.
-    func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, gateOnlyBelow: Float?) {
+    /// bank distance need it for every row and ignore the limit. With the limit, the gate also
+    /// skips the rows whose weight (`weights(features:rows:)`, rows `[rows]`) is 0: their
+    /// similarity is 0 too.
+    func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, gateOnlyBelow: Float?,
+                   weights: [Float]? = nil) {
         if configuration.score == .markProbe, let probe = key.markProbe {
             for r in 0..<rows { out[r] = 1 - probe.score(features + r * width) }
             if outOfDistributionFloor == nil { return }
@@ -324,7 +328,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 var bankQueries = q, bankQueryNorms = UnsafePointer(qNorms)
                 if let gateLimit, let gathered, let gatheredNorms, let gatheredRows {
                     selected = 0
-                    for r in 0..<b where out[start + r] < gateLimit {
+                    for r in 0..<b where out[start + r] < gateLimit && (weights.map { $0[start + r] > 0 } ?? true) {
                         (gathered + selected * width).update(from: q + r * width, count: width)
                         gatheredNorms[selected] = qNorms[r]
                         gatheredRows[selected] = r
@@ -523,10 +527,10 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let k = classes
         guard rows > 0 else { return DefenseOutput(rows: 0, classes: k, probabilities: [], similarity: [], mixed: [], flipped: []) }
         var similarity = [Float](repeating: 0, count: rows)
-        similarity.withUnsafeMutableBufferPointer {
-            distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!, gateOnlyBelow: configuration.offset)
-        }
         let weight = weights(features: features, rows: rows)
+        similarity.withUnsafeMutableBufferPointer {
+            distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!, gateOnlyBelow: configuration.offset, weights: weight)
+        }
         let c = configuration
         for r in 0..<rows {
             similarity[r] = HoneytraceDefense.similarity(distance: similarity[r], weight: weight?[r] ?? 1,

@@ -109,6 +109,47 @@ final class MarkProbeTests: XCTestCase {
         XCTAssertNil(try HoneytraceDefense(key: key, configuration: config).weights(features: features))
     }
 
+    func testTheGatesShortcutsLeaveEverySimilarityAsTheFullComputationHasIt() throws {
+        // defend skips the gate's bank search for rows past the offset and rows the probe weighs 0;
+        // the similarity must be what the full distances (every row through the gate) give.
+        var g = SeededGenerator(seed: 3)
+        func rows(_ n: Int) -> [[Float]] { (0..<n).map { _ in (0..<4).map { _ in g.nextNormal() } } }
+        let bank = rows(40)
+        var config = DefenseConfiguration()
+        config.score = .watermarkTimesProbe
+        config.offset = 3
+        config.outOfDistributionGate = 0.5
+        let hand = try handKey(features: rows(5), references: [[0, 0, 5]], dataFeatures: bank, dataLabels: bank.map { _ in 0 })
+        let key = try WatermarkKey(recipe: hand.recipe, inputShape: hand.inputShape, classes: hand.classes, images: hand.images,
+                                   features: hand.features, referenceLogits: hand.referenceLogits, secret: hand.secret, model: hand.model,
+                                   dataFeatures: hand.dataFeatures, dataLabels: hand.dataLabels,
+                                   markProbe: try MarkProbe(weights: [0.5, -0.25, 0.75, 0.1], bias: 0.2))
+        let defense = try HoneytraceDefense(key: key, configuration: config)
+        // Queries: half near bank rows (the gate holds them back), half anywhere.
+        var queries: [[Float]] = []
+        for i in 0..<200 {
+            let row: [Float] = i % 2 == 0 ? bank[i % 40].map { v in v + 0.05 * g.nextNormal() } : (0..<4).map { _ in 1.5 * g.nextNormal() }
+            queries.append(row)
+        }
+        let features = queries.flatMap { $0 }
+        let logits: [Float] = (0..<(200 * 3)).map { _ in 2 * g.nextNormal() }
+        let out = try defense.defend(pixels: [Float](repeating: 0.5, count: 200 * 4), logits: logits, features: features)
+        let full = defense.distances(features: features), weights = try XCTUnwrap(defense.weights(features: features))
+        var gated = 0, positive = 0
+        for r in 0..<200 {
+            let expected = logits.withUnsafeBufferPointer { z in
+                HoneytraceDefense.similarity(distance: full[r], weight: weights[r],
+                                             maxProbability: HoneytraceDefense.maxProbability(z.baseAddress! + r * 3, classes: 3), configuration: config)
+            }
+            XCTAssertEqual(out.similarity[r], expected, "row \(r)")
+            if full[r] == .infinity { gated += 1 }
+            if expected > 0 { positive += 1 }
+        }
+        // The case is not vacuous: the gate held rows back and others were scored.
+        XCTAssertGreaterThan(gated, 20)
+        XCTAssertGreaterThan(positive, 10)
+    }
+
     func testMarkProbeScoreNeedsAKeyWithAProbeAndSurvivesTheKeyFile() throws {
         var config = DefenseConfiguration()
         config.score = .markProbe
