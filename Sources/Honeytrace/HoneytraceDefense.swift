@@ -447,9 +447,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
     public func keyedDraw(pixels: [Float]) -> RowDraw { randomness.keyedDraw(pixels: pixels) }
 
     /// Draws for the rows of `pixels` (`rows` images) where `needed[r]`; keyed or fresh per the
-    /// configuration (`call` numbers fresh streams).
+    /// configuration (`call` numbers fresh streams, in which these rows start at `firstRow`).
     func draws(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, needed: (Int) -> Bool,
-               call: UInt64) -> [RowDraw] {
+               call: UInt64, firstRow: Int = 0) -> [RowDraw] {
         var out = [RowDraw](repeating: RowDraw(flipUniform: 1, referenceIndex: 0, noiseSeed: 0), count: rows)
         let size = key.imageSize
         switch configuration.randomness {
@@ -462,7 +462,7 @@ public final class HoneytraceDefense: @unchecked Sendable {
             }
         case .fresh(let seed):
             for r in 0..<rows where needed(r) {
-                out[r] = RowRandomness.freshDraw(seed: seed, call: call, row: r, referenceCount: key.referenceCount)
+                out[r] = RowRandomness.freshDraw(seed: seed, call: call, row: firstRow + r, referenceCount: key.referenceCount)
             }
         case .keyedNeighbourhood:
             for r in 0..<rows where needed(r) { out[r] = neighbourhoodDraws[Int(neighbourhoodCode(features + r * width))] }
@@ -522,37 +522,66 @@ public final class HoneytraceDefense: @unchecked Sendable {
         }
     }
 
-    /// The core over contiguous buffers (shapes already checked).
+    /// Rows per worker below which `defend` stays on one thread (waking a worker costs more).
+    static let parallelRows = 32
+
+    /// The core over contiguous buffers (shapes already checked). Rows are independent, so a
+    /// large batch is split across the engine's threads.
     func defend(pixels: UnsafePointer<Float>, logits: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int) -> DefenseOutput {
         let k = classes
         guard rows > 0 else { return DefenseOutput(rows: 0, classes: k, probabilities: [], similarity: [], mixed: [], flipped: []) }
         var similarity = [Float](repeating: 0, count: rows)
-        let weight = weights(features: features, rows: rows)
-        similarity.withUnsafeMutableBufferPointer {
-            distances(pixels: pixels, features: features, rows: rows, into: $0.baseAddress!, gateOnlyBelow: configuration.offset, weights: weight)
-        }
-        let c = configuration
-        for r in 0..<rows {
-            similarity[r] = HoneytraceDefense.similarity(distance: similarity[r], weight: weight?[r] ?? 1,
-                                                         maxProbability: HoneytraceDefense.maxProbability(logits + r * k, classes: k),
-                                                         configuration: c)
-        }
-        let rowDraws = draws(pixels: pixels, features: features, rows: rows, needed: { similarity[$0] > 0 }, call: nextCall())
         var probabilities = [Float](repeating: 0, count: rows * k)
         var mixed = [Bool](repeating: false, count: rows), flipped = mixed
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k)
-        defer { scratch.deallocate() }
-        key.referenceLogits.withUnsafeBufferPointer { refs in
-            probabilities.withUnsafeMutableBufferPointer { out in
-                for r in 0..<rows {
-                    let m = HoneytraceDefense.defendRow(logits: logits + r * k, classes: k, similarity: similarity[r], draw: rowDraws[r],
-                                                        references: refs.baseAddress!, configuration: c, scratch: scratch,
-                                                        into: out.baseAddress! + r * k)
-                    mixed[r] = m.mixed
-                    flipped[r] = m.flipped
+        let call = nextCall()
+        similarity.withUnsafeMutableBufferPointer { s in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                mixed.withUnsafeMutableBufferPointer { m in
+                    flipped.withUnsafeMutableBufferPointer { f in
+                        let out = RowsOut(similarity: s.baseAddress!, probabilities: p.baseAddress!, mixed: m.baseAddress!, flipped: f.baseAddress!)
+                        Parallel.chunks(rows, minimum: HoneytraceDefense.parallelRows) { _, range in
+                            defendRows(range, pixels: pixels, logits: logits, features: features, call: call, into: out)
+                        }
+                    }
                 }
             }
         }
         return DefenseOutput(rows: rows, classes: k, probabilities: probabilities, similarity: similarity, mixed: mixed, flipped: flipped)
+    }
+
+    /// Where `defendRows` writes: the batch's output buffers, indexed by the batch's row.
+    struct RowsOut {
+        let similarity: UnsafeMutablePointer<Float>
+        let probabilities: UnsafeMutablePointer<Float>
+        let mixed: UnsafeMutablePointer<Bool>
+        let flipped: UnsafeMutablePointer<Bool>
+    }
+
+    /// Defends the batch rows `range` (what `defend` runs per thread).
+    func defendRows(_ range: Range<Int>, pixels: UnsafePointer<Float>, logits: UnsafePointer<Float>, features: UnsafePointer<Float>,
+                    call: UInt64, into out: RowsOut) {
+        let k = classes, first = range.lowerBound, rows = range.count
+        let px = pixels + first * key.imageSize, z = logits + first * k, h = features + first * width
+        let similarity = out.similarity + first
+        let weight = weights(features: h, rows: rows)
+        distances(pixels: px, features: h, rows: rows, into: similarity, gateOnlyBelow: configuration.offset, weights: weight)
+        let c = configuration
+        for r in 0..<rows {
+            similarity[r] = HoneytraceDefense.similarity(distance: similarity[r], weight: weight?[r] ?? 1,
+                                                         maxProbability: HoneytraceDefense.maxProbability(z + r * k, classes: k),
+                                                         configuration: c)
+        }
+        let rowDraws = draws(pixels: px, features: h, rows: rows, needed: { similarity[$0] > 0 }, call: call, firstRow: first)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        defer { scratch.deallocate() }
+        key.referenceLogits.withUnsafeBufferPointer { refs in
+            for r in 0..<rows {
+                let m = HoneytraceDefense.defendRow(logits: z + r * k, classes: k, similarity: similarity[r], draw: rowDraws[r],
+                                                    references: refs.baseAddress!, configuration: c, scratch: scratch,
+                                                    into: out.probabilities + (first + r) * k)
+                out.mixed[first + r] = m.mixed
+                out.flipped[first + r] = m.flipped
+            }
+        }
     }
 }

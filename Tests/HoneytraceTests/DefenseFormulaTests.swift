@@ -7,6 +7,38 @@ import XCTest
 func repeated(_ row: [Float], _ n: Int) -> [Float] { (0..<n).reduce(into: [Float]()) { out, _ in out += row } }
 
 final class DefenseFormulaTests: XCTestCase {
+    func testABatchSplitAcrossThreadsIsAnsweredAsOneThreadAnswersIt() throws {
+        // defend splits large batches across the engine's threads; every row, its fresh draw
+        // (numbered by its place in the batch) included, must come out as on one thread.
+        var g = SeededGenerator(seed: 11)
+        func rows(_ n: Int) -> [[Float]] { (0..<n).map { _ in (0..<4).map { _ in g.nextNormal() } } }
+        let bank = rows(30)
+        let n = 300
+        let features = rows(n).flatMap { $0 }
+        let logits: [Float] = (0..<(n * 3)).map { _ in 2 * g.nextNormal() }
+        let pixels: [Float] = (0..<(n * 4)).map { _ in g.nextFloat() }
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        for randomness in [DefenseConfiguration.Randomness.fresh(seed: 5), .keyed, .keyedNeighbourhood] {
+            var config = DefenseConfiguration()
+            config.offset = 3
+            config.outOfDistributionGate = 0.5
+            config.randomness = randomness
+            let key = try handKey(features: rows(5), references: [[0, 0, 5], [1, 0, 4]], dataFeatures: bank, dataLabels: bank.map { _ in 0 })
+            var outputs: [DefenseOutput] = []
+            for threads in [1, 2] {
+                Parallel.threadCount = threads
+                // A fresh defense per thread count: fresh draws number the defend calls.
+                outputs.append(try HoneytraceDefense(key: key, configuration: config).defend(pixels: pixels, logits: logits, features: features))
+            }
+            XCTAssertEqual(outputs[0].probabilities, outputs[1].probabilities, "\(randomness)")
+            XCTAssertEqual(outputs[0].similarity, outputs[1].similarity, "\(randomness)")
+            XCTAssertEqual(outputs[0].flipped, outputs[1].flipped, "\(randomness)")
+            XCTAssertGreaterThan(outputs[0].flipped.filter { $0 }.count, 5, "\(randomness): the case flips rows")
+            XCTAssertLessThan(outputs[0].flipped.filter { $0 }.count, n, "\(randomness)")
+        }
+    }
+
     let w: [[Float]] = [[0, 0], [3, 1]]
     let ref: [[Float]] = [[0, 0, 5]]
 
