@@ -19,14 +19,25 @@ public struct HeavyClientPolicy: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case afterQueries = "after_queries", defense, union }
 
-    /// The heavy-client defense chosen on the development seeds, from a key's defense: the same
-    /// score without the out-of-distribution gate, flipping almost every query it scores (β = 0.05).
+    /// The heavy-client defense chosen on the development seeds, from a key's defense: without the
+    /// out-of-distribution gate, flipping almost every query it scores (β = 0.05); where the base
+    /// reads the key's mark probe, the probe alone scores (s > 0 only where it reads above 1 − d)
+    /// and the unconfident boost is off, so flips go to the queries most like a marked image
+    /// rather than to every unusual one.
     public static func recommendedDefense(from base: DefenseConfiguration) -> DefenseConfiguration {
         var heavy = base
         heavy.outOfDistributionGate = nil
         heavy.flippingPower = 0.05
+        if base.score.needsProbe {
+            heavy.score = .markProbe
+            heavy.unconfidentThreshold = nil
+        }
         return heavy
     }
+
+    /// The accuracy budget, in percentage points, the recommended heavy-client defense is
+    /// calibrated to by default.
+    public static let recommendedBudgetPoints = 15.0
 
     /// Throws `invalidArgument` unless the threshold is ≥ 0 and the defense is valid.
     public func validate() throws {

@@ -30,12 +30,13 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Out-of-distribution gate: touch only queries farther from the owner's data than this quantile of honest queries (e.g. 0.97), or off (default: the key's).")
     var oodGate: String?
     @Option(help: ArgumentHelp("Give clients past this many queries a stronger defense (or 'off' to remove it from the key).", discussion: """
-        The key's defense without the out-of-distribution gate and with β = 0.05, its d calibrated to --heavy-client-budget-points; \
+        The key's defense without the out-of-distribution gate and with β = 0.05 (a key whose score reads the mark probe: the \
+        probe alone, without the unconfident boost), its d calibrated to --heavy-client-budget-points; \
         `serve` counts each client's queries and switches it once it passes the threshold.
         """)) var heavyClientAfter: String?
     @Option(name: [.customLong("heavy-client-budget-points"), .customLong("heavy-client-budget")],
             help: "Largest accepted accuracy drop for heavy clients, in percentage points (--heavy-client-budget is the old name).")
-    var heavyClientBudgetPoints = 10.0
+    var heavyClientBudgetPoints = HeavyClientPolicy.recommendedBudgetPoints
     @Flag(help: "Heavy clients also keep the flips of the key's own defense.") var heavyClientUnion = false
     @Flag(help: "Use the key with a model it was not made for.") var force = false
     @Flag(help: "Print JSON.") var json = false

@@ -53,8 +53,16 @@ final class PresetTests: XCTestCase {
                 XCTAssertFalse(c.seeds.contains(100) || c.victim.seed == 100 || c.keySeed == 100 || c.victim.seed == 0)
             }
         }
-        XCTAssertEqual(victims.count, 3)
-        XCTAssertEqual(keys.count, 3)
+        XCTAssertEqual(victims.count, ExperimentConfiguration.heldOutVictimSeeds.count)
+        XCTAssertEqual(keys.count, ExperimentConfiguration.heldOutVictimSeeds.count)
+        // Heavy clients: no gate, the probe alone where the base reads it, no unconfident boost.
+        let heavy = try XCTUnwrap(try ExperimentConfiguration.preset("heldout-fmnist-cnn-v4").heavyClient)
+        XCTAssertEqual(heavy.afterQueries, 2_000)
+        XCTAssertEqual(heavy.accuracyBudgetPoints, 15)
+        XCTAssertNil(heavy.defense.outOfDistributionGate)
+        XCTAssertEqual(heavy.defense.score, .markProbe)
+        XCTAssertNil(heavy.defense.unconfidentThreshold)
+        XCTAssertEqual(heavy.defense.flippingPower, 0.05)
     }
 
     /// The comparison preset: every column and PROWN on the held-out preset's victim, key and
