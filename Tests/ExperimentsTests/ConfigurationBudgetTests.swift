@@ -16,7 +16,7 @@ final class ConfigurationBudgetTests: XCTestCase {
     func testBudgetsArePointsAndOldFractionsAreConverted() throws {
         let preset = try ExperimentConfiguration.preset("heldout-fmnist-cnn-v1")
         XCTAssertEqual(preset.accuracyBudgetPoints, 0.5)
-        XCTAssertEqual(preset.heavyClient?.accuracyBudgetPoints, 10)
+        XCTAssertEqual(preset.heavyClient?.accuracyBudgetPoints, 15)
         var object = try json(preset)
         XCTAssertEqual(object["accuracyBudgetPoints"] as? Double, 0.5)
         XCTAssertNil(object["calibrationBudget"])
@@ -26,17 +26,17 @@ final class ConfigurationBudgetTests: XCTestCase {
         object["calibrationBudget"] = 0.005
         object["accuracyBudgetPoints"] = nil
         var heavy = try XCTUnwrap(object["heavyClient"] as? [String: Any])
-        heavy["budget"] = 0.1
+        heavy["budget"] = 0.15
         heavy["accuracyBudgetPoints"] = nil
         object["heavyClient"] = heavy
         let old = try decode(object)
         XCTAssertEqual(old.accuracyBudgetPoints, 0.5)
-        XCTAssertEqual(old.heavyClient?.accuracyBudgetPoints, 10)
+        XCTAssertEqual(old.heavyClient?.accuracyBudgetPoints, 15)
         XCTAssertEqual(old, preset)
         let warnings = ExperimentConfiguration.deprecatedFields(in: try JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(warnings.count, 2)
         XCTAssertTrue(warnings[0].contains("'calibrationBudget'") && warnings[0].contains("\"accuracyBudgetPoints\": 0.5"), warnings[0])
-        XCTAssertTrue(warnings[1].contains("heavyClient.accuracyBudgetPoints\": 10"), warnings[1])
+        XCTAssertTrue(warnings[1].contains("heavyClient.accuracyBudgetPoints\": 15"), warnings[1])
         XCTAssertEqual(ExperimentConfiguration.deprecatedFields(in: try JSONEncoder().encode(preset)), [])
 
         // Both names at once, or neither: an error naming the new field.
