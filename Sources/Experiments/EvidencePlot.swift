@@ -21,7 +21,7 @@ public enum EvidencePlot {
             }
             return Point(defense: r.defense, statistic: "key's specific WSR", attack: r.rowLabel, pool: r.pool, seed: r.seed,
                          extractedAccuracy: r.extractedAccuracy, evidence: r.wsrSpecific, threshold: nil,
-                         stolen: (r.sequentialVerdict ?? r.verdict) == "stolen")
+                         stolen: r.claimed)
         }
     }
 

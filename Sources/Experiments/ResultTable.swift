@@ -101,11 +101,11 @@ public struct ResultTable: Sendable {
         let cells = selected.map { cell(row: $0, defense: defense) }.filter { !$0.isEmpty }
         let runs = cells.flatMap { $0 }
         guard !runs.isEmpty else { return nil }
-        let stolen = runs.filter { ($0.sequentialVerdict ?? $0.verdict) == "stolen" }
+        let stolen = runs.filter(\.claimed)
         return TheftEvidence(defense: defense, rows: cells.count, runs: runs.count,
                              meanSpecificWSR: mean(cells.map { mean($0.map(\.wsrSpecific)) }),
                              minimumSpecificWSR: runs.map(\.wsrSpecific).min()!,
-                             stolen: stolen.count, mostQueries: stolen.map { $0.sequentialQueries ?? $0.verificationQueries }.max())
+                             stolen: stolen.count, mostQueries: stolen.map(\.queriesToVerdict).max())
     }
 
     /// The section on the rows worth stealing, when the table has undefended copies and such rows.
@@ -146,8 +146,8 @@ public struct ResultTable: Sendable {
             for d in defenses {
                 let c = cell(row: row, defense: d)
                 if c.isEmpty { line += " — | — | — | — | — | — |"; continue }
-                let stolen = c.filter { ($0.sequentialVerdict ?? $0.verdict) == "stolen" }
-                let queries = stolen.map { $0.sequentialQueries ?? $0.verificationQueries }
+                let stolen = c.filter(\.claimed)
+                let queries = stolen.map(\.queriesToVerdict)
                 let when = queries.isEmpty ? "" : " (\(queries.min()!)\(queries.max()! > queries.min()! ? "–\(queries.max()!)" : ""))"
                 line += " \(pct(c.map(\.extractedAccuracy))) | \(pct(c.map(\.fidelity))) | \(pct(c.map(\.wsrSpecific))) |"
                 line += " \(pct(c.map(\.cleanTargetRate))) | \(pct(c.map(\.wsrExclusive))) | \(stolen.count)/\(c.count)\(when) |"
@@ -233,7 +233,7 @@ public struct ResultTable: Sendable {
                                  r.defenseTrainingSeconds.map { String(format: "%.1f", $0) } ?? "", r.watermarkRateBeforeTheft.map(num) ?? ""]
             let fields: [String] = [r.rowLabel, r.pool, opt(r.victimArchitecture), opt(r.victimSeed), opt(r.keySeed), String(r.seed), r.defense,
              num(r.extractedAccuracy), num(r.fidelity), num(r.wsrExclusive), num(r.wsrSpecific), num(r.cleanTargetRate),
-             r.sequentialVerdict ?? r.verdict, String(r.sequentialQueries ?? r.verificationQueries),
+             r.finalVerdict, String(r.queriesToVerdict),
              num(r.wsrRaw), num(r.controlTargetRate), r.verdict, String(r.verificationQueries),
              sci(r.pValueBinomial), sci(r.pValueMcNemar), sci(r.pValueWelch), opt(r.nullModels), r.nullRate.map(num) ?? "", opt(r.ownerData),
              num(r.victimAccuracy), num(r.protectedAccuracy), String(r.budget), String(r.queriesSpent), r.id, r.surrogateSHA256,

@@ -99,6 +99,13 @@ public struct RunRecord: Codable, Sendable, Equatable {
         self.verificationQueries = verificationQueries; self.surrogateSHA256 = surrogateSHA256; self.seconds = seconds
     }
 
+    /// The verdict a reader weighs: the sequential test's where the record has it, else the fixed test's.
+    public var finalVerdict: String { sequentialVerdict ?? verdict }
+    /// The suspect queries `finalVerdict` took.
+    public var queriesToVerdict: Int { sequentialQueries ?? verificationQueries }
+    /// `finalVerdict` is "stolen".
+    public var claimed: Bool { finalVerdict == "stolen" }
+
     /// The table row this run belongs to, e.g. "KnockoffNet / naive", with "→ <architecture>" when
     /// the copy's architecture is not the victim's.
     public var rowLabel: String {
