@@ -130,6 +130,12 @@ final class OneDNN: @unchecked Sendable {
 
     private func plan(_ key: PlanKey) -> ConvPlan {
         if let p = plans[key] { return p }
+        // oneDNN fixes a primitive's thread count when it creates it (from the creating thread's
+        // OpenMP setting), whatever the thread that runs it asks for later. Every slot runs its
+        // primitives single-threaded, so create them so: otherwise a primitive made on a thread
+        // with the default setting runs an OpenMP team of every core, whose spinning threads
+        // compete with the engine's own (and with a server's event loops) at every call.
+        omp_set_num_threads(1)
         let g = key.geometry
         let srcDims = [g.batch, g.inChannels, g.height, g.width]
         let dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
