@@ -76,6 +76,7 @@ struct ExperimentRun: ParsableCommand {
     static func runGrid(_ configuration: ExperimentConfiguration, gridArguments: [String], out: String, shard: (Int, Int) = (1, 1),
                         jobs: Int, threads: Int, reuseAttacksFrom: String? = nil, undefendedOnly: Bool = false,
                         worker: String? = nil, cell: String? = nil, prepareOnly: Bool = false) throws {
+        if worker != nil { ExperimentWorkers.adoptParentPriority() }
         let prefix = worker.map { "[worker \($0)] " } ?? ""
         let runner = try ExperimentRunner(configuration: configuration, directory: out, shard: (shard.0 - 1, shard.1),
                                           log: { ProgressBar.writeLine(prefix + $0) })

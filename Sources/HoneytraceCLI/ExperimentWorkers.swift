@@ -11,6 +11,24 @@ enum ExperimentWorkers {
     /// This executable.
     static var executable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
 
+    /// Gives every thread of this worker its parent's nice value. Foundation starts the workers at
+    /// the default priority even when the grid runs under `nice` (it spawns from a thread of its
+    /// own), so a niced grid's training would otherwise compete with everything else at full
+    /// priority. Linux keeps a nice value per thread: each thread of /proc/self/task is set, and
+    /// threads started later inherit it. Only ever lowers the priority; silent where it cannot.
+    static func adoptParentPriority() {
+        errno = 0
+        let parent = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getppid()))
+        guard errno == 0 else { return }
+        errno = 0
+        let own = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        guard errno == 0, parent > own else { return }
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for tid in threads.compactMap({ id_t($0) }) {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, parent)
+        }
+    }
+
     /// Runs `count` workers with `arguments` and waits; each worker's log lines carry its number.
     /// Ctrl-C or SIGTERM to this process stops the workers too (their running cells are left
     /// unfinished; the next run resumes).
