@@ -12,12 +12,25 @@ public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
-    /// Uninitialised memory for `count` floats; callers overwrite every element.
-    public init(uninitializedCount count: Int) {
+    /// Uninitialised memory for `count` floats; callers overwrite every element. Large buffers
+    /// may be a previous tensor's (`BufferCache`); debug builds fill every new storage with NaN,
+    /// so that code reading what it has not written fails its tests.
+    public convenience init(uninitializedCount count: Int) {
+        self.init(unfilledCount: count)
+        #if DEBUG
+        memset(pointer, 0xFF, max(count, 1) * MemoryLayout<Float>.stride)
+        #endif
+    }
+
+    private init(unfilledCount count: Int) {
         Storage.configureAllocatorOnce
         self.count = count
-        var raw: UnsafeMutableRawPointer? = nil
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if let kept = BufferCache.shared.take(bytes: bytes) {
+            pointer = kept.bindMemory(to: Float.self, capacity: max(count, 1))
+            return
+        }
+        var raw: UnsafeMutableRawPointer? = nil
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("out of memory allocating \(bytes) bytes")
         }
@@ -26,11 +39,12 @@ public final class Storage: @unchecked Sendable {
 
     /// Zero-filled memory for `count` floats.
     public convenience init(zeroedCount count: Int) {
-        self.init(uninitializedCount: count)
+        self.init(unfilledCount: count)
         memset(pointer, 0, count * MemoryLayout<Float>.stride)
     }
 
-    deinit { free(pointer) }
+    /// Large buffers go back to `BufferCache` for the next tensor of their size.
+    deinit { BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
