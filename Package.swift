@@ -1,10 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The numeric modules' SIMD code (SIMD16<Float> kernels, vectorised loops) for AVX2 with FMA
+/// (Haswell: AVX2, FMA, BMI), the least of the machines this project runs on: for the baseline x86-64 the
+/// compiler splits every vector into 128-bit SSE operations. No fast-math: LLVM still may not
+/// fuse or reorder float operations, so results are the same bits as before.
+#if arch(x86_64)
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let vectorISA: [SwiftSetting] = []
+#endif
+
 /// The numeric layers compiled with optimisation in debug builds too: their SIMD kernels and
 /// element loops are generic code that runs tens of times slower unoptimised, and the test
 /// suite spends most of its time in them (training victims and copies). Preconditions stay on.
-let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))] + vectorISA
+
 
 let package = Package(
     name: "Honeytrace",
@@ -76,7 +87,7 @@ let package = Package(
         .target(name: "Training", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Formats",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: vectorISA),
         // Layer 5: the one vocabulary of "a classifier behind an API" that defenses, attacks, the verifier and
         // the server share: the prediction-API protocol, answer rows, a model as an API, output perturbations.
         .target(name: "Prediction", dependencies: ["TensorEngine", "Datasets", "Training"]),
@@ -84,12 +95,13 @@ let package = Package(
         // denoiser-behind-an-API vocabulary that the generative defense and attack share.
         .target(name: "Diffusion", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Formats"], swiftSettings: optimizedInDebug),
         // Layer 6: extraction attacks against a prediction API, through a query boundary that counts the budget.
-        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction", "Diffusion"]),
+        .target(name: "Extraction", dependencies: ["TensorEngine", "NeuralNet", "Datasets", "Training", "Prediction", "Diffusion"],
+                swiftSettings: vectorISA),
         // Layer 6: Neural Honeytrace — the defense, watermark keys, calibration, verification.
         .target(name: "Honeytrace", dependencies: [
             "TensorEngine", "NeuralNet", "Datasets", "Formats", "Stats", "Training", "Prediction", "Diffusion",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: vectorISA),
         // Layer 6: the baselines Neural Honeytrace is compared with (SPEC §6, §8): DAWN, the composite backdoor,
         // MEA-Defender, EWE and PROWN, each with its own trigger set, statistic and verdict.
         .target(name: "Baselines", dependencies: [
