@@ -141,13 +141,17 @@ extension Tensor {
         let inShape = shape, inLayout = layout
         let owned = WinnerIndices(winners)
         return out.record([self]) { g in
-            let gx = Tensor.zeros(inShape)
+            // Each group's winners point into its own input block: zero a block and scatter into
+            // it on the same thread, while it is in cache (one serial memset of the whole
+            // gradient had cost as much as the scatter).
+            let gx = Tensor(uninitialized: inShape)
             gx.layout = inLayout
             let outGroup = oh * ow * b, inGroup = h * w * b
             let pg = SendablePointer(g.data), pgx = SendablePointer(gx.data), pw = SendablePointer(owned.pointer)
             Parallel.chunks(groups, minimum: 4) { _, range in
                 for gi in range {
                     let gp = pg.pointer + gi * outGroup, dp = pgx.pointer + gi * inGroup, wp = pw.pointer + gi * outGroup
+                    dp.update(repeating: 0, count: inGroup)
                     for i in 0..<outGroup { dp[Int(wp[i])] += gp[i] }
                 }
             }
@@ -192,10 +196,10 @@ enum BlockedPool {
     /// (training): the offset within `src` of the first input that holds it.
     static func max2x2(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>?,
                        width w: Int, outHeight oh: Int, outWidth ow: Int, block b: Int) {
-        precondition(winners == nil || (2 * oh + 1) * w * b < 1 << 24, "max pooling offsets beyond 2^24 cannot be carried as floats")
+        precondition(winners == nil || (2 * oh + 1) * w * b < Int(Int32.max), "max pooling offsets beyond 2^31 cannot be carried as Int32")
         func run<V: SIMDWidth>(_: V.Type) {
-            var lanes = V()
-            for j in 0..<V.scalarCount { lanes[j] = Float(j) }
+            var lanes = V.Indices()
+            for j in 0..<V.scalarCount { lanes[j] = Int32(j) }
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let o = (oy * ow + ox) * b
@@ -208,15 +212,15 @@ enum BlockedPool {
                         }
                         continue
                     }
-                    // Training: the first strictly larger input wins, its offset carried as exact
-                    // floats (offsets stay below 2^24) beside the value.
+                    // Training: the first strictly larger input wins; its offset rides along in
+                    // the integer lanes of the comparison masks and is stored as one vector.
                     for k in stride(from: 0, to: b, by: V.scalarCount) {
-                        var best: V = BlockedBN.load(src + a0 + k), at = lanes + V(repeating: Float(a0 + k))
-                        V.keepLarger(&best, &at, BlockedBN.load(src + a1 + k), lanes + V(repeating: Float(a1 + k)))
-                        V.keepLarger(&best, &at, BlockedBN.load(src + a2 + k), lanes + V(repeating: Float(a2 + k)))
-                        V.keepLarger(&best, &at, BlockedBN.load(src + a3 + k), lanes + V(repeating: Float(a3 + k)))
+                        var best: V = BlockedBN.load(src + a0 + k), at = lanes &+ V.Indices(repeating: Int32(a0 + k))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a1 + k), lanes &+ V.Indices(repeating: Int32(a1 + k)))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a2 + k), lanes &+ V.Indices(repeating: Int32(a2 + k)))
+                        V.keepLarger(&best, &at, BlockedBN.load(src + a3 + k), lanes &+ V.Indices(repeating: Int32(a3 + k)))
                         BlockedBN.store(best, dst + o + k)
-                        for j in 0..<V.scalarCount { winners[o + k + j] = Int32(at[j]) }
+                        UnsafeMutableRawPointer(winners + o + k).storeBytes(of: at, as: V.Indices.self)
                     }
                 }
             }
@@ -391,15 +395,18 @@ protocol SIMDWidth: SIMD where Scalar == Float {
     static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self
     /// Lane-wise `b >= a ? b : a`, exactly Swift's `max(a, b)` (a NaN in `b` keeps `a`, a NaN in `a` stays).
     static func maximum(_ a: Self, _ b: Self) -> Self
+    /// The integer vector of as many lanes (the comparison masks' own storage).
+    associatedtype Indices: SIMD where Indices.Scalar == Int32
     /// Where `candidate` > `best` lane by lane, takes it and its `index`.
-    static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self)
+    static func keepLarger(_ best: inout Self, _ at: inout Indices, _ candidate: Self, _ index: Indices)
 }
 extension SIMD4: SIMDWidth where Scalar == Float {
     @inline(__always) static func keep(_ value: Self, whereMaskPositive mask: Self) -> Self {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
-    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+    typealias Indices = SIMD4<Int32>
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Indices, _ candidate: Self, _ index: Indices) {
         let larger = candidate .> best
         best.replace(with: candidate, where: larger)
         at.replace(with: index, where: larger)
@@ -410,7 +417,8 @@ extension SIMD8: SIMDWidth where Scalar == Float {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
-    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+    typealias Indices = SIMD8<Int32>
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Indices, _ candidate: Self, _ index: Indices) {
         let larger = candidate .> best
         best.replace(with: candidate, where: larger)
         at.replace(with: index, where: larger)
@@ -421,7 +429,8 @@ extension SIMD16: SIMDWidth where Scalar == Float {
         Self.zero.replacing(with: value, where: mask .> 0)
     }
     @inline(__always) static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .>= a) }
-    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Self, _ candidate: Self, _ index: Self) {
+    typealias Indices = SIMD16<Int32>
+    @inline(__always) static func keepLarger(_ best: inout Self, _ at: inout Indices, _ candidate: Self, _ index: Indices) {
         let larger = candidate .> best
         best.replace(with: candidate, where: larger)
         at.replace(with: index, where: larger)
