@@ -176,6 +176,8 @@ public final class PredictionServer: Sendable {
     init(served: ServedModel, configuration: ServerConfiguration, clients: ClientRegistry?, logger: Logger?) throws {
         try configuration.validate()
         if let threads = configuration.computeThreads { Parallel.threadCount = threads }
+        // Batches come in every size: keeping freed buffers would only keep memory resident.
+        TensorMemory.reusesFreedBuffers = false
         var log = logger ?? PredictionServer.makeLogger(level: configuration.logLevel)
         log[metadataKey: "service"] = "honeytrace-server"
         self.configuration = configuration

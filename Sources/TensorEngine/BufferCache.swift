@@ -15,7 +15,9 @@ import Darwin
 ///
 /// Only buffers of at least `minimumBytes` are kept (small ones are cheap for malloc), and at most
 /// `capacityBytes` in all: past that the longest-kept buffers are freed first, so a phase with other
-/// shapes (an evaluation after training) replaces the previous phase's buffers.
+/// shapes (an evaluation after training) replaces the previous phase's buffers. Large buffers are
+/// allocated at `size(for:)`, a few sizes per power of two, so that batches of varying row counts (a
+/// server's) share buffers instead of each count keeping its own.
 final class BufferCache: @unchecked Sendable {
     static let shared = BufferCache()
 
@@ -28,7 +30,18 @@ final class BufferCache: @unchecked Sendable {
         let age: UInt64
     }
 
+    /// The bytes a buffer asked for with `bytes` is allocated with: below `minimumBytes` as asked,
+    /// above it rounded up to the next multiple of an eighth of its power of two (at most 12.5 %
+    /// more).
+    static func size(for bytes: Int) -> Int {
+        guard bytes >= minimumBytes else { return bytes }
+        let log2 = Int.bitWidth - 1 - bytes.leadingZeroBitCount
+        let step = 1 << (log2 - 3)
+        return (bytes + step - 1) / step * step
+    }
+
     private let lock = PoolLock()
+    private var enabled = true
     private var bySize: [Int: [Entry]] = [:]
     private var cachedBytes = 0
     private var clock: UInt64 = 0
@@ -52,6 +65,7 @@ final class BufferCache: @unchecked Sendable {
             return
         }
         let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            guard enabled else { return [pointer] }
             clock &+= 1
             bySize[bytes, default: []].append(Entry(pointer: pointer, bytes: bytes, age: clock))
             cachedBytes += bytes
@@ -72,6 +86,15 @@ final class BufferCache: @unchecked Sendable {
         for p in evicted { free(p) }
     }
 
+    /// Whether freed buffers are kept; turning it off frees every kept buffer.
+    var isEnabled: Bool {
+        get { lock.withLock { enabled } }
+        set {
+            lock.withLock { enabled = newValue }
+            if !newValue { purge() }
+        }
+    }
+
     /// Bytes held for reuse now.
     var heldBytes: Int { lock.withLock { cachedBytes } }
 
@@ -84,5 +107,17 @@ final class BufferCache: @unchecked Sendable {
             return all
         }
         for e in all { free(e.pointer) }
+    }
+}
+
+/// How the engine manages tensor memory, for the processes that must choose.
+public enum TensorMemory {
+    /// Whether freed large tensor buffers are kept for the next tensor of their size (default on:
+    /// training reuses each step's buffers). A long-lived server turns it off: its batches come in
+    /// many sizes, and buffers kept from one phase (loading a key, a burst of large batches) would
+    /// stay resident. Turning it off frees every kept buffer.
+    public static var reusesFreedBuffers: Bool {
+        get { BufferCache.shared.isEnabled }
+        set { BufferCache.shared.isEnabled = newValue }
     }
 }

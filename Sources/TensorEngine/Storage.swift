@@ -11,6 +11,8 @@ import Darwin
 public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Bytes behind `pointer` (`BufferCache.size(for:)` of what `count` needs).
+    private let allocatedBytes: Int
 
     /// Uninitialised memory for `count` floats; callers overwrite every element. Large buffers
     /// may be a previous tensor's (`BufferCache`); debug builds fill every new storage with NaN,
@@ -25,7 +27,8 @@ public final class Storage: @unchecked Sendable {
     private init(unfilledCount count: Int) {
         Storage.configureAllocatorOnce
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let bytes = BufferCache.size(for: max(count, 1) * MemoryLayout<Float>.stride)
+        allocatedBytes = bytes
         if let kept = BufferCache.shared.take(bytes: bytes) {
             pointer = kept.bindMemory(to: Float.self, capacity: max(count, 1))
             return
@@ -44,7 +47,7 @@ public final class Storage: @unchecked Sendable {
     }
 
     /// Large buffers go back to `BufferCache` for the next tensor of their size.
-    deinit { BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
+    deinit { BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: allocatedBytes) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)

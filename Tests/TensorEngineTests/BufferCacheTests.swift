@@ -7,6 +7,13 @@ import Glibc
 /// Freed large buffers come back for the next tensor of their exact size; small ones are not
 /// kept; past the capacity the longest-kept go first.
 final class BufferCacheTests: XCTestCase {
+    private var reused = true
+    override func setUp() {
+        reused = TensorMemory.reusesFreedBuffers
+        TensorMemory.reusesFreedBuffers = true  // a server test in this process may have turned it off
+    }
+    override func tearDown() { TensorMemory.reusesFreedBuffers = reused }
+
     private func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer? = nil
         XCTAssertEqual(posix_memalign(&raw, 64, bytes), 0)
@@ -47,6 +54,40 @@ final class BufferCacheTests: XCTestCase {
         XCTAssertNil(cache.take(bytes: bytes), "the oldest was freed to make room")
         free(second)
         free(third)
+    }
+
+    func testTurnedOffNothingIsKeptAndWhatWasKeptIsFreed() {
+        let count = 1 << 20
+        var first: Storage? = Storage(uninitializedCount: count)
+        first = nil
+        XCTAssertGreaterThan(BufferCache.shared.heldBytes, 0)
+        TensorMemory.reusesFreedBuffers = false
+        XCTAssertEqual(BufferCache.shared.heldBytes, 0, "turning reuse off frees what was kept")
+        first = Storage(uninitializedCount: count)
+        first = nil
+        XCTAssertEqual(BufferCache.shared.heldBytes, 0, "nothing is kept while off")
+        _ = first
+    }
+
+    func testLargeSizesRoundUpToEighthsOfTheirPowerOfTwo() {
+        XCTAssertEqual(BufferCache.size(for: 1000), 1000, "small buffers are allocated as asked")
+        XCTAssertEqual(BufferCache.size(for: 1 << 20), 1 << 20)
+        XCTAssertEqual(BufferCache.size(for: (1 << 20) + 1), (1 << 20) + (1 << 17))
+        XCTAssertEqual(BufferCache.size(for: 3 << 20), 3 << 20)
+        XCTAssertEqual(BufferCache.size(for: 6_422_528), 6_815_744, "128×16×28×28 floats: 13 steps of 512 KiB")
+        for bytes in stride(from: 1 << 20, to: 64 << 20, by: 99_991) {
+            let size = BufferCache.size(for: bytes)
+            XCTAssertGreaterThanOrEqual(size, bytes)
+            XCTAssertLessThanOrEqual(Double(size), Double(bytes) * 1.125)
+        }
+    }
+
+    func testStorageOfNearbySizesSharesABuffer() {
+        var first: Storage? = Storage(uninitializedCount: 1_000_000)
+        let address = first!.pointer
+        first = nil
+        let second = Storage(uninitializedCount: 1_010_000)
+        XCTAssertEqual(second.pointer, address, "a batch a few rows larger reuses the buffer")
     }
 
     func testStorageReusesAFreedBufferAndStillComputesRight() {
