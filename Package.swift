@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// The numeric modules' SIMD code (SIMD16<Float> kernels, vectorised loops) for AVX2 with FMA
-/// (Haswell: AVX2, FMA, BMI), the least of the machines this project runs on: for the baseline x86-64 the
+/// The numeric modules' SIMD code (SIMD16<Float> kernels, vectorised loops) for Haswell (AVX2,
+/// FMA, BMI), the least of the machines this project runs on: for the baseline x86-64 the
 /// compiler splits every vector into 128-bit SSE operations. No fast-math: LLVM still may not
 /// fuse or reorder float operations, so results are the same bits as before.
 #if arch(x86_64)
@@ -15,7 +15,6 @@ let vectorISA: [SwiftSetting] = []
 /// element loops are generic code that runs tens of times slower unoptimised, and the test
 /// suite spends most of its time in them (training victims and copies). Preconditions stay on.
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))] + vectorISA
-
 
 let package = Package(
     name: "Honeytrace",

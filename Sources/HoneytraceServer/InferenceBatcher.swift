@@ -71,8 +71,6 @@ final class InferenceBatcher: @unchecked Sendable {
     let maxBatch: Int
     let maxWait: Duration
     let maxPendingRows: Int
-    /// OpenMP threads of the worker thread (oneDNN's parallel regions); nil = the runtime's default.
-    let computeThreads: Int?
     private let onBatch: @Sendable (BatchReport) -> Void
 
     private let condition = NSCondition()
@@ -89,9 +87,8 @@ final class InferenceBatcher: @unchecked Sendable {
 
     private enum State { case idle, running, stopping, stopped }
 
-    init(model: ServedModel, maxBatch: Int, maxWait: Duration, maxPendingRows: Int, computeThreads: Int? = nil,
+    init(model: ServedModel, maxBatch: Int, maxWait: Duration, maxPendingRows: Int,
          onBatch: @escaping @Sendable (BatchReport) -> Void = { _ in }) {
-        self.computeThreads = computeThreads
         self.model = model
         self.maxBatch = max(1, maxBatch)
         self.maxWait = maxWait
@@ -183,20 +180,9 @@ final class InferenceBatcher: @unchecked Sendable {
     // MARK: Worker
 
     private func work() {
-        if let computeThreads { InferenceBatcher.setOpenMPThreads(computeThreads) }
         while let jobs = nextBatch() {
             run(jobs)
         }
-    }
-
-    /// `omp_set_num_threads(n)` for the calling thread, when an OpenMP runtime is loaded (oneDNN's
-    /// libgomp): its parallel regions otherwise wake a thread per core for every pass, which on
-    /// a small machine costs more than it gains for the batch sizes a server sees. Looked up with
-    /// `dlsym` so this module needs no OpenMP headers.
-    static func setOpenMPThreads(_ n: Int) {
-        typealias SetThreads = @convention(c) (Int32) -> Void
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return }
-        unsafeBitCast(symbol, to: SetThreads.self)(Int32(n))
     }
 
     /// Waits for the next batch: nil once stopping with nothing queued.

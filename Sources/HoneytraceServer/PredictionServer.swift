@@ -230,8 +230,7 @@ public final class PredictionServer: Sendable {
         self.ledger = ledger
         self.dawn = dawnMarker.map { DAWNLedger(marker: $0, ledger: ledger, inputShape: model.inputShape, logger: log) }
         self.batcher = InferenceBatcher(model: served, maxBatch: configuration.maxBatch, maxWait: configuration.batchWait,
-                                        maxPendingRows: configuration.maxPendingRows,
-                                        computeThreads: configuration.computeThreads) { metrics.batch($0) }
+                                        maxPendingRows: configuration.maxPendingRows) { metrics.batch($0) }
         self.info = ModelInfo(inputShape: model.inputShape, inputSize: model.inputSize, classes: model.classes,
                               classNames: model.manifest.classNames, answerMode: answerMode.description,
                               maxRowsPerRequest: configuration.maxRowsPerRequest, maxBodyBytes: configuration.maxBodyBytes,

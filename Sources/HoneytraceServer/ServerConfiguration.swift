@@ -57,7 +57,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxPendingRows: Int
 
     /// Threads the tensor engine may use for one forward pass (`TensorEngine.Parallel.threadCount`,
-    /// process-wide, and the OpenMP threads of the batcher's thread for oneDNN); nil = leave the
+    /// process-wide; oneDNN's primitives run single-threaded in each of them); nil = leave the
     /// engine's default (all cores). On a small machine 1 is
     /// usually faster under load: the cores are then free for HTTP and JSON work while batching
     /// supplies the parallelism.

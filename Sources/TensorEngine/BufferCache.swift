@@ -10,8 +10,8 @@ import Darwin
 /// serves a thread other than the main one from an arena of its own, whose memory it hands back to
 /// the kernel as soon as a whole heap of it is free, whatever `M_TRIM_THRESHOLD` says; the next
 /// step's buffers then page-fault and are zeroed by the kernel again (README, "Performance").
-/// Keeping the freed buffers and handing them out again by exact size makes a step reuse the
-/// previous step's memory.
+/// Keeping the freed buffers and handing them out again by size makes a step reuse the previous
+/// step's memory.
 ///
 /// Only buffers of at least `minimumBytes` are kept (small ones are cheap for malloc), and at most
 /// `capacityBytes` in all: past that the longest-kept buffers are freed first, so a phase with other
