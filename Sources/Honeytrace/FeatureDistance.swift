@@ -17,18 +17,22 @@ public enum FeatureDistance {
         for r in 0..<rows { out[r] = dot(x + r * width, x + r * width, width) }
     }
 
-    /// a · b over `width` values, with eight independent accumulators (vectorisable).
+    /// a · b over `width` values with eight independent accumulators, lane k summing the
+    /// products at f ≡ k (mod 8), reduced as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
+    /// Written with SIMD8 so that it is one vector register (the scalar form of the same sums
+    /// compiled to shuffles); multiply then add, no fused multiply–add, so every result is the
+    /// same as the scalar form's, bit for bit.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ width: Int) -> Float {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), stride = MemoryLayout<Float>.stride
+        var lanes = SIMD8<Float>()
         var f = 0
         while f + 8 <= width {
-            s0 += a[f] * b[f]; s1 += a[f + 1] * b[f + 1]; s2 += a[f + 2] * b[f + 2]; s3 += a[f + 3] * b[f + 3]
-            s4 += a[f + 4] * b[f + 4]; s5 += a[f + 5] * b[f + 5]; s6 += a[f + 6] * b[f + 6]; s7 += a[f + 7] * b[f + 7]
+            lanes = lanes + ra.loadUnaligned(fromByteOffset: f * stride, as: SIMD8<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: f * stride, as: SIMD8<Float>.self)
             f += 8
         }
-        var s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        var s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
         while f < width { s += a[f] * b[f]; f += 1 }
         return s
     }

@@ -46,6 +46,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
     /// The out-of-distribution gate's distance: queries whose nearest in-distribution feature is
     /// at most this far are never touched (nil: no gate).
     public let outOfDistributionFloor: Float?
+    /// The gate's search over the bank, for scores that need only its yes or no (not the
+    /// distance to the nearest bank feature).
+    private let gateIndex: GateIndex?
     /// The pixel-mark score's mark (nil for every other score).
     let pixelMark: PixelMark?
     private let randomness: RowRandomness
@@ -54,6 +57,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
     private let hyperplaneCentre: [Float]
     /// The keyed draw of each of the 2^`neighbourhoodBits` neighbourhood codes, made once.
     private let neighbourhoodDraws: [RowDraw]
+    /// The K standard normals each neighbourhood draw's `noiseSeed` gives, `[2^bits, K]`: a
+    /// flipped row's noise, drawn once per code instead of once per answer.
+    private let neighbourhoodNoise: [Float]
     private let lock = NSLock()
     private var freshCalls: UInt64 = 0
 
@@ -117,12 +123,22 @@ public final class HoneytraceDefense: @unchecked Sendable {
         } else {
             outOfDistributionFloor = nil
         }
+        if let floor = outOfDistributionFloor, !config.score.needsDataFeatures {
+            gateIndex = GateIndex(bank: bank, width: key.featureWidth, distance: config.distance, floor: floor)
+        } else {
+            gateIndex = nil
+        }
         randomness = RowRandomness(secret: key.secret, referenceCount: key.referenceCount, shape: key.inputShape)
         (hyperplanes, hyperplaneCentre) = HoneytraceDefense.neighbourhoodHyperplanes(key)
         let randomness = self.randomness
         neighbourhoodDraws = (0..<(1 << HoneytraceDefense.neighbourhoodBits)).map { c in
             var code = UInt8(c)
             return withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
+        }
+        let classes = key.classes
+        neighbourhoodNoise = neighbourhoodDraws.flatMap { draw in
+            var g = SeededGenerator(seed: draw.noiseSeed)
+            return (0..<classes).map { _ in g.nextNormal() }
         }
     }
 
@@ -280,9 +296,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
         guard chunk > 0 else { return }
         let scaledQ = inverseStd == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: chunk * width)
         let qNorms = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
-        let pair = UnsafeMutablePointer<Float>.allocate(capacity: chunk * max(n, m))
+        let pair = UnsafeMutablePointer<Float>.allocate(capacity: chunk * max(n, gateIndex == nil ? m : 0, 1))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-        let bankMin = m > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
+        let bankMin = m > 0 && gateIndex == nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
         let gateLimit = configuration.score.needsDataFeatures ? nil : gateOnlyBelow
         let gathered = bankMin != nil && gateLimit != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk * width) : nil
         let gatheredNorms = gathered != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
@@ -322,7 +338,16 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 }
                 FeatureDistance.aggregate(pair, rows: b, count: n, configuration.aggregate, scratch: scratch, into: out + start)
             }
-            if let bankMin {
+            if let gateIndex {
+                // Only the gate's yes or no is needed: the index answers it.
+                withUnsafeTemporaryAllocation(of: Bool.self, capacity: b) { held in
+                    held.initialize(repeating: false)
+                    gateIndex.holdsBack(q, rows: b, asked: { r in
+                        gateLimit == nil || (out[start + r] < gateLimit! && (weights.map { $0[start + r] > 0 } ?? true))
+                    }, into: held.baseAddress!)
+                    for r in 0..<b where held[r] { out[start + r] = .infinity }
+                }
+            } else if let bankMin {
                 // The rows the bank decides: all of them, or those below the gate's limit, gathered.
                 var selected = b
                 var bankQueries = q, bankQueryNorms = UnsafePointer(qNorms)
@@ -415,10 +440,12 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// Writes the defended probabilities of one row into `out[k]`; returns whether it was
     /// mixed and flipped. `scratch` holds at least k floats. Pure: the same arguments always
-    /// give the same result (noise comes from `draw.noiseSeed`).
+    /// give the same result (noise comes from `draw.noiseSeed`, or from `noise`, the K normals
+    /// that seed gives, when the caller has them already).
     @inline(__always)
     static func defendRow(logits z: UnsafePointer<Float>, classes k: Int, similarity s: Float, draw: RowDraw,
                           references: UnsafePointer<Float>, configuration c: DefenseConfiguration,
+                          noise: UnsafePointer<Float>? = nil,
                           scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) -> (mixed: Bool, flipped: Bool) {
         guard s > 0 else {
             RowMath.softmax(z, count: k, into: out)
@@ -427,7 +454,9 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let ref = references + draw.referenceIndex * k
         let flipped = draw.flipUniform < Double(flipProbability(similarity: s, configuration: c))
         if flipped {
-            if c.flipNoiseStd > 0 {
+            if c.flipNoiseStd > 0, let noise {
+                for j in 0..<k { scratch[j] = ref[j] + c.flipNoiseStd * noise[j] }
+            } else if c.flipNoiseStd > 0 {
                 var g = SeededGenerator(seed: draw.noiseSeed)
                 for j in 0..<k { scratch[j] = ref[j] + c.flipNoiseStd * g.nextNormal() }
             } else {
@@ -448,8 +477,10 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// Draws for the rows of `pixels` (`rows` images) where `needed[r]`; keyed or fresh per the
     /// configuration (`call` numbers fresh streams, in which these rows start at `firstRow`).
+    /// In keyed-neighbourhood mode, `codes` (when given, `[rows]`) receives each drawn row's
+    /// neighbourhood code.
     func draws(pixels: UnsafePointer<Float>, features: UnsafePointer<Float>, rows: Int, needed: (Int) -> Bool,
-               call: UInt64, firstRow: Int = 0) -> [RowDraw] {
+               call: UInt64, firstRow: Int = 0, codes: UnsafeMutablePointer<Int>? = nil) -> [RowDraw] {
         var out = [RowDraw](repeating: RowDraw(flipUniform: 1, referenceIndex: 0, noiseSeed: 0), count: rows)
         let size = key.imageSize
         switch configuration.randomness {
@@ -465,7 +496,11 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 out[r] = RowRandomness.freshDraw(seed: seed, call: call, row: firstRow + r, referenceCount: key.referenceCount)
             }
         case .keyedNeighbourhood:
-            for r in 0..<rows where needed(r) { out[r] = neighbourhoodDraws[Int(neighbourhoodCode(features + r * width))] }
+            for r in 0..<rows where needed(r) {
+                let code = Int(neighbourhoodCode(features + r * width))
+                out[r] = neighbourhoodDraws[code]
+                codes?[r] = code
+            }
         }
         return out
     }
@@ -571,16 +606,21 @@ public final class HoneytraceDefense: @unchecked Sendable {
                                                          maxProbability: HoneytraceDefense.maxProbability(z + r * k, classes: k),
                                                          configuration: c)
         }
-        let rowDraws = draws(pixels: px, features: h, rows: rows, needed: { similarity[$0] > 0 }, call: call, firstRow: first)
+        let codes = UnsafeMutablePointer<Int>.allocate(capacity: rows)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k)
-        defer { scratch.deallocate() }
+        defer { codes.deallocate(); scratch.deallocate() }
+        codes.initialize(repeating: -1, count: rows)
+        let rowDraws = draws(pixels: px, features: h, rows: rows, needed: { similarity[$0] > 0 }, call: call, firstRow: first, codes: codes)
         key.referenceLogits.withUnsafeBufferPointer { refs in
+            neighbourhoodNoise.withUnsafeBufferPointer { noise in
             for r in 0..<rows {
                 let m = HoneytraceDefense.defendRow(logits: z + r * k, classes: k, similarity: similarity[r], draw: rowDraws[r],
-                                                    references: refs.baseAddress!, configuration: c, scratch: scratch,
+                                                    references: refs.baseAddress!, configuration: c,
+                                                    noise: codes[r] >= 0 ? noise.baseAddress! + codes[r] * k : nil, scratch: scratch,
                                                     into: out.probabilities + (first + r) * k)
                 out.mixed[first + r] = m.mixed
                 out.flipped[first + r] = m.flipped
+            }
             }
         }
     }

@@ -75,4 +75,26 @@ public enum BLAS {
             }
         }
     }
+
+    /// Eigenvalues (ascending) and orthonormal eigenvectors of the symmetric `n`×`n` matrix `a`
+    /// (row-major; only its lower triangle is read), by LAPACK's `ssyev`. Eigenvector j is
+    /// `vectors[j·n ..< (j + 1)·n]`; nil when the iteration does not converge.
+    public static func symmetricEigen(_ a: [Float], size n: Int) -> (values: [Float], vectors: [Float])? {
+        precondition(n > 0 && a.count == n * n, "symmetricEigen needs an \(n)×\(n) matrix")
+        configure()
+        // Row-major lower = column-major upper; the column-major eigenvectors read row-major are rows.
+        var matrix = a, values = [Float](repeating: 0, count: n)
+        var size = Int32(n), lda = Int32(n), info: Int32 = 0
+        var lwork: Int32 = -1, query: Float = 0
+        let jobz = Int8(UInt8(ascii: "V")), uplo = Int8(UInt8(ascii: "U"))
+        withUnsafePointer(to: jobz) { j in
+            withUnsafePointer(to: uplo) { u in
+                ssyev_(j, u, &size, &matrix, &lda, &values, &query, &lwork, &info)
+                lwork = Int32(query)
+                var work = [Float](repeating: 0, count: max(Int(lwork), 1))
+                ssyev_(j, u, &size, &matrix, &lda, &values, &work, &lwork, &info)
+            }
+        }
+        return info == 0 ? (values, matrix) : nil
+    }
 }

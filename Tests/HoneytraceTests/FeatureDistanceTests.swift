@@ -19,6 +19,29 @@ final class FeatureDistanceTests: XCTestCase {
         }
     }
 
+    func testDotIsTheEightAccumulatorSumBitForBit() {
+        // The key's probe, the hyperplane codes and the watermark mean all go through `dot`: its
+        // vector form must keep the scalar form's sums (lane k over f ≡ k mod 8, the same tree).
+        func scalar(_ a: [Float], _ b: [Float]) -> Float {
+            var s = [Float](repeating: 0, count: 8)
+            var f = 0
+            while f + 8 <= a.count {
+                for k in 0..<8 { s[k] += a[f + k] * b[f + k] }
+                f += 8
+            }
+            var sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+            while f < a.count { sum += a[f] * b[f]; f += 1 }
+            return sum
+        }
+        var g = SeededGenerator(seed: 8)
+        for width in [1, 7, 8, 9, 16, 23, 128, 130] {
+            for _ in 0..<20 {
+                let a = (0..<width).map { _ in 100 * g.nextNormal() }, b = (0..<width).map { _ in g.nextNormal() }
+                XCTAssertEqual(FeatureDistance.dot(a, b, width).bitPattern, scalar(a, b).bitPattern, "width \(width)")
+            }
+        }
+    }
+
     func testIdenticalVectorsAreAtDistanceZero() {
         let v: [Float] = [100, -3, 7.5, 0.25]
         let d = FeatureDistance.pairwise(.meanSquared, queries: v, references: v, width: 4)

@@ -43,4 +43,35 @@ final class BLASTests: XCTestCase {
             }
         }
     }
+
+    func testSymmetricEigenOfAKnownMatrix() throws {
+        // [[2, 1, 0], [1, 2, 0], [0, 0, 5]]: eigenvalues 1, 3, 5 with vectors (1, −1, 0)/√2,
+        // (1, 1, 0)/√2 and (0, 0, 1), up to sign.
+        let a: [Float] = [2, 1, 0, 1, 2, 0, 0, 0, 5]
+        let (values, vectors) = try XCTUnwrap(BLAS.symmetricEigen(a, size: 3))
+        for (v, e) in zip(values, [Float(1), 3, 5]) { XCTAssertEqual(v, e, accuracy: 1e-5) }
+        let h = Float(0.5).squareRoot()
+        for (j, expected) in [[h, -h, 0], [h, h, 0], [Float(0), 0, 1]].enumerated() {
+            let v = Array(vectors[(j * 3)..<((j + 1) * 3)])
+            let sign: Float = zip(v, expected).reduce(0) { $0 + $1.0 * $1.1 } < 0 ? -1 : 1
+            for (x, y) in zip(v, expected) { XCTAssertEqual(sign * x, y, accuracy: 1e-5, "vector \(j)") }
+        }
+        // A random symmetric matrix: A·v = λ·v and orthonormal vectors.
+        var g = SeededGenerator(seed: 4)
+        let n = 20
+        var m = [Float](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0...i { let x = g.nextNormal(); m[i * n + j] = x; m[j * n + i] = x } }
+        let (lambda, u) = try XCTUnwrap(BLAS.symmetricEigen(m, size: n))
+        XCTAssertEqual(lambda, lambda.sorted(), "ascending")
+        for j in 0..<n {
+            for i in 0..<n {
+                let av = (0..<n).reduce(Float(0)) { $0 + m[i * n + $1] * u[j * n + $1] }
+                XCTAssertEqual(av, lambda[j] * u[j * n + i], accuracy: 1e-4)
+            }
+            for k in 0..<n {
+                let d = (0..<n).reduce(Float(0)) { $0 + u[j * n + $1] * u[k * n + $1] }
+                XCTAssertEqual(d, j == k ? 1 : 0, accuracy: 1e-5)
+            }
+        }
+    }
 }

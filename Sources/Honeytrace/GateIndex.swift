@@ -1,0 +1,220 @@
+import TensorEngine
+
+/// The out-of-distribution gate's question — does any in-distribution feature of the key's bank
+/// lie within the floor of this query? — answered without the full distance of the query to
+/// every bank feature.
+///
+/// A lower bound first: with P the bank's top principal directions (orthonormal rows) and every
+/// vector centred on the bank's mean, ‖q − b‖² = ‖P(q − b)‖² + ‖r_q − r_b‖² where r is the part
+/// outside P's span, and ‖r_q − r_b‖ ≥ |‖r_q‖ − ‖r_b‖|. So
+/// ‖q − b‖² ≥ ‖Pq − Pb‖² + (‖r_q‖ − ‖r_b‖)², one product of width `dimensions + 1` per pair
+/// instead of F. Only the pairs whose bound does not already exceed the floor get the full
+/// distance, and a row stops at its first bank feature within the floor.
+///
+/// The answer is the textbook one for every row: "some member's D(query, member) ≤ floor", with
+/// D computed from the differences (Σ (q − b)² / F or Σ |q − b| / F, the latter bounded through
+/// Σ |d| ≥ ‖d‖); the bound skips a pair only with a margin far above float rounding. It does not
+/// depend on which other rows share the batch (the GEMM identity ‖q‖² + ‖b‖² − 2·q·b rounds
+/// with the batch's shape).
+struct GateIndex: Sendable {
+    let width: Int
+    let distance: DefenseConfiguration.Distance
+    /// The gate's floor on D.
+    let floor: Float
+    /// Principal directions kept.
+    let dimensions: Int
+    /// Bank rows `[M, F]`, as given.
+    private let members: [Float]
+    /// The bank's mean `[F]` and its top principal directions `[dimensions, F]`.
+    private let mean: [Float]
+    private let basis: [Float]
+    /// Per member b: its coordinates in the basis and its residual's norm a_b, then
+    /// (1 − ε)·‖a_b‖² (ε the bound's rounding margin), stored by column, `[dimensions + 2, M]`:
+    /// one product with a query's (−2·a_q, 1) gives the part of the bound that depends on b.
+    private let projected: [Float]
+    /// Bank rows M.
+    private let count: Int
+
+    /// The bound's margin for rounding, relative to the norms it cancels.
+    static let normMargin: Float = 1e-4
+    /// The bound's margin relative to the limit.
+    static let limitMargin: Float = 1e-3
+
+    /// Principal directions for features of width F (the bound's product costs dimensions + 1
+    /// per pair, the projection of a query dimensions·F).
+    static func dimensions(width: Int) -> Int { min(width, 16) }
+
+    /// An index over the `[M, F]` `bank` for the gate's `floor` on `distance`.
+    init(bank: [Float], width: Int, distance: DefenseConfiguration.Distance, floor: Float) {
+        precondition(width > 0 && bank.count % width == 0 && !bank.isEmpty, "the bank must hold rows of width \(width)")
+        self.width = width
+        self.distance = distance
+        self.floor = floor
+        members = bank
+        let m = bank.count / width
+        var mean = [Double](repeating: 0, count: width)
+        for i in bank.indices { mean[i % width] += Double(bank[i]) }
+        self.mean = mean.map { Float($0 / Double(m)) }
+        var centred = bank
+        for i in centred.indices { centred[i] -= self.mean[i % width] }
+        // Covariance (up to the factor 1/M, which does not change the directions) by one GEMM.
+        var covariance = [Float](repeating: 0, count: width * width)
+        centred.withUnsafeBufferPointer { c in
+            covariance.withUnsafeMutableBufferPointer { out in
+                BLAS.gemm(transA: true, m: width, n: width, k: m, a: c.baseAddress!, lda: width, b: c.baseAddress!, ldb: width,
+                          c: out.baseAddress!, ldc: width)
+            }
+        }
+        let p = GateIndex.dimensions(width: width)
+        if let eigen = BLAS.symmetricEigen(covariance, size: width) {
+            basis = Array(eigen.vectors[((width - p) * width)...])  // ascending eigenvalues: the last p
+            dimensions = p
+        } else {
+            basis = []  // no bound: every pair gets the full distance
+            dimensions = 0
+        }
+        let augmented = GateIndex.project(centred, rows: m, width: width, basis: basis, dimensions: dimensions)
+        let k = dimensions + 1
+        var extended = [Float](repeating: 0, count: m * (k + 1))
+        augmented.withUnsafeBufferPointer { a in
+            for r in 0..<m {
+                let row = a.baseAddress! + r * k
+                for j in 0..<k { extended[j * m + r] = row[j] }
+                extended[k * m + r] = (1 - GateIndex.normMargin) * FeatureDistance.dot(row, row, k)
+            }
+        }
+        projected = extended
+        count = m
+    }
+
+    /// `[rows, dimensions + 1]`: each centred row's coordinates in `basis`, then the norm of its
+    /// residual outside the basis's span.
+    private static func project(_ centred: [Float], rows: Int, width: Int, basis: [Float], dimensions p: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * (p + 1))
+        centred.withUnsafeBufferPointer { c in
+            basis.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    project(c.baseAddress!, rows: rows, width: width, basis: b.baseAddress, dimensions: p, into: o.baseAddress!)
+                }
+            }
+        }
+        return out
+    }
+
+    private static func project(_ centred: UnsafePointer<Float>, rows: Int, width: Int, basis: UnsafePointer<Float>?, dimensions p: Int,
+                                into out: UnsafeMutablePointer<Float>) {
+        // Coordinates: one product; residual r = x − coordinates·basis, its norm from its values
+        // (not ‖x‖² − ‖coordinates‖², which cancels).
+        let residual = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
+        defer { residual.deallocate() }
+        residual.update(from: centred, count: rows * width)
+        if let basis, p > 0 {
+            BLAS.gemm(transB: true, m: rows, n: p, k: width, a: centred, lda: width, b: basis, ldb: width, c: out, ldc: p + 1)
+            BLAS.gemm(m: rows, n: width, k: p, alpha: -1, a: out, lda: p + 1, b: basis, ldb: width, beta: 1, c: residual, ldc: width)
+        }
+        for r in 0..<rows {
+            let row = residual + r * width
+            out[r * (p + 1) + p] = FeatureDistance.dot(row, row, width).squareRoot()
+        }
+    }
+
+    /// Σ (a_f − b_f)², sixteen lanes at a time.
+    @inline(__always)
+    static func squaredDifferenceSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ width: Int) -> Float {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), stride = MemoryLayout<Float>.stride
+        var lanes = SIMD16<Float>()
+        var f = 0
+        while f + 16 <= width {
+            let d = ra.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
+            lanes.addProduct(d, d)
+            f += 16
+        }
+        var s = lanes.sum()
+        while f < width { let d = a[f] - b[f]; s += d * d; f += 1 }
+        return s
+    }
+
+    /// D(a, b) from the differences: the per-dimension mean of squared or absolute differences.
+    @inline(__always)
+    func featureDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        let sum = distance == .meanSquared ? GateIndex.squaredDifferenceSum(a, b, width) : FeatureDistance.absoluteSum(a, b, width)
+        return sum * (1 / Float(width))
+    }
+
+    /// For each of `rows` queries `[rows, F]` whose `asked(r)` is true: whether some bank feature
+    /// lies within the floor (the gate holds the query back). Rows not asked are left alone.
+    func holdsBack(_ queries: UnsafePointer<Float>, rows: Int, asked: (Int) -> Bool, into held: UnsafeMutablePointer<Bool>) {
+        var selected = [Int]()
+        selected.reserveCapacity(rows)
+        for r in 0..<rows where asked(r) { selected.append(r) }
+        let n = selected.count, m = count, p = dimensions, k = p + 2
+        guard n > 0 else { return }
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: n * width)
+        let coordinates = UnsafeMutablePointer<Float>.allocate(capacity: n * (p + 1))
+        let queryRows = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let bounds = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+        defer { gathered.deallocate(); coordinates.deallocate(); queryRows.deallocate(); bounds.deallocate() }
+        mean.withUnsafeBufferPointer { mu in
+            for (i, r) in selected.enumerated() {
+                let src = queries + r * width, dst = gathered + i * width
+                for f in 0..<width { dst[f] = src[f] - mu[f] }
+            }
+        }
+        basis.withUnsafeBufferPointer { b in
+            GateIndex.project(UnsafePointer(gathered), rows: n, width: width, basis: b.baseAddress, dimensions: p, into: coordinates)
+        }
+        // The full distance is needed where the bound ‖a_q‖² + ‖a_b‖² − 2·a_q·a_b (a = coordinates
+        // and residual norm) stays within the limit on Σ (q − b)² — for mean-absolute D,
+        // (F·floor)², as Σ |d| ≥ ‖d‖ — with margins for the bound's rounding:
+        //   −2·a_q·a_b + (1 − ε)·‖a_b‖² ≤ (1 + δ)·limit − (1 − ε)·‖a_q‖² =: threshold_q,
+        // whose left side is one product of the rows (−2·a_q, 1) and the members' rows.
+        let sumLimit = Float(width) * floor
+        let limit = distance == .meanSquared ? sumLimit : sumLimit * sumLimit
+        var thresholds = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let a = coordinates + i * (p + 1), row = queryRows + i * k
+            for j in 0...p { row[j] = -2 * a[j] }
+            row[p + 1] = 1
+            thresholds[i] = (1 + GateIndex.limitMargin) * limit - (1 - GateIndex.normMargin) * FeatureDistance.dot(a, a, p + 1)
+        }
+        projected.withUnsafeBufferPointer { a in
+            if n >= FeatureDistance.parallelRows {
+                BLAS.parallelGemm(m: n, n: m, k: k, a: queryRows, lda: k, b: a.baseAddress!, ldb: m, beta: 0, c: bounds, ldc: m)
+            } else if n > 1 {
+                BLAS.gemm(m: n, n: m, k: k, a: queryRows, lda: k, b: a.baseAddress!, ldb: m, beta: 0, c: bounds, ldc: m)
+            } else {
+                // One query: k passes over contiguous columns (a matrix–vector product through
+                // BLAS costs more in the call than in the arithmetic).
+                bounds.update(from: a.baseAddress! + (k - 1) * m, count: m)
+                for j in 0..<(k - 1) {
+                    let w = queryRows[j], column = a.baseAddress! + j * m
+                    for i in 0..<m { bounds[i] += w * column[i] }
+                }
+            }
+        }
+        members.withUnsafeBufferPointer { mb in
+            for (i, r) in selected.enumerated() {
+                let row = UnsafeRawPointer(bounds + i * m), q = queries + r * width, t = thresholds[i]
+                // Sixteen members at a time; the full distance only for the lanes within the bound.
+                held[r] = { () -> Bool in
+                    let lanes = SIMD16<Float>(repeating: t)
+                    var j = 0
+                    while j + 16 <= m {
+                        let within = row.loadUnaligned(fromByteOffset: j * MemoryLayout<Float>.stride, as: SIMD16<Float>.self) .<= lanes
+                        if any(within) {
+                            for l in 0..<16 where within[l] && featureDistance(q, mb.baseAddress! + (j + l) * width) <= floor { return true }
+                        }
+                        j += 16
+                    }
+                    while j < m {
+                        if row.load(fromByteOffset: j * MemoryLayout<Float>.stride, as: Float.self) <= t
+                            && featureDistance(q, mb.baseAddress! + j * width) <= floor { return true }
+                        j += 1
+                    }
+                    return false
+                }()
+            }
+        }
+    }
+}
