@@ -37,6 +37,32 @@ public enum FeatureDistance {
         return s
     }
 
+    /// `dot(rows + i·width, x, width)` for the eight rows i of `rows` `[8, width]`, each bit for
+    /// bit as `dot` gives it, with the eight sums interleaved (eight independent chains instead
+    /// of one at a time).
+    @inline(__always)
+    static func eightDots(_ rows: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ width: Int) -> SIMD8<Float> {
+        let r = UnsafeRawPointer(rows), rx = UnsafeRawPointer(x), stride = MemoryLayout<Float>.stride
+        var l0 = SIMD8<Float>(), l1 = SIMD8<Float>(), l2 = SIMD8<Float>(), l3 = SIMD8<Float>()
+        var l4 = SIMD8<Float>(), l5 = SIMD8<Float>(), l6 = SIMD8<Float>(), l7 = SIMD8<Float>()
+        @inline(__always) func row(_ i: Int, _ f: Int) -> SIMD8<Float> {
+            r.loadUnaligned(fromByteOffset: (i * width + f) * stride, as: SIMD8<Float>.self)
+        }
+        var f = 0
+        while f + 8 <= width {
+            let v = rx.loadUnaligned(fromByteOffset: f * stride, as: SIMD8<Float>.self)
+            l0 = l0 + row(0, f) * v; l1 = l1 + row(1, f) * v; l2 = l2 + row(2, f) * v; l3 = l3 + row(3, f) * v
+            l4 = l4 + row(4, f) * v; l5 = l5 + row(5, f) * v; l6 = l6 + row(6, f) * v; l7 = l7 + row(7, f) * v
+            f += 8
+        }
+        @inline(__always) func finish(_ i: Int, _ lanes: SIMD8<Float>) -> Float {
+            var s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            for g in f..<width { s += rows[i * width + g] * x[g] }
+            return s
+        }
+        return SIMD8(finish(0, l0), finish(1, l1), finish(2, l2), finish(3, l3), finish(4, l4), finish(5, l5), finish(6, l6), finish(7, l7))
+    }
+
     /// The smallest of `count` ≥ 1 values, eight lanes at a time (the gate's nearest bank
     /// feature: a scalar scan of the bank's distances was the defense's largest cost per row).
     @inline(__always)

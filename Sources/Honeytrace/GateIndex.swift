@@ -105,10 +105,15 @@ struct GateIndex: Sendable {
                                 into out: UnsafeMutablePointer<Float>) {
         // Coordinates: one product; residual r = x − coordinates·basis, its norm from its values
         // (not ‖x‖² − ‖coordinates‖², which cancels).
-        let residual = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
-        defer { residual.deallocate() }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * width) { buffer in
+        let residual = buffer.baseAddress!
         residual.update(from: centred, count: rows * width)
-        if let basis, p > 0 {
+        if let basis, p > 0, rows == 1 {
+            // One query (single-image requests): p dot products and p updates, cheaper than two
+            // BLAS calls.
+            for j in 0..<p { out[j] = GateIndex.dot(centred, basis + j * width, width) }
+            for j in 0..<p { GateIndex.addScaled(-out[j], basis + j * width, into: residual, count: width) }
+        } else if let basis, p > 0 {
             BLAS.gemm(transB: true, m: rows, n: p, k: width, a: centred, lda: width, b: basis, ldb: width, c: out, ldc: p + 1)
             BLAS.gemm(m: rows, n: width, k: p, alpha: -1, a: out, lda: p + 1, b: basis, ldb: width, beta: 1, c: residual, ldc: width)
         }
@@ -116,6 +121,41 @@ struct GateIndex: Sendable {
             let row = residual + r * width
             out[r * (p + 1) + p] = FeatureDistance.dot(row, row, width).squareRoot()
         }
+        }
+    }
+
+    /// a · b with two sixteen-lane accumulators and fused multiply–adds (throughput-bound; the
+    /// bound's products need no particular rounding).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ width: Int) -> Float {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), stride = MemoryLayout<Float>.stride
+        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
+        var f = 0
+        while f + 32 <= width {
+            s0.addProduct(ra.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self),
+                          rb.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self))
+            s1.addProduct(ra.loadUnaligned(fromByteOffset: (f + 16) * stride, as: SIMD16<Float>.self),
+                          rb.loadUnaligned(fromByteOffset: (f + 16) * stride, as: SIMD16<Float>.self))
+            f += 32
+        }
+        var s = (s0 + s1).sum()
+        while f < width { s += a[f] * b[f]; f += 1 }
+        return s
+    }
+
+    /// y += w·x over `count` values, sixteen lanes at a time.
+    @inline(__always)
+    static func addScaled(_ w: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y), stride = MemoryLayout<Float>.stride
+        let lanes = SIMD16<Float>(repeating: w)
+        var i = 0
+        while i + 16 <= count {
+            var v = ry.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self)
+            v.addProduct(lanes, rx.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self))
+            ry.storeBytes(of: v, toByteOffset: i * stride, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count { y[i] += w * x[i]; i += 1 }
     }
 
     /// Σ (a_f − b_f)², sixteen lanes at a time.
@@ -145,16 +185,26 @@ struct GateIndex: Sendable {
     /// For each of `rows` queries `[rows, F]` whose `asked(r)` is true: whether some bank feature
     /// lies within the floor (the gate holds the query back). Rows not asked are left alone.
     func holdsBack(_ queries: UnsafePointer<Float>, rows: Int, asked: (Int) -> Bool, into held: UnsafeMutablePointer<Bool>) {
-        var selected = [Int]()
-        selected.reserveCapacity(rows)
-        for r in 0..<rows where asked(r) { selected.append(r) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: rows) { selected in
+            var n = 0
+            for r in 0..<rows where asked(r) { selected[n] = r; n += 1 }
+            guard n > 0 else { return }
+            let m = count, p = dimensions, k = p + 2
+            // One scratch block: centred queries, coordinates, product rows, bounds, thresholds.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (width + (p + 1) + k + m + 1)) { scratch in
+                let gathered = scratch.baseAddress!, coordinates = gathered + n * width, queryRows = coordinates + n * (p + 1)
+                let bounds = queryRows + n * k, thresholds = bounds + n * m
+                holdsBack(queries, selected: UnsafeBufferPointer(rebasing: selected[..<n]), gathered: gathered, coordinates: coordinates,
+                          queryRows: queryRows, bounds: bounds, thresholds: thresholds, into: held)
+            }
+        }
+    }
+
+    /// `holdsBack(_:rows:asked:into:)` for the `selected` rows, in the caller's scratch memory.
+    private func holdsBack(_ queries: UnsafePointer<Float>, selected: UnsafeBufferPointer<Int>, gathered: UnsafeMutablePointer<Float>,
+                           coordinates: UnsafeMutablePointer<Float>, queryRows: UnsafeMutablePointer<Float>,
+                           bounds: UnsafeMutablePointer<Float>, thresholds: UnsafeMutablePointer<Float>, into held: UnsafeMutablePointer<Bool>) {
         let n = selected.count, m = count, p = dimensions, k = p + 2
-        guard n > 0 else { return }
-        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: n * width)
-        let coordinates = UnsafeMutablePointer<Float>.allocate(capacity: n * (p + 1))
-        let queryRows = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
-        let bounds = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
-        defer { gathered.deallocate(); coordinates.deallocate(); queryRows.deallocate(); bounds.deallocate() }
         mean.withUnsafeBufferPointer { mu in
             for (i, r) in selected.enumerated() {
                 let src = queries + r * width, dst = gathered + i * width
@@ -171,7 +221,6 @@ struct GateIndex: Sendable {
         // whose left side is one product of the rows (−2·a_q, 1) and the members' rows.
         let sumLimit = Float(width) * floor
         let limit = distance == .meanSquared ? sumLimit : sumLimit * sumLimit
-        var thresholds = [Float](repeating: 0, count: n)
         for i in 0..<n {
             let a = coordinates + i * (p + 1), row = queryRows + i * k
             for j in 0...p { row[j] = -2 * a[j] }
@@ -187,34 +236,35 @@ struct GateIndex: Sendable {
                 // One query: k passes over contiguous columns (a matrix–vector product through
                 // BLAS costs more in the call than in the arithmetic).
                 bounds.update(from: a.baseAddress! + (k - 1) * m, count: m)
-                for j in 0..<(k - 1) {
-                    let w = queryRows[j], column = a.baseAddress! + j * m
-                    for i in 0..<m { bounds[i] += w * column[i] }
-                }
+                for j in 0..<(k - 1) { GateIndex.addScaled(queryRows[j], a.baseAddress! + j * m, into: bounds, count: m) }
             }
         }
         members.withUnsafeBufferPointer { mb in
             for (i, r) in selected.enumerated() {
-                let row = UnsafeRawPointer(bounds + i * m), q = queries + r * width, t = thresholds[i]
-                // Sixteen members at a time; the full distance only for the lanes within the bound.
-                held[r] = { () -> Bool in
-                    let lanes = SIMD16<Float>(repeating: t)
-                    var j = 0
-                    while j + 16 <= m {
-                        let within = row.loadUnaligned(fromByteOffset: j * MemoryLayout<Float>.stride, as: SIMD16<Float>.self) .<= lanes
-                        if any(within) {
-                            for l in 0..<16 where within[l] && featureDistance(q, mb.baseAddress! + (j + l) * width) <= floor { return true }
-                        }
-                        j += 16
-                    }
-                    while j < m {
-                        if row.load(fromByteOffset: j * MemoryLayout<Float>.stride, as: Float.self) <= t
-                            && featureDistance(q, mb.baseAddress! + j * width) <= floor { return true }
-                        j += 1
-                    }
-                    return false
-                }()
+                held[r] = anyWithinFloor(queries + r * width, bounds: UnsafeRawPointer(bounds + i * m), threshold: thresholds[i],
+                                         members: mb.baseAddress!)
             }
         }
+    }
+
+    /// Whether some member whose bound is within `threshold` is within the floor of `q`:
+    /// sixteen bounds at a time, the full distance only for the lanes within.
+    @inline(__always)
+    private func anyWithinFloor(_ q: UnsafePointer<Float>, bounds row: UnsafeRawPointer, threshold t: Float, members: UnsafePointer<Float>) -> Bool {
+        let m = count, stride = MemoryLayout<Float>.stride
+        let lanes = SIMD16<Float>(repeating: t)
+        var j = 0
+        while j + 16 <= m {
+            let within = row.loadUnaligned(fromByteOffset: j * stride, as: SIMD16<Float>.self) .<= lanes
+            if any(within) {
+                for l in 0..<16 where within[l] && featureDistance(q, members + (j + l) * width) <= floor { return true }
+            }
+            j += 16
+        }
+        while j < m {
+            if row.load(fromByteOffset: j * stride, as: Float.self) <= t && featureDistance(q, members + j * width) <= floor { return true }
+            j += 1
+        }
+        return false
     }
 }

@@ -202,9 +202,8 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 for j in 0..<width { d[j] = x[j] - c[j] }
             }
             hyperplanes.withUnsafeBufferPointer { w in
-                for b in 0..<HoneytraceDefense.neighbourhoodBits where FeatureDistance.dot(w.baseAddress! + b * width, d, width) >= 0 {
-                    code |= 1 << b
-                }
+                let products = FeatureDistance.eightDots(w.baseAddress!, d, width)
+                for b in 0..<HoneytraceDefense.neighbourhoodBits where products[b] >= 0 { code |= 1 << b }
             }
         }
         return code

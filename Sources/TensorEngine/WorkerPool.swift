@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A fixed set of long-lived worker threads that run the iterations of a parallel loop
 /// together with the calling thread.
@@ -21,7 +22,14 @@ final class WorkerPool: @unchecked Sendable {
     private var generation = 0
     private var activeWorkers = 0
     private var busy = false
+    /// `generation`, published for workers that spin before they sleep.
+    private let published = Atomic<Int>(0)
     let workerCount: Int
+
+    /// How long a worker that has finished a loop keeps watching for the next before it sleeps:
+    /// waking a sleeping thread takes tens of microseconds, as long as a small loop itself
+    /// (a layer of single-image inference, the defense on a batch), and loops come in bursts.
+    static let spinNanoseconds: UInt64 = 50_000
 
     init(workers: Int) {
         workerCount = workers
@@ -56,6 +64,7 @@ final class WorkerPool: @unchecked Sendable {
             nextIteration = 0
             activeWorkers = workerCount
             generation &+= 1
+            published.store(generation, ordering: .releasing)
             pthread_cond_broadcast(&workAvailable)
             pthread_mutex_unlock(&mutex)
 
@@ -84,6 +93,8 @@ final class WorkerPool: @unchecked Sendable {
     private func workerLoop() {
         var seen = 0
         while true {
+            let start = WorkerPool.monotonicNanoseconds()
+            while published.load(ordering: .acquiring) == seen && WorkerPool.monotonicNanoseconds() &- start < WorkerPool.spinNanoseconds {}
             pthread_mutex_lock(&mutex)
             while generation == seen { pthread_cond_wait(&workAvailable, &mutex) }
             seen = generation
@@ -104,5 +115,11 @@ final class WorkerPool: @unchecked Sendable {
         let work = body
         pthread_mutex_unlock(&mutex)
         if let work { drain(work) }
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 }

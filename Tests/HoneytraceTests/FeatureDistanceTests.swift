@@ -1,4 +1,4 @@
-import Honeytrace
+@testable import Honeytrace
 import TensorEngine
 import XCTest
 
@@ -38,6 +38,22 @@ final class FeatureDistanceTests: XCTestCase {
             for _ in 0..<20 {
                 let a = (0..<width).map { _ in 100 * g.nextNormal() }, b = (0..<width).map { _ in g.nextNormal() }
                 XCTAssertEqual(FeatureDistance.dot(a, b, width).bitPattern, scalar(a, b).bitPattern, "width \(width)")
+            }
+        }
+    }
+
+    func testEightDotsAreDotBitForBit() {
+        // The neighbourhood code's eight hyperplane products, interleaved, must equal eight `dot`s:
+        // a code bit that flipped with the rounding would change the answer's draw.
+        var g = SeededGenerator(seed: 12)
+        for width in [1, 8, 13, 128, 131] {
+            for _ in 0..<10 {
+                let rows = (0..<(8 * width)).map { _ in g.nextNormal() }, x = (0..<width).map { _ in 10 * g.nextNormal() }
+                let fast = rows.withUnsafeBufferPointer { r in x.withUnsafeBufferPointer { FeatureDistance.eightDots(r.baseAddress!, $0.baseAddress!, width) } }
+                for i in 0..<8 {
+                    let one = Array(rows[(i * width)..<((i + 1) * width)])
+                    XCTAssertEqual(fast[i].bitPattern, FeatureDistance.dot(one, x, width).bitPattern, "width \(width) row \(i)")
+                }
             }
         }
     }
