@@ -178,6 +178,8 @@ public final class PredictionServer: Sendable {
         if let threads = configuration.computeThreads { Parallel.threadCount = threads }
         // Batches come in every size: keeping freed buffers would only keep memory resident.
         TensorMemory.reusesFreedBuffers = false
+        // Between requests the event loop and the ledger need the cores more than a waiting worker.
+        Parallel.idleSpinNanoseconds = 0
         var log = logger ?? PredictionServer.makeLogger(level: configuration.logLevel)
         log[metadataKey: "service"] = "honeytrace-server"
         self.configuration = configuration

@@ -6,6 +6,12 @@ public enum Parallel {
     /// Set it before the first parallel loop: the worker threads are started once.
     nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfoShim.activeProcessorCount)
 
+    /// How long a worker thread that has finished a loop keeps watching for the next before it
+    /// sleeps. Waking a sleeping thread takes tens of microseconds, as long as a small loop itself
+    /// (a layer of single-image inference, the defense on a batch), and loops come in bursts. A
+    /// process whose other threads need the cores between loops (a server's event loop) sets 0.
+    nonisolated(unsafe) public static var idleSpinNanoseconds: UInt64 = 50_000
+
     nonisolated(unsafe) private static var pool: WorkerPool?
     private static let poolLock = PoolLock()
 

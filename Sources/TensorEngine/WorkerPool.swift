@@ -26,10 +26,6 @@ final class WorkerPool: @unchecked Sendable {
     private let published = Atomic<Int>(0)
     let workerCount: Int
 
-    /// How long a worker that has finished a loop keeps watching for the next before it sleeps:
-    /// waking a sleeping thread takes tens of microseconds, as long as a small loop itself
-    /// (a layer of single-image inference, the defense on a batch), and loops come in bursts.
-    static let spinNanoseconds: UInt64 = 50_000
 
     init(workers: Int) {
         workerCount = workers
@@ -94,7 +90,7 @@ final class WorkerPool: @unchecked Sendable {
         var seen = 0
         while true {
             let start = WorkerPool.monotonicNanoseconds()
-            while published.load(ordering: .acquiring) == seen && WorkerPool.monotonicNanoseconds() &- start < WorkerPool.spinNanoseconds {}
+            while published.load(ordering: .acquiring) == seen && WorkerPool.monotonicNanoseconds() &- start < Parallel.idleSpinNanoseconds {}
             pthread_mutex_lock(&mutex)
             while generation == seen { pthread_cond_wait(&workAvailable, &mutex) }
             seen = generation
