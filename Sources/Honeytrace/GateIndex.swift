@@ -190,10 +190,12 @@ struct GateIndex: Sendable {
             for r in 0..<rows where asked(r) { selected[n] = r; n += 1 }
             guard n > 0 else { return }
             let m = count, p = dimensions, k = p + 2
-            // One scratch block: centred queries, coordinates, product rows, bounds, thresholds.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (width + (p + 1) + k + m + 1)) { scratch in
+            // One scratch block: centred queries, coordinates, product rows, thresholds, bounds
+            // (a single query's bounds never leave registers).
+            let boundValues = n > 1 ? n * m : 0
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (width + (p + 1) + k + 1) + boundValues) { scratch in
                 let gathered = scratch.baseAddress!, coordinates = gathered + n * width, queryRows = coordinates + n * (p + 1)
-                let bounds = queryRows + n * k, thresholds = bounds + n * m
+                let thresholds = queryRows + n * k, bounds = thresholds + n
                 holdsBack(queries, selected: UnsafeBufferPointer(rebasing: selected[..<n]), gathered: gathered, coordinates: coordinates,
                           queryRows: queryRows, bounds: bounds, thresholds: thresholds, into: held)
             }
@@ -233,18 +235,50 @@ struct GateIndex: Sendable {
             } else if n > 1 {
                 BLAS.gemm(m: n, n: m, k: k, a: queryRows, lda: k, b: a.baseAddress!, ldb: m, beta: 0, c: bounds, ldc: m)
             } else {
-                // One query: k passes over contiguous columns (a matrix–vector product through
-                // BLAS costs more in the call than in the arithmetic).
-                bounds.update(from: a.baseAddress! + (k - 1) * m, count: m)
-                for j in 0..<(k - 1) { GateIndex.addScaled(queryRows[j], a.baseAddress! + j * m, into: bounds, count: m) }
+                // One query: sixteen members at a time, each block's bounds kept in a register and
+                // checked at once (a matrix–vector product through BLAS costs more in the call
+                // than in the arithmetic).
+                held[selected[0]] = members.withUnsafeBufferPointer { mb in
+                    singleQueryWithinFloor(queries + selected[0] * width, row: queryRows, threshold: thresholds[0],
+                                           columns: a.baseAddress!, members: mb.baseAddress!)
+                }
             }
         }
+        guard n > 1 else { return }
         members.withUnsafeBufferPointer { mb in
             for (i, r) in selected.enumerated() {
                 held[r] = anyWithinFloor(queries + r * width, bounds: UnsafeRawPointer(bounds + i * m), threshold: thresholds[i],
                                          members: mb.baseAddress!)
             }
         }
+    }
+
+    /// `anyWithinFloor` for one query whose product row is `row` (`[dimensions + 2]`), with the
+    /// bounds computed block by block from the members' columns.
+    @inline(__always)
+    private func singleQueryWithinFloor(_ q: UnsafePointer<Float>, row: UnsafePointer<Float>, threshold t: Float,
+                                        columns: UnsafePointer<Float>, members: UnsafePointer<Float>) -> Bool {
+        let m = count, k = dimensions + 2, stride = MemoryLayout<Float>.stride
+        let raw = UnsafeRawPointer(columns), lanes = SIMD16<Float>(repeating: t)
+        var j = 0
+        while j + 16 <= m {
+            var bound = raw.loadUnaligned(fromByteOffset: ((k - 1) * m + j) * stride, as: SIMD16<Float>.self)
+            for c in 0..<(k - 1) {
+                bound.addProduct(SIMD16(repeating: row[c]), raw.loadUnaligned(fromByteOffset: (c * m + j) * stride, as: SIMD16<Float>.self))
+            }
+            let within = bound .<= lanes
+            if any(within) {
+                for l in 0..<16 where within[l] && featureDistance(q, members + (j + l) * width) <= floor { return true }
+            }
+            j += 16
+        }
+        while j < m {
+            var bound = columns[(k - 1) * m + j]
+            for c in 0..<(k - 1) { bound += row[c] * columns[c * m + j] }
+            if bound <= t && featureDistance(q, members + j * width) <= floor { return true }
+            j += 1
+        }
+        return false
     }
 
     /// Whether some member whose bound is within `threshold` is within the floor of `q`:

@@ -74,6 +74,14 @@ final class GateIndexTests: XCTestCase {
                 held.withUnsafeMutableBufferPointer { h in index.holdsBack(q.baseAddress!, rows: 2, asked: { _ in true }, into: h.baseAddress!) }
             }
             XCTAssertEqual(held, expected, "floor \(floor)")
+            // One query at a time takes the single-query path: the same answers.
+            for r in 0..<2 {
+                var one = [!expected[r]]
+                queries.withUnsafeBufferPointer { q in
+                    one.withUnsafeMutableBufferPointer { h in index.holdsBack(q.baseAddress! + 2 * r, rows: 1, asked: { _ in true }, into: h.baseAddress!) }
+                }
+                XCTAssertEqual(one[0], expected[r], "floor \(floor), query \(r) alone")
+            }
         }
     }
 
