@@ -106,21 +106,21 @@ struct GateIndex: Sendable {
         // Coordinates: one product; residual r = x − coordinates·basis, its norm from its values
         // (not ‖x‖² − ‖coordinates‖², which cancels).
         withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * width) { buffer in
-        let residual = buffer.baseAddress!
-        residual.update(from: centred, count: rows * width)
-        if let basis, p > 0, rows == 1 {
-            // One query (single-image requests): p dot products and p updates, cheaper than two
-            // BLAS calls.
-            for j in 0..<p { out[j] = GateIndex.dot(centred, basis + j * width, width) }
-            for j in 0..<p { GateIndex.addScaled(-out[j], basis + j * width, into: residual, count: width) }
-        } else if let basis, p > 0 {
-            BLAS.gemm(transB: true, m: rows, n: p, k: width, a: centred, lda: width, b: basis, ldb: width, c: out, ldc: p + 1)
-            BLAS.gemm(m: rows, n: width, k: p, alpha: -1, a: out, lda: p + 1, b: basis, ldb: width, beta: 1, c: residual, ldc: width)
-        }
-        for r in 0..<rows {
-            let row = residual + r * width
-            out[r * (p + 1) + p] = FeatureDistance.dot(row, row, width).squareRoot()
-        }
+            let residual = buffer.baseAddress!
+            residual.update(from: centred, count: rows * width)
+            if let basis, p > 0, rows == 1 {
+                // One query (single-image requests): p dot products and p updates, cheaper than two
+                // BLAS calls.
+                for j in 0..<p { out[j] = GateIndex.dot(centred, basis + j * width, width) }
+                for j in 0..<p { GateIndex.addScaled(-out[j], basis + j * width, into: residual, count: width) }
+            } else if let basis, p > 0 {
+                BLAS.gemm(transB: true, m: rows, n: p, k: width, a: centred, lda: width, b: basis, ldb: width, c: out, ldc: p + 1)
+                BLAS.gemm(m: rows, n: width, k: p, alpha: -1, a: out, lda: p + 1, b: basis, ldb: width, beta: 1, c: residual, ldc: width)
+            }
+            for r in 0..<rows {
+                let row = residual + r * width
+                out[r * (p + 1) + p] = FeatureDistance.dot(row, row, width).squareRoot()
+            }
         }
     }
 

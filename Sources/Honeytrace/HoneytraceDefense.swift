@@ -612,14 +612,14 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let rowDraws = draws(pixels: px, features: h, rows: rows, needed: { similarity[$0] > 0 }, call: call, firstRow: first, codes: codes)
         key.referenceLogits.withUnsafeBufferPointer { refs in
             neighbourhoodNoise.withUnsafeBufferPointer { noise in
-            for r in 0..<rows {
-                let m = HoneytraceDefense.defendRow(logits: z + r * k, classes: k, similarity: similarity[r], draw: rowDraws[r],
-                                                    references: refs.baseAddress!, configuration: c,
-                                                    noise: codes[r] >= 0 ? noise.baseAddress! + codes[r] * k : nil, scratch: scratch,
-                                                    into: out.probabilities + (first + r) * k)
-                out.mixed[first + r] = m.mixed
-                out.flipped[first + r] = m.flipped
-            }
+                for r in 0..<rows {
+                    let m = HoneytraceDefense.defendRow(logits: z + r * k, classes: k, similarity: similarity[r], draw: rowDraws[r],
+                                                        references: refs.baseAddress!, configuration: c,
+                                                        noise: codes[r] >= 0 ? noise.baseAddress! + codes[r] * k : nil, scratch: scratch,
+                                                        into: out.probabilities + (first + r) * k)
+                    out.mixed[first + r] = m.mixed
+                    out.flipped[first + r] = m.flipped
+                }
             }
         }
     }
