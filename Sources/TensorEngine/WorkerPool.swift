@@ -26,7 +26,6 @@ final class WorkerPool: @unchecked Sendable {
     private let published = Atomic<Int>(0)
     let workerCount: Int
 
-
     init(workers: Int) {
         workerCount = workers
         pthread_mutex_init(&mutex, nil)
