@@ -103,6 +103,18 @@ public struct Normalization: Codable, Sendable, Equatable {
         }
     }
 
+    /// Writes the normalised `source` planes into `values` (one pass; the same arithmetic as
+    /// the in-place form).
+    public func apply(from source: UnsafePointer<Float>, to values: UnsafeMutablePointer<Float>, planes count: Int, planeSize: Int,
+                      channels: Int) {
+        precondition(fits(channels: channels), "normalisation for \(mean.count) channels applied to \(channels)")
+        for p in 0..<count {
+            let m = mean(channel: p % channels), s = std(channel: p % channels)
+            let src = source + p * planeSize, plane = values + p * planeSize
+            for i in 0..<planeSize { plane[i] = (src[i] - m) / s }
+        }
+    }
+
     /// Normalises an N×C×H×W array in place.
     public func apply(to values: inout [Float], channels: Int, height: Int, width: Int) {
         let planeSize = height * width

@@ -5,8 +5,12 @@ extension Normalization {
     /// The normalised copy of raw [0, 1] images `[B, C, H, W]`: what a network trained with this
     /// normalisation takes.
     public func normalized(_ pixels: Tensor) -> Tensor {
-        let out = Tensor(pixels.scalars, shape: pixels.shape)
-        apply(to: out.data, planes: pixels.shape[0] * pixels.shape[1], planeSize: pixels.shape[2] * pixels.shape[3], channels: pixels.shape[1])
+        let plain = pixels.layout == .plain ? pixels : Autograd.inference { pixels.plain() }
+        let out = Tensor(uninitialized: pixels.shape)
+        withExtendedLifetime(plain) {
+            apply(from: plain.data, to: out.data, planes: pixels.shape[0] * pixels.shape[1], planeSize: pixels.shape[2] * pixels.shape[3],
+                  channels: pixels.shape[1])
+        }
         return out
     }
 }
