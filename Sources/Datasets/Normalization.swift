@@ -95,16 +95,10 @@ public struct Normalization: Codable, Sendable, Equatable {
     /// Normalises `count` planes of `planeSize` values in place; plane `p` has channel `p % channels`
     /// (N×C×H×W order).
     public func apply(to values: UnsafeMutablePointer<Float>, planes count: Int, planeSize: Int, channels: Int) {
-        precondition(fits(channels: channels), "normalisation for \(mean.count) channels applied to \(channels)")
-        for p in 0..<count {
-            let m = mean(channel: p % channels), s = std(channel: p % channels)
-            let plane = values + p * planeSize
-            for i in 0..<planeSize { plane[i] = (plane[i] - m) / s }
-        }
+        apply(from: values, to: values, planes: count, planeSize: planeSize, channels: channels)
     }
 
-    /// Writes the normalised `source` planes into `values` (one pass; the same arithmetic as
-    /// the in-place form).
+    /// Writes the normalised `source` planes into `values` (one pass; `source` may be `values`).
     public func apply(from source: UnsafePointer<Float>, to values: UnsafeMutablePointer<Float>, planes count: Int, planeSize: Int,
                       channels: Int) {
         precondition(fits(channels: channels), "normalisation for \(mean.count) channels applied to \(channels)")
