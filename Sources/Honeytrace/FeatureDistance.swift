@@ -164,6 +164,23 @@ public enum FeatureDistance {
         return s
     }
 
+    /// Σ (a_f − b_f)², sixteen lanes at a time.
+    @inline(__always)
+    static func squaredDifferenceSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ width: Int) -> Float {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), stride = MemoryLayout<Float>.stride
+        var lanes = SIMD16<Float>()
+        var f = 0
+        while f + 16 <= width {
+            let d = ra.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
+            lanes.addProduct(d, d)
+            f += 16
+        }
+        var s = lanes.sum()
+        while f < width { let d = a[f] - b[f]; s += d * d; f += 1 }
+        return s
+    }
+
     /// Array version of `pairwise`: `[rows, count]` row-major distances.
     public static func pairwise(_ kind: DefenseConfiguration.Distance, queries: [Float],
                                 references: [Float], width: Int) -> [Float] {

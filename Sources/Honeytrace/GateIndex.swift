@@ -158,27 +158,10 @@ struct GateIndex: Sendable {
         while i < count { y[i] += w * x[i]; i += 1 }
     }
 
-    /// Σ (a_f − b_f)², sixteen lanes at a time.
-    @inline(__always)
-    static func squaredDifferenceSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ width: Int) -> Float {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b), stride = MemoryLayout<Float>.stride
-        var lanes = SIMD16<Float>()
-        var f = 0
-        while f + 16 <= width {
-            let d = ra.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
-                - rb.loadUnaligned(fromByteOffset: f * stride, as: SIMD16<Float>.self)
-            lanes.addProduct(d, d)
-            f += 16
-        }
-        var s = lanes.sum()
-        while f < width { let d = a[f] - b[f]; s += d * d; f += 1 }
-        return s
-    }
-
     /// D(a, b) from the differences: the per-dimension mean of squared or absolute differences.
     @inline(__always)
     func featureDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
-        let sum = distance == .meanSquared ? GateIndex.squaredDifferenceSum(a, b, width) : FeatureDistance.absoluteSum(a, b, width)
+        let sum = distance == .meanSquared ? FeatureDistance.squaredDifferenceSum(a, b, width) : FeatureDistance.absoluteSum(a, b, width)
         return sum * (1 / Float(width))
     }
 
@@ -266,10 +249,7 @@ struct GateIndex: Sendable {
             for c in 0..<(k - 1) {
                 bound.addProduct(SIMD16(repeating: row[c]), raw.loadUnaligned(fromByteOffset: (c * m + j) * stride, as: SIMD16<Float>.self))
             }
-            let within = bound .<= lanes
-            if any(within) {
-                for l in 0..<16 where within[l] && featureDistance(q, members + (j + l) * width) <= floor { return true }
-            }
+            if blockWithinFloor(q, of: bound .<= lanes, block: j, members: members) { return true }
             j += 16
         }
         while j < m {
@@ -289,16 +269,24 @@ struct GateIndex: Sendable {
         let lanes = SIMD16<Float>(repeating: t)
         var j = 0
         while j + 16 <= m {
-            let within = row.loadUnaligned(fromByteOffset: j * stride, as: SIMD16<Float>.self) .<= lanes
-            if any(within) {
-                for l in 0..<16 where within[l] && featureDistance(q, members + (j + l) * width) <= floor { return true }
-            }
+            if blockWithinFloor(q, of: row.loadUnaligned(fromByteOffset: j * stride, as: SIMD16<Float>.self) .<= lanes, block: j,
+                              members: members) { return true }
             j += 16
         }
         while j < m {
             if row.load(fromByteOffset: j * stride, as: Float.self) <= t && featureDistance(q, members + j * width) <= floor { return true }
             j += 1
         }
+        return false
+    }
+
+    /// Whether one of the sixteen members from `block` whose lane is set in `candidates` (their
+    /// bound is within the threshold) is within the floor of `q`.
+    @inline(__always)
+    private func blockWithinFloor(_ q: UnsafePointer<Float>, of candidates: SIMDMask<SIMD16<Int32>>, block j: Int,
+                                members: UnsafePointer<Float>) -> Bool {
+        guard any(candidates) else { return false }
+        for l in 0..<16 where candidates[l] && featureDistance(q, members + (j + l) * width) <= floor { return true }
         return false
     }
 }

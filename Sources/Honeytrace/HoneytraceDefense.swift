@@ -135,10 +135,14 @@ public final class HoneytraceDefense: @unchecked Sendable {
             var code = UInt8(c)
             return withUnsafeBytes(of: &code) { randomness.keyedDraw(quantized: $0) }
         }
-        let classes = key.classes
-        neighbourhoodNoise = neighbourhoodDraws.flatMap { draw in
-            var g = SeededGenerator(seed: draw.noiseSeed)
-            return (0..<classes).map { _ in g.nextNormal() }
+        if case .keyedNeighbourhood = config.randomness {
+            let classes = key.classes
+            neighbourhoodNoise = neighbourhoodDraws.flatMap { draw in
+                var g = SeededGenerator(seed: draw.noiseSeed)
+                return (0..<classes).map { _ in g.nextNormal() }
+            }
+        } else {
+            neighbourhoodNoise = []  // only neighbourhood draws come with a code
         }
     }
 
@@ -279,11 +283,10 @@ public final class HoneytraceDefense: @unchecked Sendable {
 
     /// `distances(features:rows:into:)`, where `gateOnlyBelow` (what `defend` passes: the offset d)
     /// lets the out-of-distribution gate skip the rows whose distance is at least that: their
-    /// similarity is 0 whether the gate holds them back or not, and the gate's nearest-neighbour
-    /// search over the bank is the largest part of the defense's cost. Scores that subtract the
-    /// bank distance need it for every row and ignore the limit. With the limit, the gate also
-    /// skips the rows whose weight (`weights(features:rows:)`, rows `[rows]`) is 0: their
-    /// similarity is 0 too.
+    /// similarity is 0 whether the gate holds them back or not, and the gate's search over the
+    /// bank is work saved. Scores that subtract the bank distance need it for every row and
+    /// ignore the limit. With the limit, the gate also skips the rows whose weight
+    /// (`weights(features:rows:)`, rows `[rows]`) is 0: their similarity is 0 too.
     func distances(features: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, gateOnlyBelow: Float?,
                    weights: [Float]? = nil) {
         if configuration.score == .markProbe, let probe = key.markProbe {
@@ -297,15 +300,10 @@ public final class HoneytraceDefense: @unchecked Sendable {
         let qNorms = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
         let pair = UnsafeMutablePointer<Float>.allocate(capacity: chunk * max(n, gateIndex == nil ? m : 0, 1))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        // The nearest bank distance itself, for the scores that subtract it (every other score's
+        // gate goes through `gateIndex`).
         let bankMin = m > 0 && gateIndex == nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
-        let gateLimit = configuration.score.needsDataFeatures ? nil : gateOnlyBelow
-        let gathered = bankMin != nil && gateLimit != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk * width) : nil
-        let gatheredNorms = gathered != nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunk) : nil
-        let gatheredRows = gathered != nil ? UnsafeMutablePointer<Int>.allocate(capacity: chunk) : nil
-        defer {
-            scaledQ?.deallocate(); qNorms.deallocate(); pair.deallocate(); scratch.deallocate(); bankMin?.deallocate()
-            gathered?.deallocate(); gatheredNorms?.deallocate(); gatheredRows?.deallocate()
-        }
+        defer { scaledQ?.deallocate(); qNorms.deallocate(); pair.deallocate(); scratch.deallocate(); bankMin?.deallocate() }
         let meanOfSquared = configuration.distance == .meanSquared && configuration.aggregate == .mean
         for start in stride(from: 0, to: rows, by: chunk) {
             let b = min(chunk, rows - start)
@@ -342,39 +340,23 @@ public final class HoneytraceDefense: @unchecked Sendable {
                 withUnsafeTemporaryAllocation(of: Bool.self, capacity: b) { held in
                     held.initialize(repeating: false)
                     gateIndex.holdsBack(q, rows: b, asked: { r in
-                        gateLimit == nil || (out[start + r] < gateLimit! && (weights.map { $0[start + r] > 0 } ?? true))
+                        gateOnlyBelow.map { out[start + r] < $0 && (weights.map { $0[start + r] > 0 } ?? true) } ?? true
                     }, into: held.baseAddress!)
                     for r in 0..<b where held[r] { out[start + r] = .infinity }
                 }
             } else if let bankMin {
-                // The rows the bank decides: all of them, or those below the gate's limit, gathered.
-                var selected = b
-                var bankQueries = q, bankQueryNorms = UnsafePointer(qNorms)
-                if let gateLimit, let gathered, let gatheredNorms, let gatheredRows {
-                    selected = 0
-                    for r in 0..<b where out[start + r] < gateLimit && (weights.map { $0[start + r] > 0 } ?? true) {
-                        (gathered + selected * width).update(from: q + r * width, count: width)
-                        gatheredNorms[selected] = qNorms[r]
-                        gatheredRows[selected] = r
-                        selected += 1
+                // Relative scores: every row's distance to its nearest in-distribution feature,
+                // subtracted, and the gate on it.
+                bank.withUnsafeBufferPointer { bk in
+                    bankNorms.withUnsafeBufferPointer { bn in
+                        FeatureDistance.pairwise(configuration.distance, queries: q, rows: b, references: bk.baseAddress!, count: m,
+                                                 width: width, queryNorms: qNorms, referenceNorms: bn.baseAddress!, into: pair)
                     }
-                    bankQueries = UnsafePointer(gathered)
-                    bankQueryNorms = UnsafePointer(gatheredNorms)
                 }
-                if selected > 0 {
-                    bank.withUnsafeBufferPointer { bk in
-                        bankNorms.withUnsafeBufferPointer { bn in
-                            FeatureDistance.pairwise(configuration.distance, queries: bankQueries, rows: selected, references: bk.baseAddress!,
-                                                     count: m, width: width, queryNorms: bankQueryNorms, referenceNorms: bn.baseAddress!,
-                                                     into: pair)
-                        }
-                    }
-                    FeatureDistance.aggregate(pair, rows: selected, count: m, .nearest(1), scratch: scratch, into: bankMin)
-                }
-                for i in 0..<selected {
-                    let r = start + (gateLimit != nil ? gatheredRows![i] : i)
-                    if configuration.score.needsDataFeatures { out[r] -= bankMin[i] }
-                    if let floor = outOfDistributionFloor, bankMin[i] <= floor { out[r] = .infinity }
+                FeatureDistance.aggregate(pair, rows: b, count: m, .nearest(1), scratch: scratch, into: bankMin)
+                for r in 0..<b {
+                    out[start + r] -= bankMin[r]
+                    if let floor = outOfDistributionFloor, bankMin[r] <= floor { out[start + r] = .infinity }
                 }
             }
         }

@@ -58,6 +58,15 @@ final class FeatureDistanceTests: XCTestCase {
         }
     }
 
+    func testSquaredDifferenceSumIsTheSumOfSquaredDifferences() {
+        var g = SeededGenerator(seed: 3)
+        for width in [1, 15, 16, 17, 33, 128] {
+            let a = (0..<width).map { _ in g.nextNormal() }, b = (0..<width).map { _ in g.nextNormal() }
+            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+            XCTAssertEqual(Double(FeatureDistance.squaredDifferenceSum(a, b, width)), expected, accuracy: 1e-5 * max(1, expected), "width \(width)")
+        }
+    }
+
     func testIdenticalVectorsAreAtDistanceZero() {
         let v: [Float] = [100, -3, 7.5, 0.25]
         let d = FeatureDistance.pairwise(.meanSquared, queries: v, references: v, width: 4)

@@ -84,13 +84,4 @@ final class GateIndexTests: XCTestCase {
             }
         }
     }
-
-    func testSquaredDifferenceSumIsTheSumOfSquaredDifferences() {
-        var g = SeededGenerator(seed: 3)
-        for width in [1, 15, 16, 17, 33, 128] {
-            let a = (0..<width).map { _ in g.nextNormal() }, b = (0..<width).map { _ in g.nextNormal() }
-            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
-            XCTAssertEqual(Double(GateIndex.squaredDifferenceSum(a, b, width)), expected, accuracy: 1e-5 * max(1, expected), "width \(width)")
-        }
-    }
 }
